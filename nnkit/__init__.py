@@ -1,0 +1,44 @@
+"""nnkit: neural networks demystified — hand-derived gradients, proved, trained with Lightning.
+
+Importing nnkit registers the built-ins; it touches no disk, network or GPU, and imports no
+Lightning, Hydra, TensorBoard or matplotlib.
+
+>>> import nnkit
+>>> nnkit.ACTIVATIONS.get("rleu")
+Traceback (most recent call last):
+...
+nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'relu'? (available: identity, relu, sigmoid, step)
+"""  # noqa: E501
+
+from nnkit.activations import ACTIVATIONS, build_activation
+from nnkit.contract import Contract
+from nnkit.data import DATASETS, TensorData
+from nnkit.losses import LOSSES, build_loss
+from nnkit.models import MODELS, build_model
+from nnkit.registry import Registry, RegistryError, UnknownNameError
+
+__version__ = "0.1.0"
+
+register_activation = ACTIVATIONS.register
+register_loss = LOSSES.register
+register_dataset = DATASETS.register
+register_model = MODELS.register
+
+__all__ = [
+    "ACTIVATIONS",
+    "DATASETS",
+    "LOSSES",
+    "MODELS",
+    "Contract",
+    "Registry",
+    "RegistryError",
+    "TensorData",
+    "UnknownNameError",
+    "build_activation",
+    "build_loss",
+    "build_model",
+    "register_activation",
+    "register_dataset",
+    "register_loss",
+    "register_model",
+]

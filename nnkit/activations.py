@@ -1,0 +1,152 @@
+"""``ACTIVATIONS``: the activation functions, as ``nn.Module`` wrappers around ``functions``.
+
+Each built-in carries its gradient ``contract`` and a torch ``reference`` computing the same
+mathematics with torch's own autograd; ``backend="torch"`` runs the reference instead.
+
+>>> act = build_activation("relu")
+>>> act(torch.tensor([-1.0, 2.0]))
+tensor([0., 2.])
+>>> ACTIVATIONS.names()
+['identity', 'relu', 'sigmoid', 'step']
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from nnkit import functions as F
+from nnkit.backend import check_backend
+from nnkit.contract import Contract
+from nnkit.plugins import entry_point_discovery
+from nnkit.registry import Registry
+
+ACTIVATIONS: Registry[Any] = Registry(
+    "activation", discover=entry_point_discovery("nnkit.activations")
+)
+
+
+class Activation(nn.Module):
+    """Base of the built-in activations: ``function`` is nnkit's, ``reference`` is torch's."""
+
+    contract: ClassVar[Contract] = Contract("smooth")
+
+    def __init__(self, backend: str = "nnkit") -> None:
+        super().__init__()
+        self.backend = check_backend(backend)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.function(x) if self.backend == "nnkit" else self.reference(x)
+
+    def function(self, x: Tensor) -> Tensor:
+        """The hand-derived version."""
+        raise NotImplementedError
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The same mathematics in plain torch, differentiated by torch's autograd."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"backend={self.backend}"
+
+
+@ACTIVATIONS.register("step")
+class Step(Activation):
+    """1 where x >= 0, else 0; backward by a straight-through estimator (``ste``)."""
+
+    contract = Contract("surrogate")
+    variants = ({"ste": "identity"}, {"ste": "clipped"}, {"ste": "none"})
+
+    def __init__(self, ste: str = "identity", backend: str = "nnkit") -> None:
+        super().__init__(backend)
+        if ste not in F.STE_CHOICES:
+            raise ValueError(f"unknown ste '{ste}' (choose from: {', '.join(F.STE_CHOICES)})")
+        self.ste = ste
+
+    def function(self, x: Tensor) -> Tensor:
+        return F.step(x, self.ste)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The true step forward, with the gradient of the surrogate: s + (H(x) - s).detach()."""
+        surrogate = {"identity": x, "clipped": x.clamp(-1, 1), "none": x * 0}[self.ste]
+        return surrogate + ((x >= 0).to(x.dtype) - surrogate).detach()
+
+    def extra_repr(self) -> str:
+        return f"ste={self.ste}, backend={self.backend}"
+
+
+@ACTIVATIONS.register("sigmoid")
+class Sigmoid(Activation):
+    """1 / (1 + e^-x), numerically stable; backward s(1 - s)."""
+
+    contract = Contract("smooth", double_backward=True)
+
+    def function(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(x)
+
+
+@ACTIVATIONS.register("relu")
+class ReLU(Activation):
+    """max(x, 0); derivative 1 where x > 0, else 0 (0 at the kink, by convention)."""
+
+    contract = Contract("piecewise", kinks=(0.0,))
+
+    def function(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.relu(x)
+
+
+@ACTIVATIONS.register("identity")
+class Identity(Activation):
+    """No activation at all: the linear model."""
+
+    contract = Contract("smooth", double_backward=True)
+
+    def function(self, x: Tensor) -> Tensor:
+        return F.identity(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        return x
+
+
+class FunctionActivation(nn.Module):
+    """Wraps a plain function or an ``autograd.Function`` as a module."""
+
+    def __init__(self, fn: Callable[..., Tensor], **options: Any) -> None:
+        super().__init__()
+        self.fn, self.options = fn, options
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(x, **self.options)
+
+    def extra_repr(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+
+def build_activation(name_or_obj: Any, backend: str = "nnkit", **options: Any) -> nn.Module:
+    """An activation module from a registry name, a module class, a Function or a function.
+
+    ``backend`` is passed to classes that accept it; ``options`` (e.g. ``ste``) to all.
+
+    >>> build_activation("step", ste="clipped")
+    Step(ste=clipped, backend=nnkit)
+    """
+    obj = ACTIVATIONS.get(name_or_obj)
+    if isinstance(obj, nn.Module):
+        return obj
+    if inspect.isclass(obj) and issubclass(obj, torch.autograd.Function):
+        return FunctionActivation(obj.apply, **options)
+    if inspect.isclass(obj) and issubclass(obj, nn.Module):
+        if "backend" in inspect.signature(obj).parameters:
+            options = {**options, "backend": backend}
+        return obj(**options)
+    return FunctionActivation(obj, **options)

@@ -1,0 +1,88 @@
+"""``DATASETS`` and what every dataset returns: tensors, their task, and their sizes.
+
+>>> data = DATASETS.get("circular")(n=100)
+>>> data.task, data.in_features, data.out_features, tuple(data.train[0].shape)
+('binary', 2, 1, (70, 2))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from nnkit.plugins import entry_point_discovery
+from nnkit.registry import Registry
+
+Task = Literal["binary", "multiclass", "regression"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+
+DATASETS: Registry[Any] = Registry("dataset", discover=entry_point_discovery("nnkit.datasets"))
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """Train, validation and test splits as ``(inputs, targets)`` tensors, and their task.
+
+    Targets are float ``(N, 1)`` 0/1 labels for ``binary``, int64 ``(N,)`` class indices for
+    ``multiclass`` and float ``(N, d)`` values for ``regression``.
+    """
+
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
+    test: tuple[Tensor, Tensor]
+    task: Task
+    classes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task '{self.task}' (choose from: {', '.join(TASKS)})")
+
+    @property
+    def in_features(self) -> int:
+        return self.train[0].shape[-1]
+
+    @property
+    def out_features(self) -> int:
+        if self.task == "multiclass":
+            return self.classes
+        return 1 if self.task == "binary" else self.train[1].shape[-1]
+
+
+def split(
+    x: Tensor, y: Tensor, task: Task, seed: int, classes: int = 0, fractions=(0.7, 0.15)
+) -> TensorData:
+    """Shuffle ``(x, y)`` with ``seed`` and cut it into train/val/test (70/15/15 by default)."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    x, y = x[order], y[order]
+    n_train = round(len(x) * fractions[0])
+    n_val = round(len(x) * fractions[1])
+    cuts = (slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, None))
+    train, val, test = ((x[c], y[c]) for c in cuts)
+    return TensorData(train, val, test, task, classes)
+
+
+def check_range(
+    dataset: str,
+    name: str,
+    value: float,
+    low: float,
+    high: float | None = None,
+    *,
+    low_inclusive: bool = False,
+) -> None:
+    """Raise a one-line ``ValueError`` unless ``low < value`` (or ``<=``) and ``value <= high``.
+
+    >>> check_range("circular", "radius", -1.0, 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dataset 'circular': radius=-1.0 is out of range (valid: radius > 0.0)
+    """
+    above = value >= low if low_inclusive else value > low
+    below = high is None or value <= high
+    if not (above and below):
+        lower = f"{name} >= {low}" if low_inclusive else f"{name} > {low}"
+        valid = lower if high is None else f"{lower} and <= {high}"
+        raise ValueError(f"dataset '{dataset}': {name}={value} is out of range (valid: {valid})")

@@ -1,0 +1,43 @@
+"""Regression sets: a line (``linear``) and a curve (``nonlinear``).
+
+>>> data = linear(n=50)
+>>> data.task, data.in_features, data.out_features
+('regression', 1, 1)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nnkit.data.dataset import DATASETS, TensorData, check_range, split
+
+
+@DATASETS.register("linear")
+def linear(
+    n: int = 500,
+    dim: int = 1,
+    slope: float = 2.0,
+    intercept: float = 0.5,
+    noise: float = 0.1,
+    seed: int = 0,
+) -> TensorData:
+    """y = slope · (x_1 + ... + x_dim) + intercept + noise · ε, with x uniform in [-1, 1]^dim."""
+    check_range("linear", "n", n, 0)
+    check_range("linear", "dim", dim, 0)
+    check_range("linear", "noise", noise, 0.0, 1.0, low_inclusive=True)
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n, dim, generator=gen) - 1  # (n, dim)
+    y = slope * x.sum(dim=1, keepdim=True) + intercept  # (n, 1)
+    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+
+
+@DATASETS.register("nonlinear")
+def nonlinear(n: int = 500, frequency: float = 3.0, noise: float = 0.1, seed: int = 0):
+    """The article's "nonlinear regression": y = sin(frequency · x) + noise · ε on [-1, 1]."""
+    check_range("nonlinear", "n", n, 0)
+    check_range("nonlinear", "frequency", frequency, 0.0, 50.0)
+    check_range("nonlinear", "noise", noise, 0.0, 1.0, low_inclusive=True)
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n, 1, generator=gen) - 1  # (n, 1)
+    y = torch.sin(frequency * x)
+    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)

@@ -1,0 +1,309 @@
+"""The hand-derived autograd Functions: each forward beside its derivative.
+
+Every operation is a pair of plain functions, ``*_forward`` and ``*_backward``, with the
+derivation in the docstring, and a ``torch.autograd.Function`` that is only glue. The aliases at
+the bottom (``step``, ``sigmoid``, ...) are what the rest of nnkit calls. This module knows only
+torch; ``nnkit.gradcheck`` proves every backward against torch's own autograd.
+
+>>> x = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+>>> relu(x).sum().backward()
+>>> x.grad
+tensor([0., 0., 1.])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+from torch.autograd.function import once_differentiable
+
+STE_CHOICES = ("identity", "clipped", "none")
+
+
+# --- step -----------------------------------------------------------------------------------
+def step_forward(x: Tensor) -> Tensor:
+    """ "For all negative values the response remains 0, while it jumps to +1 as soon as the
+    value reaches or exceeds zero": ``H(x) = 1 if x >= 0 else 0``."""
+    return (x >= 0).to(x.dtype)
+
+
+def step_backward(x: Tensor | None, grad: Tensor, ste: str) -> Tensor:
+    """The step "is not differentiable at the point where it changes direction", and its slope is
+    zero everywhere else, so no error could flow back through it. A straight-through estimator
+    replaces that derivative by the derivative of a chosen surrogate:
+
+    - ``identity``: surrogate f(x) = x, so dL/dx = g (the gradient passes unchanged);
+    - ``clipped``:  surrogate f(x) = clamp(x, -1, 1), so dL/dx = g · [|x| <= 1];
+    - ``none``:     the true derivative, dL/dx = 0 (kept to show why an estimator is needed).
+    """
+    if ste == "identity":
+        return grad
+    if ste == "clipped":
+        assert x is not None
+        return grad * (x.abs() <= 1).to(grad.dtype)
+    return torch.zeros_like(grad)
+
+
+class StepFunction(Function):
+    """The step with a straight-through backward; ``ste`` picks the surrogate."""
+
+    @staticmethod
+    def forward(x: Tensor, ste: str) -> Tensor:
+        return step_forward(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, str], output: Tensor) -> None:
+        x, ctx.ste = inputs
+        if ctx.ste == "clipped":  # only the clipped surrogate needs x
+            ctx.save_for_backward(x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        x = ctx.saved_tensors[0] if ctx.ste == "clipped" else None
+        return step_backward(x, grad, ctx.ste), None
+
+
+# --- sigmoid --------------------------------------------------------------------------------
+def sigmoid_forward(x: Tensor) -> Tensor:
+    """The sigmoid "compresses the values in a range between 0 and 1" with an S shape:
+    s(x) = 1 / (1 + e^-x), computed as e^-|x| / (1 + e^-|x|) for x < 0 so that no exponential
+    overflows for large |x|."""
+    e = torch.exp(-x.abs())
+    return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_backward(y: Tensor, grad: Tensor) -> Tensor:
+    """ds/dx = s(x)(1 - s(x)): at most 1/4, and "for very large input values the curve is almost
+    flat, with the consequence that the derivative tends to zero" (the vanishing gradient).
+    Computed from the saved output y = s(x), so x need not be kept."""
+    return grad * y * (1.0 - y)
+
+
+class SigmoidFunction(Function):
+    """The sigmoid; its backward is itself differentiable (double backward works)."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return sigmoid_forward(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return sigmoid_backward(y, grad)
+
+
+# --- relu -----------------------------------------------------------------------------------
+def relu_forward(x: Tensor) -> Tensor:
+    """ReLU "flattens the response to all negative values to zero while leaving everything
+    unchanged for values equal to or greater than zero": r(x) = max(x, 0)."""
+    return x.clamp_min(0)
+
+
+def relu_backward(y: Tensor, grad: Tensor) -> Tensor:
+    """ "For all the negative values it is equal to zero, while for the positive ones it is equal
+    to 1. At the angular point in the origin, the derivative is indefinite but is set to zero by
+    convention": dr/dx = [x > 0], read from the saved output since y > 0 exactly when x > 0."""
+    return grad * (y > 0).to(grad.dtype)
+
+
+class ReLUFunction(Function):
+    """ReLU with the derivative at 0 set to 0, as the article and torch do."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return relu_forward(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return relu_backward(y, grad)
+
+
+# --- identity -------------------------------------------------------------------------------
+class IdentityFunction(Function):
+    """No activation: f(x) = x and df/dx = 1. A network made only of these "is simply equivalent
+    to a linear model"."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+# --- linear layer ---------------------------------------------------------------------------
+def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """ "Each neuron adds together the weighted values of all the neurons connected to itself and
+    adds a bias value": y = x W^T + b, for x of shape (..., in) and W of shape (out, in)."""
+    y = x.matmul(weight.t())  # (..., out)
+    return y if bias is None else y + bias
+
+
+def linear_backward(
+    x: Tensor, weight: Tensor, grad: Tensor, needs: tuple[bool, ...]
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """With g = dL/dy (the error arriving at the outputs), "computing the derivatives and
+    opportunely multiplying the matrices of values and weights":
+    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over every leading dimension."""
+    g2 = grad.reshape(-1, grad.shape[-1])  # (N, out)
+    x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+    grad_x = grad.matmul(weight) if needs[0] else None
+    grad_w = g2.t().matmul(x2) if needs[1] else None
+    grad_b = g2.sum(0) if needs[2] else None
+    return grad_x, grad_w, grad_b
+
+
+class LinearFunction(Function):
+    """A fully connected layer with its hand-derived backward."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return linear_forward(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, Tensor | None], output: Tensor):
+        x, weight, _ = inputs
+        ctx.save_for_backward(x, weight)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        return linear_backward(x, weight, grad, ctx.needs_input_grad)
+
+
+# --- losses ---------------------------------------------------------------------------------
+def _count(t: Tensor, reduction: str) -> int:
+    return t.numel() if reduction == "mean" else 1
+
+
+def mse_forward(y: Tensor, target: Tensor, reduction: str) -> Tensor:
+    """The cost function, "the average quadratic error of all outputs", where the error is
+    "the difference between output and expected value": C = 1/N Σ (y - t)² (or the plain sum)."""
+    diff = y - target
+    return (diff * diff).sum() / _count(diff, reduction)
+
+
+def mse_backward(diff: Tensor, grad: Tensor, reduction: str) -> Tensor:
+    """dC/dy = 2 (y - t) / N: each output is pushed against its own error, in proportion to it
+    ("if the neuron 6 shows 0.7, the correction to be made is 0.3"). dC/dt is its negative."""
+    return grad * 2.0 * diff / _count(diff, reduction)
+
+
+class MSEFunction(Function):
+    """Mean (or summed) squared error, differentiable in the output and in the target."""
+
+    @staticmethod
+    def forward(y: Tensor, target: Tensor, reduction: str) -> Tensor:
+        return mse_forward(y, target, reduction)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
+        y, target, ctx.reduction = inputs
+        ctx.save_for_backward(y - target)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor):
+        (diff,) = ctx.saved_tensors
+        grad_y = mse_backward(diff, grad, ctx.reduction)
+        grad_t = -grad_y if ctx.needs_input_grad[1] else None
+        return grad_y, grad_t, None
+
+
+def bce_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
+    """Binary cross-entropy on a logit z (the sigmoid is inside, for stability):
+    C = softplus(z) - t z, with softplus(z) = max(z, 0) + log(1 + e^-|z|)."""
+    loss = z.clamp_min(0) - z * target + torch.log1p(torch.exp(-z.abs()))
+    return loss.sum() / _count(z, reduction)
+
+
+def bce_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
+    """dC/dz = s(z) - t: the predicted probability minus the expected one."""
+    return grad * (sigmoid_forward(z) - target) / _count(z, reduction)
+
+
+class BCEWithLogitsFunction(Function):
+    """Binary cross-entropy on logits; differentiable in the logits."""
+
+    @staticmethod
+    def forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
+        return bce_forward(z, target, reduction)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
+        z, target, ctx.reduction = inputs
+        ctx.save_for_backward(z, target)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor):
+        z, target = ctx.saved_tensors
+        return bce_backward(z, target, grad, ctx.reduction), None, None
+
+
+def cross_entropy_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
+    """Softmax cross-entropy for class indices t: C = logsumexp(z) - z_t, per sample."""
+    picked = z.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (N,)
+    return (torch.logsumexp(z, dim=-1) - picked).sum() / _count(target, reduction)
+
+
+def cross_entropy_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
+    """dC/dz = softmax(z) - onehot(t): every wrong class is pushed down by its probability, the
+    right one up by what it lacks."""
+    probs = torch.softmax(z, dim=-1)  # (N, C)
+    probs.scatter_add_(-1, target.unsqueeze(-1), -torch.ones_like(probs[..., :1]))
+    return grad * probs / _count(target, reduction)
+
+
+class CrossEntropyFunction(Function):
+    """Softmax cross-entropy on logits and integer class targets."""
+
+    @staticmethod
+    def forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
+        return cross_entropy_forward(z, target, reduction)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
+        z, target, ctx.reduction = inputs
+        ctx.save_for_backward(z, target)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor):
+        z, target = ctx.saved_tensors
+        return cross_entropy_backward(z, target, grad, ctx.reduction), None, None
+
+
+def step(x: Tensor, ste: str = "identity") -> Tensor:
+    """The step function with a straight-through backward (``ste``: identity, clipped, none)."""
+    if ste not in STE_CHOICES:
+        raise ValueError(f"unknown ste '{ste}' (choose from: {', '.join(STE_CHOICES)})")
+    return StepFunction.apply(x, ste)
+
+
+sigmoid = SigmoidFunction.apply
+relu = ReLUFunction.apply
+identity = IdentityFunction.apply
+linear = LinearFunction.apply
+mse = MSEFunction.apply
+bce_with_logits = BCEWithLogitsFunction.apply
+cross_entropy = CrossEntropyFunction.apply

@@ -1,0 +1,134 @@
+"""``LOSSES``: cost functions, as ``nn.Module`` wrappers around ``functions``.
+
+A loss says what it consumes: ``inputs`` is ``"values"`` (compared directly, like the article's
+MSE on sigmoid outputs) or ``"logits"`` (the loss applies its own squashing), and ``targets`` is
+``"dense"`` (same shape as the output) or ``"index"`` (one class index per sample).
+
+>>> loss = build_loss("mse")
+>>> loss(torch.tensor([0.7, 0.8]), torch.tensor([1.0, 0.0]))
+tensor(0.3650)
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as TF
+from torch import Tensor, nn
+
+from nnkit import functions as F
+from nnkit.backend import check_backend
+from nnkit.contract import Contract
+from nnkit.plugins import entry_point_discovery
+from nnkit.registry import Registry
+
+REDUCTIONS = ("mean", "sum")
+
+
+LOSSES: Registry[Any] = Registry("loss", discover=entry_point_discovery("nnkit.losses"))
+
+
+class Loss(nn.Module):
+    """Base of the built-in losses: ``function`` is nnkit's, ``reference`` is torch's."""
+
+    contract: ClassVar[Contract] = Contract("smooth")
+    inputs: ClassVar[Literal["values", "logits"]] = "values"
+    targets: ClassVar[Literal["dense", "index"]] = "dense"
+
+    def __init__(self, reduction: str = "mean", backend: str = "nnkit") -> None:
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"unknown reduction '{reduction}' (choose from: {', '.join(REDUCTIONS)})"
+            )
+        self.reduction, self.backend = reduction, check_backend(backend)
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        if self.backend == "nnkit":
+            return self.function(output, target)
+        return self.reference(output, target)
+
+    def function(self, output: Tensor, target: Tensor) -> Tensor:
+        """The hand-derived version."""
+        raise NotImplementedError
+
+    def reference(self, output: Tensor, target: Tensor) -> Tensor:
+        """The same mathematics from torch."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sample_target(output: Tensor, generator: torch.Generator) -> Tensor:
+        """A valid random target for ``output`` (used by the gradient checks)."""
+        return torch.rand(output.shape, generator=generator, dtype=output.dtype)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction}, backend={self.backend}"
+
+
+@LOSSES.register("mse")
+class MSELoss(Loss):
+    """The article's cost: the average quadratic error of all outputs."""
+
+    def function(self, output: Tensor, target: Tensor) -> Tensor:
+        return F.mse(output, target, self.reduction)
+
+    def reference(self, output: Tensor, target: Tensor) -> Tensor:
+        return TF.mse_loss(output, target, reduction=self.reduction)
+
+
+@LOSSES.register("bce")
+class BCELoss(Loss):
+    """Binary cross-entropy on logits."""
+
+    inputs = "logits"
+
+    def function(self, output: Tensor, target: Tensor) -> Tensor:
+        return F.bce_with_logits(output, target, self.reduction)
+
+    def reference(self, output: Tensor, target: Tensor) -> Tensor:
+        return TF.binary_cross_entropy_with_logits(output, target, reduction=self.reduction)
+
+
+@LOSSES.register("cross_entropy")
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy on logits, for class indices."""
+
+    inputs = "logits"
+    targets = "index"
+
+    def function(self, output: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(output, target, self.reduction)
+
+    def reference(self, output: Tensor, target: Tensor) -> Tensor:
+        return TF.cross_entropy(output, target, reduction=self.reduction)
+
+    @staticmethod
+    def sample_target(output: Tensor, generator: torch.Generator) -> Tensor:
+        return torch.randint(0, output.shape[-1], output.shape[:-1], generator=generator)
+
+
+def build_loss(name_or_obj: Any, backend: str = "nnkit", **options: Any) -> nn.Module:
+    """A loss module from a registry name, a module class or a function ``(output, target)``.
+
+    >>> build_loss("cross_entropy", reduction="sum")
+    CrossEntropyLoss(reduction=sum, backend=nnkit)
+    """
+    obj = LOSSES.get(name_or_obj)
+    if isinstance(obj, nn.Module):
+        return obj
+    if inspect.isclass(obj) and issubclass(obj, nn.Module):
+        if "backend" in inspect.signature(obj).parameters:
+            options = {**options, "backend": backend}
+        return obj(**options)
+    return _FunctionLoss(obj, **options)
+
+
+class _FunctionLoss(nn.Module):
+    def __init__(self, fn: Any, **options: Any) -> None:
+        super().__init__()
+        self.fn, self.options = fn, options
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        return self.fn(output, target, **self.options)

@@ -1,0 +1,109 @@
+"""``MODELS``: plain ``nn.Module`` architectures, built from nnkit's layers and activations.
+
+Every model builder takes the data's ``in_features`` and ``out_features`` first, then its own
+parameters. ``backend="nnkit"`` runs the hand-derived Functions, ``backend="torch"`` torch's
+built-ins: the same mathematics, and the same initial weights for the same seed.
+
+>>> net = build_model("mlp", in_features=7, out_features=10, hidden=[4])
+>>> net
+MLP(
+  (layers): Sequential(
+    (0): Linear(in_features=7, out_features=4, bias=True, backend=nnkit)
+    (1): ReLU(backend=nnkit)
+    (2): Linear(in_features=4, out_features=10, bias=True, backend=nnkit)
+  )
+)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnkit import functions as F
+from nnkit.activations import build_activation
+from nnkit.backend import check_backend
+from nnkit.plugins import entry_point_discovery
+from nnkit.registry import Registry
+
+MODELS: Registry[Any] = Registry("model", discover=entry_point_discovery("nnkit.models"))
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same initialisation) with nnkit's hand-derived backward."""
+
+    def __init__(self, in_features: int, out_features: int, backend: str = "nnkit") -> None:
+        super().__init__(in_features, out_features)
+        self.backend = check_backend(backend)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.backend == "nnkit":
+            return F.linear(x, self.weight, self.bias)
+        return torch.nn.functional.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, backend={self.backend}"
+
+
+class MLP(nn.Module):
+    """Fully connected layers of the given ``hidden`` widths, an activation after each hidden
+    layer (one name for all, or one per layer), and a linear output layer."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: Sequence[int] = (8,),
+        activation: str | Sequence[str] = "relu",
+        activation_args: dict[str, Any] | None = None,
+        backend: str = "nnkit",
+    ) -> None:
+        super().__init__()
+        hidden = list(hidden)
+        if any(not isinstance(w, int) or w <= 0 for w in hidden):
+            raise ValueError(
+                f"model.hidden={hidden} must list positive widths, e.g. [8] or [16, 16]"
+            )
+        names = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
+        if len(names) != len(hidden):
+            raise ValueError(
+                f"model.activation lists {len(names)} names for {len(hidden)} hidden layers; "
+                f"give one name, or one per layer"
+            )
+        widths = [in_features, *hidden]
+        layers: list[nn.Module] = []
+        for width_in, width_out, name in zip(widths, hidden, names):
+            layers.append(Linear(width_in, width_out, backend))
+            layers.append(build_activation(name, backend, **(activation_args or {})))
+        layers.append(Linear(widths[-1], out_features, backend))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)  # (N, out_features)
+
+
+@MODELS.register("mlp")
+def mlp(
+    in_features: int,
+    out_features: int,
+    hidden: Sequence[int] = (8,),
+    activation: str | Sequence[str] = "relu",
+    activation_args: dict[str, Any] | None = None,
+    backend: str = "nnkit",
+) -> MLP:
+    """A multilayer perceptron; see ``MLP``."""
+    return MLP(in_features, out_features, hidden, activation, activation_args, backend)
+
+
+@MODELS.register("linear")
+def linear(in_features: int, out_features: int, backend: str = "nnkit") -> MLP:
+    """No hidden layer: the linear model that the article contrasts with networks."""
+    return MLP(in_features, out_features, hidden=(), backend=backend)
+
+
+def build_model(name_or_obj: Any, in_features: int, out_features: int, **params: Any) -> nn.Module:
+    """A model from a registry name (or a builder) for data of the given sizes."""
+    return MODELS.get(name_or_obj)(in_features, out_features, **params)

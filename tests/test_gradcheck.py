@@ -1,0 +1,111 @@
+"""The proof itself: every registered op passes, and a wrong backward is caught."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import nnkit
+from nnkit import gradcheck
+from nnkit.contract import Contract
+
+
+@pytest.mark.parametrize("name", nnkit.ACTIVATIONS.names())
+def test_every_activation_matches_its_torch_reference(name):
+    rows = gradcheck.check_activation(name)
+    assert rows and all(row.verdict == "pass" for row in rows), gradcheck.format_table(rows)
+    assert all(row.max_rel <= 1e-12 for row in rows)
+
+
+@pytest.mark.parametrize("name", nnkit.LOSSES.names())
+def test_every_loss_matches_its_torch_reference(name):
+    rows = gradcheck.check_loss(name)
+    assert {row.name for row in rows} == {f"{name}[reduction=mean]", f"{name}[reduction=sum]"}
+    assert all(row.verdict == "pass" for row in rows), gradcheck.format_table(rows)
+
+
+class WrongSquare(torch.autograd.Function):
+    """x² with a backward that forgets the factor 2."""
+
+    contract = Contract("smooth")
+
+    @staticmethod
+    def forward(x):
+        return x * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x
+
+    @staticmethod
+    def reference(x):
+        return x * x
+
+
+def test_a_wrong_backward_fails_with_a_clear_row(capsys):
+    nnkit.register_activation("wrong_square", WrongSquare)
+    rows = gradcheck.check_activation("wrong_square")
+    assert [row.verdict for row in rows] == ["FAIL"]
+    assert "relative error" in rows[0].detail
+    assert gradcheck.main(["wrong_*"]) == 1
+    out = capsys.readouterr().out
+    assert "wrong_square" in out and "FAIL (relative error" in out and "0 passed, 1 failed" in out
+
+
+def test_a_wrong_kink_convention_is_caught():
+    class ReLUOneAtZero(torch.autograd.Function):
+        contract = Contract("piecewise", kinks=(0.0,))
+
+        @staticmethod
+        def forward(x):
+            return x.clamp_min(0)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * (ctx.saved_tensors[0] >= 0)
+
+        reference = staticmethod(torch.relu)
+
+    rows = gradcheck.check_activation(ReLUOneAtZero, name="relu_one_at_zero")
+    assert rows[0].verdict == "FAIL"
+
+
+def test_an_op_without_contract_is_listed_as_unproved_not_failed():
+    nnkit.register_activation("bare", lambda x: x * 2)
+    (row,) = gradcheck.check_activation("bare")
+    assert row.verdict == "unproved" and row.passed
+
+
+def test_cli_prints_every_registered_op_and_exits_zero(capsys):
+    assert gradcheck.main([]) == 0
+    out = capsys.readouterr().out
+    for name in [
+        "identity",
+        "relu",
+        "sigmoid",
+        "step[ste=clipped]",
+        "mse[reduction=sum]",
+        "bce[reduction=mean]",
+        "cross_entropy[reduction=mean]",
+    ]:
+        assert f" {name} " in out
+    assert "FAIL" not in out
+
+
+def test_errors_measures_relative_to_largest_reference_value():
+    assert gradcheck.errors(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0])) == (2.0, 0.5)
+    assert gradcheck.errors(torch.zeros(2), torch.zeros(3)) == (float("inf"), float("inf"))
+
+
+def test_a_nan_where_the_reference_is_finite_counts_as_infinite_error():
+    actual, expected = torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0])
+    assert gradcheck.errors(actual, expected)[0] == float("inf")
