@@ -269,9 +269,8 @@ def cross_entropy_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
 def cross_entropy_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
     """dC/dz = softmax(z) - onehot(t): every wrong class is pushed down by its probability, the
     right one up by what it lacks."""
-    probs = torch.softmax(z, dim=-1)  # (N, C)
-    probs.scatter_add_(-1, target.unsqueeze(-1), -torch.ones_like(probs[..., :1]))
-    return grad * probs / _count(target, reduction)
+    one_hot = torch.nn.functional.one_hot(target, z.shape[-1]).to(z.dtype)  # (N, C)
+    return grad * (torch.softmax(z, dim=-1) - one_hot) / _count(target, reduction)
 
 
 class CrossEntropyFunction(Function):

@@ -49,6 +49,17 @@ class Entry(Generic[T]):
     source: str
 
 
+def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:
+    """``unknown KIND 'NAME' — did you mean 'X'? (available: ...)``, on one line.
+
+    >>> unknown_name_message("optimizer", "adma", ["adam", "sgd"])
+    "unknown optimizer 'adma' — did you mean 'adam'? (available: adam, sgd)"
+    """
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"unknown {kind} '{name}'{hint} (available: {', '.join(valid) or 'none'})"
+
+
 def must_be_callable(obj: Any) -> str | None:
     """The default registration check: a class, a function or any callable object."""
     return None if callable(obj) else "must be a class or a function"
@@ -152,10 +163,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """The one-line message for an unknown ``name``: closest match and every valid name."""
-        valid = self.names()
-        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        return f"unknown {self.kind} '{name}'{hint} (available: {', '.join(valid) or 'none'})"
+        return unknown_name_message(self.kind, name, self.names())
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style wildcard ``pattern``, sorted."""

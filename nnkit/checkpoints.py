@@ -1,0 +1,57 @@
+"""Reading checkpoints safely: plain data only (``weights_only=True``), one-line errors.
+
+A checkpoint that is missing, truncated, not a checkpoint, or crafted to run code when
+unpickled is refused with a message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnkit.config import ConfigError
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint at ``path`` as plain data; ``ConfigError`` if it cannot be trusted or read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint '{path}' does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ConfigError(f"checkpoint '{path}' cannot be loaded: {_reason(error)}") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"checkpoint '{path}' is not an nnkit checkpoint (no state_dict)")
+    if "config" not in checkpoint.get("hyper_parameters", {}):
+        raise ConfigError(f"checkpoint '{path}' is not an nnkit checkpoint (no config)")
+    return checkpoint
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return "it holds objects other than plain data (refused: loading it could run code)"
+    if isinstance(error, EOFError) or "zip archive" in text or "central directory" in text:
+        return "the file is truncated or not a torch checkpoint"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_checkpoint(path: str | Path) -> None:
+    """Raise ``ConfigError`` unless ``path`` is a loadable nnkit checkpoint."""
+    load_checkpoint(path)
+
+
+def check_compatible(checkpoint: dict[str, Any], state: dict[str, torch.Tensor], path: Any) -> None:
+    """Raise ``ConfigError`` if the checkpoint's weights do not fit the model being built."""
+    saved = checkpoint["state_dict"]
+    for key, tensor in state.items():
+        if key not in saved:
+            raise ConfigError(f"checkpoint '{path}' is from another model: it has no '{key}'")
+        if tuple(saved[key].shape) != tuple(tensor.shape):
+            raise ConfigError(
+                f"checkpoint '{path}' is from another model shape: '{key}' is "
+                f"{tuple(saved[key].shape)} there, {tuple(tensor.shape)} here"
+            )

@@ -1,0 +1,133 @@
+"""The LightningDataModule: whole tensors on the device, batches cut by slicing.
+
+No per-sample work and no collation: every epoch draws one permutation, and each batch is an
+index into tensors that already sit where the model runs. For training, ``steps_per_call``
+batches travel together, so the training step can take several optimizer steps per call.
+
+>>> batches = TensorBatches(torch.arange(10.0).unsqueeze(1), torch.arange(10), batch_size=4)
+>>> [len(x) for x, _ in batches]
+[4, 4, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from nnkit.data.dataset import TensorData
+
+
+class EpochShuffle:
+    """A permutation per epoch, a pure function of ``(seed, epoch)``, so a resumed run draws
+    exactly the order the uninterrupted run would have drawn. Lightning calls ``set_epoch``."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def permutation(self, n: int, device: torch.device) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(n, generator=generator).to(device)
+
+
+class TensorBatches:
+    """Batches of ``(x, y)`` sliced from whole tensors; shuffled per epoch when ``shuffle``.
+
+    ``group`` > 1 yields lists of up to ``group`` batches. With ``world_size`` > 1 each rank
+    takes every ``world_size``-th batch.
+    """
+
+    batch_sampler = None  # Lightning looks for it beside ``sampler``
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        group: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.x, self.y, self.batch_size, self.group = x, y, batch_size, group
+        self.sampler = EpochShuffle(seed) if shuffle else None
+        self.rank, self.world_size = rank, world_size
+
+    def _batch_starts(self) -> list[int]:
+        total = -(-len(self.x) // self.batch_size)
+        per_rank = total // self.world_size if self.world_size > 1 else total  # equal on all ranks
+        return [(self.rank + k * self.world_size) * self.batch_size for k in range(per_rank)]
+
+    def __len__(self) -> int:
+        return -(-len(self._batch_starts()) // self.group)
+
+    def __iter__(self) -> Iterator[Any]:
+        x, y = self.x, self.y
+        if self.sampler is not None:
+            order = self.sampler.permutation(len(x), x.device)
+            x, y = x[order], y[order]
+        batches = [
+            (x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in self._batch_starts()
+        ]
+        if self.group == 1:
+            return iter(batches)
+        return iter([batches[i : i + self.group] for i in range(0, len(batches), self.group)])
+
+
+class TensorDataModule(pl.LightningDataModule):
+    """Serves a ``TensorData``'s splits as ``TensorBatches`` on the trainer's device."""
+
+    def __init__(
+        self,
+        data: TensorData,
+        batch_size: int,
+        eval_batch_size: int = 0,
+        seed: int = 0,
+        steps_per_call: int = 1,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.seed, self.steps_per_call = seed, steps_per_call
+        self._device = torch.device("cpu")
+
+    def setup(self, stage: str) -> None:
+        if self.trainer is not None:
+            self._device = self.trainer.strategy.root_device
+
+    def _on_device(self, split: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        return split[0].to(self._device), split[1].to(self._device)
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> TensorBatches:
+        rank, world = self._rank()
+        return TensorBatches(
+            *self._on_device(self.data.train),
+            self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            group=self.steps_per_call,
+            rank=rank,
+            world_size=world,
+        )
+
+    def _eval(self, split: tuple[Tensor, Tensor]) -> TensorBatches:
+        rank, world = self._rank()
+        size = self.eval_batch_size or -(-len(split[0]) // world)
+        return TensorBatches(*self._on_device(split), size, rank=rank, world_size=world)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._eval(self.data.val)
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._eval(self.data.test)

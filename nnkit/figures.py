@@ -1,0 +1,100 @@
+"""Pictures of what a model has learned, as matplotlib figures (drawn off-screen).
+
+- ``decision_boundary``: for 2-D classification, the predicted class over the plane, with the
+  points on top, as the TensorFlow Playground draws it;
+- ``fitted_curve``: for 1-D regression, the data and the model's curve;
+- ``confusion_matrix``: for multiclass data, true against predicted class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from nnkit.data.dataset import TensorData  # noqa: E402
+from nnkit.task import predictions  # noqa: E402
+
+
+def _apply(net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)`` on the net's own device, returned on the CPU."""
+    device = next(net.parameters()).device
+    return net(x.to(device)).cpu()
+
+
+@torch.no_grad()
+def decision_boundary(net: nn.Module, x: Tensor, y: Tensor, task: str, steps: int = 120):
+    """The plane coloured by the predicted class, and the points coloured by their label."""
+    low, high = x.min(0).values - 0.1, x.max(0).values + 0.1
+    gx, gy = torch.meshgrid(
+        torch.linspace(low[0], high[0], steps),
+        torch.linspace(low[1], high[1], steps),
+        indexing="xy",
+    )
+    grid = torch.stack([gx.flatten(), gy.flatten()], dim=1).to(x.dtype)  # (steps², 2)
+    outputs = _apply(net, grid)
+    if task == "binary":
+        surface = torch.sigmoid(outputs).reshape(steps, steps)
+    else:
+        surface = predictions(task, outputs).reshape(steps, steps).to(x.dtype)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.contourf(gx, gy, surface, levels=20, cmap="RdBu", alpha=0.6)
+    ax.scatter(x[:, 0], x[:, 1], c=y.flatten(), cmap="RdBu", edgecolors="k", s=12)
+    ax.set(xlabel="x1", ylabel="x2", title="decision boundary")
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def fitted_curve(net: nn.Module, x: Tensor, y: Tensor):
+    """The data points and the model's prediction along x."""
+    line = torch.linspace(float(x.min()), float(x.max()), 200).unsqueeze(1).to(x.dtype)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.scatter(x[:, 0], y[:, 0], s=8, alpha=0.6, label="data")
+    ax.plot(line[:, 0], _apply(net, line)[:, 0], color="C3", linewidth=2, label="model")
+    ax.set(xlabel="x", ylabel="y", title="fitted curve")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def confusion_matrix(net: nn.Module, x: Tensor, y: Tensor, classes: int):
+    """Counts of (true class, predicted class)."""
+    predicted = _apply(net, x).argmax(-1)
+    counts = torch.zeros(classes, classes, dtype=torch.int64)
+    counts.index_put_((y, predicted), torch.ones_like(y), accumulate=True)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.imshow(counts, cmap="Blues")
+    for i in range(classes):
+        for j in range(classes):
+            if counts[i, j]:
+                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7)
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix",
+        xticks=range(classes),
+        yticks=range(classes),
+    )
+    fig.tight_layout()
+    return fig
+
+
+def figures_for(net: nn.Module, data: TensorData) -> dict[str, Any]:
+    """The figures that fit ``data``'s task and shape, by TensorBoard tag."""
+    x, y = (t.cpu() for t in data.val)
+    figures = {}
+    if data.task != "regression" and data.in_features == 2:
+        figures["figures/decision_boundary"] = decision_boundary(net, x, y, data.task)
+    if data.task == "regression" and data.in_features == 1:
+        xt, yt = data.train
+        figures["figures/fitted_curve"] = fitted_curve(net, xt, yt)
+    if data.task == "multiclass":
+        figures["figures/confusion_matrix"] = confusion_matrix(net, x, y, data.classes)
+    return figures

@@ -1,0 +1,105 @@
+"""``python -m nnkit.predict ckpt=PATH input=[1,0,1,1,1,1,1]``: a trained model's answer.
+
+The network is rebuilt from the checkpoint's own config (plain data, loaded with
+``weights_only=True``) and its weights; nothing in the checkpoint is imported or executed.
+Names that came from plugins need the plugin present: installed, or given as ``plugins=[...]``.
+
+>>> parse_args(["ckpt=a.ckpt", "input=[1, 0.5]"])
+{'ckpt': 'a.ckpt', 'input': [1.0, 0.5], 'plugins': []}
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from nnkit.build import build_net
+from nnkit.checkpoints import load_checkpoint
+from nnkit.config import ConfigError
+from nnkit.plugins import PluginError, load_modules
+from nnkit.registry import RegistryError
+from nnkit.task import predictions
+
+USAGE = "usage: python -m nnkit.predict ckpt=PATH input=[x1,x2,...] [plugins=[module,...]]"
+
+
+def parse_args(argv: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` arguments: ``ckpt`` (a path), ``input`` (a list of numbers), ``plugins``."""
+    args: dict[str, Any] = {"plugins": []}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in ("ckpt", "input", "plugins"):
+            raise ConfigError(f"unexpected argument '{arg}' ({USAGE})")
+        args[key] = value if key == "ckpt" else _literal(key, value)
+    if "ckpt" not in args or "input" not in args:
+        raise ConfigError(f"ckpt and input are both required ({USAGE})")
+    if not all(isinstance(v, int | float) for v in args["input"]):
+        raise ConfigError(f"input={args['input']} must be a list of numbers")
+    args["input"] = [float(v) for v in args["input"]]
+    return args
+
+
+def _literal(key: str, value: str) -> list[Any]:
+    try:
+        parsed = ast.literal_eval(value) if key == "input" else value.strip("[]").split(",")
+    except (ValueError, SyntaxError) as error:
+        raise ConfigError(f"{key}={value} is not a list like [1,0,1]") from error
+    if not isinstance(parsed, list | tuple):
+        raise ConfigError(f"{key}={value} is not a list like [1,0,1]")
+    return [p.strip() for p in parsed if p.strip()] if key == "plugins" else list(parsed)
+
+
+def _require_sources(sources: dict[str, str]) -> None:
+    from nnkit.activations import ACTIVATIONS
+    from nnkit.models import MODELS
+
+    registries = {"activation": ACTIVATIONS, "model": MODELS}
+    for key, source in sources.items():
+        kind, _, name = key.partition(":")
+        registry = registries.get(kind)
+        if registry is not None and name not in registry:
+            hint = (f"pip install {source.split()[1]}" if source.startswith("package")
+                    else f"pass plugins=[{source.split()[-1]}]")
+            raise ConfigError(f"this checkpoint needs {kind} '{name}' from {source}: {hint}")
+
+
+def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
+    """The prediction for one input, and the model's raw outputs."""
+    checkpoint = load_checkpoint(ckpt)
+    hparams = checkpoint["hyper_parameters"]
+    _require_sources(hparams.get("sources", {}))
+    sizes = hparams["data"]
+    if len(values) != sizes["in_features"]:
+        raise ConfigError(f"input has {len(values)} values; this model takes "
+                          f"{sizes['in_features']}")
+    net = build_net(hparams["config"]["model"], sizes["in_features"], sizes["out_features"])
+    weights = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
+               if k.startswith("net.")}
+    net.load_state_dict(weights)
+    net.eval()
+    with torch.no_grad():
+        outputs = net(torch.tensor([values], dtype=torch.float32))  # (1, out)
+    answer = predictions(sizes["task"], outputs)[0]
+    return (answer.tolist() if answer.dim() else int(answer)), outputs[0].tolist()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the prediction and the output values; exit 2 with one line on bad input."""
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        load_modules(args["plugins"])
+        answer, outputs = predict(args["ckpt"], args["input"])
+    except (ConfigError, RegistryError, PluginError) as error:
+        print(f"nnkit.predict: error: {error}", file=sys.stderr)
+        return 2
+    print(f"prediction: {answer}")
+    print("outputs: " + ", ".join(f"{v:.4f}" for v in outputs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

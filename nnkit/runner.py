@@ -1,0 +1,188 @@
+"""The Lightning side of a run: objects from the config, the Trainer, fit, test, and what a
+run leaves behind (checkpoints, TensorBoard events, ``metrics.json``, the resolved config)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from nnkit.build import build_data, build_net, build_task_loss, loss_name
+from nnkit.callbacks import AtomicCheckpointIO, FigureLogger, SaveOnInterrupt
+from nnkit.checkpoints import check_compatible, load_checkpoint
+from nnkit.config import ConfigError
+from nnkit.data.dataset import TensorData
+from nnkit.data.module import TensorDataModule
+from nnkit.module import NNKitModule
+
+
+def write_metrics(path: Path, metrics: dict[str, float]) -> None:
+    """``metrics.json``: final metrics as plain numbers."""
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain Python containers."""
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def provenance(cfg: DictConfig, task: str) -> dict[str, str]:
+    """Where each registry name the run uses came from (built-in, module or package)."""
+    from nnkit.activations import ACTIVATIONS
+    from nnkit.data.dataset import DATASETS
+    from nnkit.losses import LOSSES
+    from nnkit.models import MODELS
+
+    activation = cfg.model.get("activation", None)
+    names = [activation] if isinstance(activation, str) else list(activation or [])
+    sources = {f"activation:{n}": ACTIVATIONS.source(n) for n in names}
+    sources[f"model:{cfg.model.name}"] = MODELS.source(cfg.model.name)
+    sources[f"dataset:{cfg.data.name}"] = DATASETS.source(cfg.data.name)
+    loss = loss_name(cfg.loss, task)
+    sources[f"loss:{loss}"] = LOSSES.source(loss)
+    return sources
+
+
+def build_module(cfg: DictConfig, data: TensorData) -> NNKitModule:
+    """The LightningModule, with everything needed to rebuild it stored as hyperparameters."""
+    net = build_net(cfg.model, data.in_features, data.out_features)
+    loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
+    hparams = {
+        "config": plain_config(cfg),
+        "data": {
+            "task": data.task,
+            "in_features": data.in_features,
+            "out_features": data.out_features,
+            "classes": data.classes,
+        },
+        "sources": provenance(cfg, data.task),
+    }
+    optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    return NNKitModule(net, loss, data.task, (data.classes, data.out_features), optimizer, hparams)
+
+
+def _progress_bar(kind: str) -> list[pl.Callback]:
+    if kind == "tqdm":
+        return [TQDMProgressBar()]
+    if kind == "rich":
+        try:
+            from pytorch_lightning.callbacks import RichProgressBar
+
+            return [RichProgressBar()]
+        except (ImportError, ModuleNotFoundError) as error:
+            raise ConfigError(
+                f"trainer.progress_bar=rich needs the 'rich' package ({error})"
+            ) from error
+    return []
+
+
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, data: TensorData
+) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """The Trainer with its logger, checkpoints, figures and progress bar."""
+    t = cfg.trainer
+    monitor, mode = ("val/loss", "min") if data.task == "regression" else ("val/acc", "max")
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    callbacks: list[pl.Callback] = [
+        checkpoints,
+        SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
+    ]
+    callbacks += _progress_bar(t.progress_bar)
+    logger: Any = False
+    if cfg.logger.name == "tensorboard":
+        logger = TensorBoardLogger(
+            save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+        )
+        if cfg.logger.figures:
+            callbacks.append(FigureLogger(data, cfg.logger.figures_every_n_epochs))
+    trainer = pl.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        precision=t.precision,
+        deterministic=t.deterministic,
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        logger=logger,
+        callbacks=callbacks,
+        enable_progress_bar=t.progress_bar != "none",
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+    )
+    return trainer, checkpoints
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
+
+
+def fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """seed → data → model → trainer → fit → test → metrics, written into ``run_dir``."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.threads > 0:
+        torch.set_num_threads(cfg.trainer.threads)
+    data = build_data(cfg.data)
+    module = build_module(cfg, data)
+    datamodule = TensorDataModule(
+        data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, cfg.trainer.steps_per_call
+    )
+    trainer, checkpoints = build_trainer(cfg, run_dir, data)
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir, module.state_dict())
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    metrics = _numbers(trainer.callback_metrics)
+    (test,) = trainer.test(module, datamodule=datamodule, verbose=False)
+    metrics.update(_numbers(test))
+    if trainer.is_global_zero:
+        finish(trainer, metrics, run_dir, cfg)
+    return metrics
+
+
+def resolve_ckpt_path(ckpt_path: Any, run_dir: Path, state: dict[str, Any]) -> str | None:
+    """``ckpt_path`` as a file to resume from; ``last`` means this run folder's last.ckpt."""
+    if ckpt_path in (None, ""):
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    check_compatible(load_checkpoint(path), state, path)
+    return str(path)
+
+
+def finish(trainer: pl.Trainer, metrics: dict[str, float], run_dir: Path, cfg: DictConfig) -> None:
+    """Write metrics.json and the hyperparameters, and print the summary."""
+    write_metrics(run_dir / "metrics.json", metrics)
+    if trainer.logger is not None:
+        hp_metrics = {
+            f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)
+        }
+        trainer.logger.log_hyperparams(plain_config(cfg), metrics=hp_metrics)
+        trainer.logger.finalize("success")
+    width = max(len(k) for k in metrics) if metrics else 0
+    lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(metrics.items())]
+    print("\nfinal metrics:\n" + "\n".join(lines))
+    print(f"run folder: {run_dir}")
+    if trainer.logger is not None:
+        print(f"tensorboard --logdir {run_dir}")

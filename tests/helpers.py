@@ -1,0 +1,51 @@
+"""Running the real CLIs in subprocesses, and reading TensorBoard event files back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+FAST = ["trainer.max_epochs=3", "trainer.progress_bar=none", "trainer.log_every_n_steps=1"]
+
+
+def cli(module: str, *args: str, cwd: Path | None = None, env: dict | None = None,
+        timeout: int = 120) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` in a fresh interpreter; output captured as text."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def event_tags(log_dir: Path) -> dict[str, list[str]]:
+    """Tags of every kind in the TensorBoard event files under ``log_dir``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict[str, list[str]] = {"scalars": [], "images": [], "tensors": []}
+    for events in sorted(log_dir.rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0, "images": 0})
+        accumulator.Reload()
+        for kind, found in accumulator.Tags().items():
+            if kind in tags:
+                tags[kind] += found
+    return tags
+
+
+def hparams_plugin_present(log_dir: Path) -> bool:
+    """Whether the events carry TensorBoard's HPARAMS plugin data."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for events in log_dir.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        if "hparams" in accumulator.Tags().get("tensors", []) or _has_plugin(accumulator):
+            return True
+    return False
+
+
+def _has_plugin(accumulator) -> bool:
+    try:
+        return bool(accumulator.PluginTagToContent("hparams"))
+    except KeyError:
+        return False

@@ -1,0 +1,98 @@
+"""The main job end to end: the real CLI in subprocesses, into temporary folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nnkit
+from tests.helpers import FAST, cli, event_tags, hparams_plugin_present
+
+FIGURE = {"circular": "decision_boundary", "xor": "decision_boundary", "spiral": "decision_boundary",
+          "gaussians": "decision_boundary", "linear": "fitted_curve",
+          "nonlinear": "fitted_curve", "seven_segment": "confusion_matrix",
+          "digits": "confusion_matrix"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", nnkit.DATASETS.names())
+def test_cli_trains_every_dataset_and_logs_everything(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    size = [] if dataset in ("seven_segment", "digits") else ["data.n=300"]
+    result = cli("nnkit.train", f"data={dataset}", *size, *FAST, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final metrics:" in result.stdout and f"tensorboard --logdir {run_dir}" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    key = "val/r2" if dataset in ("linear", "nonlinear") else "val/acc"
+    assert isinstance(metrics[key], float) and "test/loss" in metrics
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert (run_dir / "config.yaml").read_text().count(f"name: {dataset}") == 1
+    tags = event_tags(run_dir / "tensorboard")
+    assert {"train/loss_step", "train/loss_epoch", "val/loss", "train/lr"} <= set(tags["scalars"])
+    assert f"figures/{FIGURE[dataset]}" in tags["images"]
+    assert hparams_plugin_present(run_dir / "tensorboard")
+
+
+def test_checkpoints_load_with_weights_only_and_predict_the_article_six(tmp_path):
+    import torch
+
+    run_dir = tmp_path / "run"
+    assert cli("nnkit.train", *FAST[1:], "trainer.max_epochs=150", "logger=none",
+               f"hydra.run.dir={run_dir}").returncode == 0
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)
+    assert checkpoint["hyper_parameters"]["config"]["model"]["hidden"] == [32]
+    result = cli("nnkit.predict", f"ckpt={ckpt}", "input=[1,0,1,1,1,1,1]")
+    assert result.returncode == 0 and result.stdout.splitlines()[0] == "prediction: 6"
+    assert len(result.stdout.splitlines()[1].split(",")) == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data=circlar"], "unknown data option 'circlar' — did you mean 'circular'?"),
+        (["model.activation=rleu"], "unknown activation 'rleu' — did you mean 'relu'?"),
+        (["optimizer.lr=0"], "optimizer.lr=0.0 is out of range (valid: optimizer.lr > 0.0)"),
+        (["+data.radus=1"], "unknown parameter 'radus' for dataset 'seven_segment'"),
+    ],
+)
+def test_bad_overrides_give_one_line_and_exit_2(tmp_path, args, message):
+    result = cli("nnkit.train", *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_python_api_returns_final_metrics(tmp_path):
+    from nnkit.train import run
+
+    metrics = run(["data=gaussians", "data.n=200", *FAST, "logger=none",
+                   f"hydra.run.dir={tmp_path}"])
+    assert 0.0 <= metrics["val/acc"] <= 1.0 and (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_from_another_folder(tmp_path):
+    dist = tmp_path / "dist"
+    repo = nnkit.__file__.rsplit("/nnkit/", 1)[0]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(dist), repo], check=True, capture_output=True, timeout=300)
+    target = tmp_path / "site"
+    (wheel,) = dist.glob("nnkit-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = cli("nnkit.train", *FAST, "logger=none", "hydra.run.dir=out", cwd=elsewhere,
+                 env={"PYTHONPATH": str(target)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (elsewhere / "out" / "metrics.json").exists()
+    where = subprocess.run([sys.executable, "-c", "import nnkit; print(nnkit.__file__)"],
+                           cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)},
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(target))
