@@ -13,12 +13,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from torch import Tensor, nn
 
-from nnkit.data.dataset import TensorData  # noqa: E402
-from nnkit.task import predictions  # noqa: E402
+from nnkit.data.dataset import TensorData
+from nnkit.task import predictions
 
 
 def _apply(net: nn.Module, x: Tensor) -> Tensor:

@@ -62,8 +62,11 @@ def _require_sources(sources: dict[str, str]) -> None:
         kind, _, name = key.partition(":")
         registry = registries.get(kind)
         if registry is not None and name not in registry:
-            hint = (f"pip install {source.split()[1]}" if source.startswith("package")
-                    else f"pass plugins=[{source.split()[-1]}]")
+            hint = (
+                f"pip install {source.split()[1]}"
+                if source.startswith("package")
+                else f"pass plugins=[{source.split()[-1]}]"
+            )
             raise ConfigError(f"this checkpoint needs {kind} '{name}' from {source}: {hint}")
 
 
@@ -74,11 +77,15 @@ def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
     _require_sources(hparams.get("sources", {}))
     sizes = hparams["data"]
     if len(values) != sizes["in_features"]:
-        raise ConfigError(f"input has {len(values)} values; this model takes "
-                          f"{sizes['in_features']}")
+        raise ConfigError(
+            f"input has {len(values)} values; this model takes {sizes['in_features']}"
+        )
     net = build_net(hparams["config"]["model"], sizes["in_features"], sizes["out_features"])
-    weights = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
-               if k.startswith("net.")}
+    weights = {
+        k.removeprefix("net."): v
+        for k, v in checkpoint["state_dict"].items()
+        if k.startswith("net.")
+    }
     net.load_state_dict(weights)
     net.eval()
     with torch.no_grad():

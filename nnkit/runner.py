@@ -83,9 +83,7 @@ def _progress_bar(kind: str) -> list[pl.Callback]:
     return []
 
 
-def build_trainer(
-    cfg: DictConfig, run_dir: Path, data: TensorData
-) -> tuple[pl.Trainer, ModelCheckpoint]:
+def build_trainer(cfg: DictConfig, run_dir: Path, data: TensorData) -> pl.Trainer:
     """The Trainer with its logger, checkpoints, figures and progress bar."""
     t = cfg.trainer
     monitor, mode = ("val/loss", "min") if data.task == "regression" else ("val/acc", "max")
@@ -129,7 +127,7 @@ def build_trainer(
         default_root_dir=str(run_dir),
         plugins=[AtomicCheckpointIO()],
     )
-    return trainer, checkpoints
+    return trainer
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
@@ -146,7 +144,7 @@ def fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     datamodule = TensorDataModule(
         data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, cfg.trainer.steps_per_call
     )
-    trainer, checkpoints = build_trainer(cfg, run_dir, data)
+    trainer = build_trainer(cfg, run_dir, data)
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir, module.state_dict())
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)

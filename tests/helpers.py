@@ -10,12 +10,19 @@ from pathlib import Path
 FAST = ["trainer.max_epochs=3", "trainer.progress_bar=none", "trainer.log_every_n_steps=1"]
 
 
-def cli(module: str, *args: str, cwd: Path | None = None, env: dict | None = None,
-        timeout: int = 120) -> subprocess.CompletedProcess:
+def cli(
+    module: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess:
     """``python -m MODULE ARGS`` in a fresh interpreter; output captured as text."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def event_tags(log_dir: Path) -> dict[str, list[str]]:

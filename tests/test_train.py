@@ -12,10 +12,16 @@ import pytest
 import nnkit
 from tests.helpers import FAST, cli, event_tags, hparams_plugin_present
 
-FIGURE = {"circular": "decision_boundary", "xor": "decision_boundary", "spiral": "decision_boundary",
-          "gaussians": "decision_boundary", "linear": "fitted_curve",
-          "nonlinear": "fitted_curve", "seven_segment": "confusion_matrix",
-          "digits": "confusion_matrix"}
+FIGURE = {
+    "circular": "decision_boundary",
+    "xor": "decision_boundary",
+    "spiral": "decision_boundary",
+    "gaussians": "decision_boundary",
+    "linear": "fitted_curve",
+    "nonlinear": "fitted_curve",
+    "seven_segment": "confusion_matrix",
+    "digits": "confusion_matrix",
+}
 
 
 @pytest.mark.slow
@@ -41,8 +47,16 @@ def test_checkpoints_load_with_weights_only_and_predict_the_article_six(tmp_path
     import torch
 
     run_dir = tmp_path / "run"
-    assert cli("nnkit.train", *FAST[1:], "trainer.max_epochs=150", "logger=none",
-               f"hydra.run.dir={run_dir}").returncode == 0
+    assert (
+        cli(
+            "nnkit.train",
+            *FAST[1:],
+            "trainer.max_epochs=150",
+            "logger=none",
+            f"hydra.run.dir={run_dir}",
+        ).returncode
+        == 0
+    )
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(ckpt, weights_only=True)
     assert checkpoint["hyper_parameters"]["config"]["model"]["hidden"] == [32]
@@ -71,8 +85,9 @@ def test_bad_overrides_give_one_line_and_exit_2(tmp_path, args, message):
 def test_python_api_returns_final_metrics(tmp_path):
     from nnkit.train import run
 
-    metrics = run(["data=gaussians", "data.n=200", *FAST, "logger=none",
-                   f"hydra.run.dir={tmp_path}"])
+    metrics = run(
+        ["data=gaussians", "data.n=200", *FAST, "logger=none", f"hydra.run.dir={tmp_path}"]
+    )
     assert 0.0 <= metrics["val/acc"] <= 1.0 and (tmp_path / "metrics.json").exists()
 
 
@@ -80,19 +95,59 @@ def test_python_api_returns_final_metrics(tmp_path):
 def test_installed_wheel_runs_from_another_folder(tmp_path):
     dist = tmp_path / "dist"
     repo = nnkit.__file__.rsplit("/nnkit/", 1)[0]
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(dist), repo], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            repo,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     target = tmp_path / "site"
     (wheel,) = dist.glob("nnkit-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
-                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = cli("nnkit.train", *FAST, "logger=none", "hydra.run.dir=out", cwd=elsewhere,
-                 env={"PYTHONPATH": str(target)})
+    result = cli(
+        "nnkit.train",
+        *FAST,
+        "logger=none",
+        "hydra.run.dir=out",
+        cwd=elsewhere,
+        env={"PYTHONPATH": str(target)},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (elsewhere / "out" / "metrics.json").exists()
-    where = subprocess.run([sys.executable, "-c", "import nnkit; print(nnkit.__file__)"],
-                           cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)},
-                           capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import nnkit; print(nnkit.__file__)"],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert where.startswith(str(target))
