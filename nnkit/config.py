@@ -164,3 +164,38 @@ def check_settings(cfg: Any) -> None:
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
     at_least("data.batch_size", cfg.data.batch_size, 0, strict=True)
     at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0)
+
+
+def _defaults(fn: Callable[..., Any], skip: int, leave_out: tuple[str, ...]) -> dict[str, Any]:
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    plain = (bool, int, float, str, list, tuple, type(None))
+    return {
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in params
+        if p.name not in leave_out
+        and p.default is not inspect.Parameter.empty
+        and isinstance(p.default, plain)
+    }
+
+
+def store_registry_options(config_module: str) -> None:
+    """A config option for every registered dataset, model and loss that has no YAML file
+    (a plugin's, typically): its keys are the entry's parameters with their defaults."""
+    from importlib.resources import files
+
+    from nnkit.data.dataset import DATASETS
+    from nnkit.losses import LOSSES
+    from nnkit.models import MODELS
+
+    store = ConfigStore.instance()
+    groups = [
+        ("data", DATASETS, 0, {"batch_size": 32, "eval_batch_size": 0}),
+        ("model", MODELS, 2, {}),
+        ("loss", LOSSES, 0, {}),
+    ]
+    for group, registry, skip, extra in groups:
+        folder = files(config_module).joinpath(group)
+        for name in registry.names():
+            if not folder.joinpath(f"{name}.yaml").is_file():
+                node = {"name": name, **_defaults(registry.get(name), skip, ("backend",)), **extra}
+                store.store(group=group, name=name, node=node)

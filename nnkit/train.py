@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from nnkit.config import ConfigError, check_settings, store_schemas
+from nnkit.config import ConfigError, check_settings, store_registry_options, store_schemas
 from nnkit.plugins import PluginError, load_modules
 from nnkit.registry import RegistryError, unknown_name_message
 
@@ -37,6 +37,7 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     store_schemas()
+    store_registry_options(CONFIG_MODULE)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
@@ -200,6 +201,7 @@ def main() -> None:
             preflight(sys.argv[1:])
         except USER_ERRORS as error:
             _fail(str(error), 2)
+        store_registry_options(CONFIG_MODULE)
     store_schemas()
     hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
         _task

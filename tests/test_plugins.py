@@ -1,0 +1,212 @@
+"""Plugins through real installed distributions, config modules and in-code registration."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import nnkit
+from nnkit import testing
+from tests.helpers import FAST, cli
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "experiments" / "plugins" / "nnkit-swish"
+
+
+def pip_install(project: Path, target: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "--target",
+            str(target),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def make_distribution(root: Path, name: str, module_source: str, entry_points: str) -> Path:
+    """A real installable project, written on the fly."""
+    project = root / name
+    package = name.replace("-", "_")
+    (project / package).mkdir(parents=True)
+    (project / package / "__init__.py").write_text(textwrap.dedent(module_source))
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "{name}"
+        version = "0.1"
+        [tool.setuptools]
+        packages = ["{package}"]
+        """)
+        + entry_points
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A folder with the example plugin, a broken plugin and a colliding plugin installed."""
+    root = tmp_path_factory.mktemp("plugins")
+    target = root / "site"
+    pip_install(EXAMPLE, target)
+    broken = make_distribution(
+        root,
+        "broken-acts",
+        "raise RuntimeError('boom at import')\n",
+        '[project.entry-points."nnkit.activations"]\nbroken = "broken_acts:X"\n',
+    )
+    clash = make_distribution(
+        root,
+        "clash-acts",
+        "def relu(x):\n    return x\n",
+        '[project.entry-points."nnkit.activations"]\nrelu = "clash_acts:relu"\n',
+    )
+    pip_install(broken, target)
+    pip_install(clash, target)
+    return target
+
+
+def env(site: Path, **extra: str) -> dict[str, str]:
+    return {"PYTHONPATH": str(site), **extra}
+
+
+def test_installed_plugin_is_listed_with_its_package(site):
+    result = cli("nnkit.list", env=env(site))
+    assert re.search(r"swish\s+package nnkit-swish 0\.1\.0", result.stdout)
+    assert re.search(
+        r"broken\s+UNAVAILABLE: plugin package 'broken-acts 0\.1'.*boom at import", result.stdout
+    )
+    assert re.search(r"relu\s+built-in", result.stdout)
+
+
+def test_installed_plugin_is_proved_by_gradcheck(site):
+    result = cli("nnkit.gradcheck", "swish", env=env(site))
+    assert result.returncode == 0 and re.search(r"activation\s+swish\s+smooth.*pass", result.stdout)
+
+
+def test_installed_plugin_trains_and_checkpoint_names_its_package(site, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(
+        "nnkit.train",
+        "data=circular",
+        "data.n=200",
+        "model.activation=swish",
+        *FAST,
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
+        env=env(site),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    import torch
+
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    sources = torch.load(ckpt, weights_only=True)["hyper_parameters"]["sources"]
+    assert sources["activation:swish"] == "package nnkit-swish 0.1.0"
+    missing = cli("nnkit.predict", f"ckpt={ckpt}", "input=[0.1,0.2]")
+    assert missing.returncode == 2
+    assert (
+        "needs activation 'swish' from package nnkit-swish 0.1.0: pip install nnkit-swish"
+        in missing.stderr
+    )
+
+
+def test_broken_plugin_warns_once_and_says_why_when_asked_for(site, tmp_path):
+    result = cli(
+        "nnkit.train", "model.activation=broken", f"hydra.run.dir={tmp_path}/r", env=env(site)
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "activation 'broken' is unavailable: plugin package 'broken-acts 0.1'" in result.stderr
+
+
+def test_strict_mode_turns_a_broken_plugin_into_an_error(site):
+    result = cli("nnkit.list", env=env(site, NNKIT_STRICT_PLUGINS="1"))
+    assert result.returncode != 0 and "PluginError" in result.stderr
+
+
+def test_disabled_discovery_sees_no_plugin(site):
+    assert "swish" not in cli("nnkit.list", env=env(site, NNKIT_DISABLE_PLUGINS="1")).stdout
+
+
+def test_collision_with_a_builtin_is_loud_and_keeps_the_builtin(site):
+    code = (
+        "import warnings, nnkit\nwith warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n    names = nnkit.ACTIVATIONS.names()\n"
+        "print(nnkit.ACTIVATIONS.source('relu'))\nprint([str(x.message) for x in w])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**env(site)}, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("built-in")
+    assert "'relu' is already registered by built-in; package clash-acts 0.1 cannot replace" in out
+
+
+def test_import_nnkit_loads_no_plugin_and_no_heavy_framework(site):
+    code = (
+        "import sys, nnkit\nheavy = {'pytorch_lightning', 'tensorboard', 'matplotlib', "
+        "'hydra', 'nnkit_swish', 'broken_acts'}\nprint(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env(site), capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_config_plugin_file_registers_before_building(tmp_path):
+    plugin = tmp_path / "my_acts.py"
+    plugin.write_text(
+        "import torch, nnkit\n\n@nnkit.register_activation('softsign')\n"
+        "def softsign(x):\n    return x / (1 + x.abs())\n"
+    )
+    result = cli(
+        "nnkit.train",
+        f"plugins=[{plugin}]",
+        "model.activation=softsign",
+        *FAST,
+        "logger=none",
+        f"hydra.run.dir={tmp_path}/run",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_plugin_author_helper_passes_good_and_fails_wrong_ops():
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from nnkit_swish import Swish
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    testing.check_activation(Swish)
+
+    class Broken(Swish):
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    with pytest.raises(AssertionError, match="gradient contract not met"):
+        testing.check_activation(Broken)
+
+
+def test_readme_write_your_own_activation_runs_as_written():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Write your own activation", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert "cube_root_ish" in nnkit.ACTIVATIONS.names()
