@@ -1,0 +1,175 @@
+"""``python -m nnkit.bench``: nnkit against a hand-written PyTorch loop, in one process.
+
+Each case trains the same network (2-64-64-1 ReLU, BCE, Adam 1e-2 on ``circular``) through:
+
+- ``raw``: a hand-written loop slicing pre-built tensors (the reference, 1.00);
+- ``nnkit``: ``nnkit.train.run`` with its defaults on (TensorBoard, metrics, progress bar);
+- ``lightning``: a plain LightningModule fed by ``DataLoader(TensorDataset)``.
+
+Throughput is steady state: each contender runs for ``e`` and ``3e`` epochs and the extra
+samples are divided by the extra time, so start-up and fixed costs cancel. Contenders are
+interleaved and the median of ``repeats`` is reported. Results go to ``--out`` as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from nnkit.data.dataset import DATASETS
+
+CASES = {"circular-200k-b1024": (200_000, 1024), "circular-20k-b32": (20_000, 32)}
+
+
+def _net() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+    )
+
+
+def raw_loop(n: int, batch: int, epochs: int) -> float:
+    """Seconds for the hand-written loop."""
+    x, y = DATASETS.get("circular")(n=n).train
+    torch.manual_seed(0)
+    net = _net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    loss_fn = nn.BCEWithLogitsLoss()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(x))
+        xs, ys = x[order], y[order]
+        for i in range(0, len(x), batch):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xs[i : i + batch]), ys[i : i + batch])
+            loss.backward()
+            optimizer.step()
+    return time.perf_counter() - start
+
+
+def nnkit_run(n: int, batch: int, epochs: int, extra: Sequence[str] = ()) -> float:
+    """Seconds for ``nnkit.train.run`` with default settings."""
+    from nnkit.train import run
+
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        run(
+            [
+                "data=circular",
+                f"data.n={n}",
+                f"data.batch_size={batch}",
+                "model.hidden=[64,64]",
+                f"trainer.max_epochs={epochs}",
+                f"hydra.run.dir={folder}",
+                *extra,
+            ]
+        )
+        return time.perf_counter() - start
+
+
+def lightning_dataloader(n: int, batch: int, epochs: int) -> float:
+    """Seconds for plain Lightning over a DataLoader, as users write it by default."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Plain(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.loss = _net(), nn.BCEWithLogitsLoss()
+
+        def training_step(self, b, i):
+            return self.loss(self.net(b[0]), b[1])
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+    x, y = DATASETS.get("circular")(n=n).train
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    start = time.perf_counter()
+    trainer.fit(Plain(), loader)
+    return time.perf_counter() - start
+
+
+def steady_rate(fn: Callable[[int, int, int], float], n: int, batch: int, epochs: int) -> float:
+    """Training samples per second once fixed costs are subtracted."""
+    short, long = fn(n, batch, epochs), fn(n, batch, 3 * epochs)
+    extra = long - short
+    return 2 * epochs * round(0.7 * n) / extra if extra > 0 else float("nan")
+
+
+def measure(repeats: int, scale: float) -> dict[str, dict[str, float]]:
+    """Median samples/s of every contender in every case, interleaved."""
+    torch.set_num_threads(1)
+    contenders = {
+        "raw": raw_loop,
+        "nnkit": nnkit_run,
+        "lightning": lightning_dataloader,
+        "nnkit-backend-torch": lambda n, b, e: nnkit_run(n, b, e, ["model.backend=torch"]),
+    }
+    results: dict[str, dict[str, float]] = {}
+    for case, (n, batch) in CASES.items():
+        n = max(int(n * scale), 4 * batch)
+        rates: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(repeats):
+            for name, fn in contenders.items():
+                rates[name].append(steady_rate(fn, n, batch, 1))
+        medians = {name: statistics.median(values) for name, values in rates.items()}  # nan: too
+        # small to measure (the longer run was not slower)
+        results[case] = {
+            **{f"{k} samples/s": v for k, v in medians.items()},
+            **{f"{k} / raw": v / medians["raw"] for k, v in medians.items()},
+        }
+    return results
+
+
+def format_results(results: dict[str, dict[str, float]]) -> str:
+    lines = []
+    for case, row in results.items():
+        lines.append(case)
+        lines += [f"  {k:34s} {v:12.3f}" for k, v in row.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nnkit.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="data size factor (tests: tiny)")
+    parser.add_argument("--out", default="bench.json")
+    args = parser.parse_args(argv)
+    results = measure(args.repeats, args.scale)
+    print(format_results(results))
+    with open(args.out, "w") as file:
+        json.dump({"machine": machine(), "results": results}, file, indent=2)
+    return 0
+
+
+def machine() -> dict[str, str]:
+    import os
+    import platform
+
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": str(os.cpu_count()),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
