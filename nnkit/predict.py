@@ -5,7 +5,7 @@ The network is rebuilt from the checkpoint's own config (plain data, loaded with
 Names that came from plugins need the plugin present: installed, or given as ``plugins=[...]``.
 
 >>> parse_args(["ckpt=a.ckpt", "input=[1, 0.5]"])
-{'ckpt': 'a.ckpt', 'input': [1.0, 0.5], 'plugins': []}
+{'plugins': [], 'ckpt': 'a.ckpt', 'input': [1.0, 0.5]}
 """
 
 from __future__ import annotations
