@@ -6,6 +6,8 @@ unpickled is refused with a message naming the file and the problem.
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint '{path}' does not exist")
+    with path.open("rb") as file:
+        zipped = file.read(2) == b"PK"
+    if zipped and not zipfile.is_zipfile(path):
+        raise ConfigError(f"checkpoint '{path}' is truncated (its zip archive is incomplete)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -34,8 +40,8 @@ def _reason(error: Exception) -> str:
     text = str(error)
     if "Weights only load failed" in text or "Unsupported global" in text:
         return "it holds objects other than plain data (refused: loading it could run code)"
-    if isinstance(error, EOFError) or "zip archive" in text or "central directory" in text:
-        return "the file is truncated or not a torch checkpoint"
+    if isinstance(error, EOFError | pickle.UnpicklingError) or "zip archive" in text:
+        return "the file is not a torch checkpoint"
     return text.splitlines()[0] if text else type(error).__name__
 
 
@@ -55,3 +61,20 @@ def check_compatible(checkpoint: dict[str, Any], state: dict[str, torch.Tensor],
                 f"checkpoint '{path}' is from another model shape: '{key}' is "
                 f"{tuple(saved[key].shape)} there, {tuple(tensor.shape)} here"
             )
+
+
+def resume_path(ckpt_path: Any, run_dir: Path) -> Path | None:
+    """``ckpt_path`` as a file: ``last`` means ``RUN_DIR/checkpoints/last.ckpt``."""
+    if ckpt_path in (None, ""):
+        return None
+    return run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+
+
+def check_resumable(ckpt_path: Any, run_dir: Path, net: torch.nn.Module) -> Path | None:
+    """The checkpoint to resume from, checked to load safely and to fit ``net``."""
+    path = resume_path(ckpt_path, run_dir)
+    if path is None:
+        return None
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    check_compatible(load_checkpoint(path), state, path)
+    return path

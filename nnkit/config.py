@@ -13,8 +13,11 @@ nnkit.config.ConfigError: unknown parameter 'radus' for dataset 'circular' — d
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import inspect
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,20 +108,46 @@ def at_least(key: str, value: float, low: float, strict: bool = False) -> None:
         )
 
 
-def _type_fits(value: Any, default: Any) -> bool:
+def _fits_annotation(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` fits a type hint (unions, generics by their origin, float ⊇ int)."""
+    if annotation is Any:
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_fits_annotation(value, arg) for arg in args)
+    if annotation is type(None):
+        return value is None
+    origin = typing.get_origin(annotation) or annotation
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (collections.abc.Sequence, list, tuple):
+        return isinstance(value, list | tuple)
+    return isinstance(value, origin) if isinstance(origin, type) else True
+
+
+def _type_fits(value: Any, default: Any, annotation: Any = None) -> bool:
+    if annotation is not None:
+        return _fits_annotation(value, annotation)
     if default is None or default is inspect.Parameter.empty:
         return True
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(default, str):
-        return isinstance(value, str)
-    if isinstance(default, list | tuple):
-        return isinstance(value, list | tuple)
-    return True
+    return _fits_annotation(value, list if isinstance(default, tuple) else type(default))
+
+
+def _type_name(annotation: Any, default: Any) -> str:
+    if annotation is None:
+        return "list" if isinstance(default, tuple) else type(default).__name__
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return text.replace("collections.abc.", "").replace("typing.", "").replace("Sequence", "list")
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        target = fn.__init__ if inspect.isclass(fn) else fn
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable hints in a plugin: fall back to the defaults' types
+        return {}
 
 
 def check_params(
@@ -130,6 +159,7 @@ def check_params(
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature):
         return
     valid = {p.name: p.default for p in signature}
+    hints = _hints(fn)
     for key, value in params.items():
         if key not in valid:
             close = difflib.get_close_matches(key, list(valid), n=1)
@@ -138,10 +168,10 @@ def check_params(
                 f"unknown parameter '{key}' for {kind} '{name}'{hint} "
                 f"(valid: {', '.join(valid) or 'none'})"
             )
-        if not _type_fits(value, valid[key]):
+        if not _type_fits(value, valid[key], hints.get(key)):
             raise ConfigError(
                 f"{kind} '{name}': {key}={value!r} should be a "
-                f"{type(valid[key]).__name__} like the default {valid[key]!r}"
+                f"{_type_name(hints.get(key), valid[key])} like the default {valid[key]!r}"
             )
     missing = [k for k, d in valid.items() if d is inspect.Parameter.empty and k not in params]
     if missing:

@@ -56,7 +56,7 @@ class MLP(nn.Module):
         self,
         in_features: int,
         out_features: int,
-        hidden: Sequence[int] = (8,),
+        hidden: Sequence[int] = (32,),
         activation: str | Sequence[str] = "relu",
         activation_args: dict[str, Any] | None = None,
         backend: str = "nnkit",
@@ -89,7 +89,7 @@ class MLP(nn.Module):
 def mlp(
     in_features: int,
     out_features: int,
-    hidden: Sequence[int] = (8,),
+    hidden: Sequence[int] = (32,),
     activation: str | Sequence[str] = "relu",
     activation_args: dict[str, Any] | None = None,
     backend: str = "nnkit",

@@ -22,6 +22,39 @@ from nnkit.task import loss_inputs, predictions
 OPTIMIZERS = ("sgd", "adam")
 
 
+def rng_state() -> dict[str, Any]:
+    """Python's, numpy's and torch's generator states as tensors and plain containers."""
+    import random
+
+    import numpy as np
+
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [version, list(internal), gauss],
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` saved."""
+    import random
+
+    import numpy as np
+
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 class DivergenceError(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -77,18 +110,50 @@ class NNKitModule(pl.LightningModule):
     def _metric_target(self, y: Tensor) -> Tensor:
         return y.long() if self.task == "binary" else y
 
-    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
-        optimizer = self.optimizers()
-        losses, preds, targets = [], [], []
-        for x, y in batches:
+    def on_train_start(self) -> None:
+        precision = str(self.trainer.precision)
+        self._plain_steps = precision in ("32-true", "64-true", "32", "64")
+        manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
+        self._step_progress = manual_loop.optim_step_progress
+
+    def _steps_left(self, wanted: int) -> int:
+        max_steps = self.trainer.max_steps
+        return wanted if max_steps < 0 else max(0, min(wanted, max_steps - self.global_step))
+
+    def _optimizer_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """One minibatch: zero the gradients, forward, backward, step.
+
+        In full precision this calls torch directly and counts the step in Lightning's progress
+        (what ``LightningOptimizer.step`` would do, without its per-step hook dispatch); other
+        precisions go through Lightning so its scaler and hooks apply.
+        """
+        if not self._plain_steps:
+            optimizer = self.optimizers()
             optimizer.zero_grad(set_to_none=True)
             outputs = self.net(x)
             loss = self.objective(outputs, y)
             self.manual_backward(loss)
             optimizer.step()
+            return outputs, loss
+        optimizer = self.optimizers().optimizer
+        optimizer.zero_grad(set_to_none=True)
+        outputs = self.net(x)
+        loss = self.objective(outputs, y)
+        loss.backward()
+        optimizer.step()
+        self._step_progress.increment_ready()
+        self._step_progress.increment_completed()
+        return outputs, loss
+
+    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
+        losses, preds, targets = [], [], []
+        for x, y in batches[: self._steps_left(len(batches))]:
+            outputs, loss = self._optimizer_step(x, y)
             losses.append(loss.detach())
             preds.append(predictions(self.task, outputs.detach()))
             targets.append(y)
+        if not losses:
+            return
         losses_t = torch.stack(losses)  # (steps,)
         self._stop_if_diverged(losses_t)
         size = sum(len(y) for y in targets)
@@ -109,6 +174,25 @@ class NNKitModule(pl.LightningModule):
             f"(epoch {self.current_epoch}); the learning rate (optimizer.lr={lr}) is likely "
             f"too large — try a smaller one"
         )
+
+    def on_validation_epoch_start(self) -> None:
+        """Before validation (and the checkpoints it triggers): weights must be finite."""
+        if self.trainer.training or self.trainer.state.fn == "fit":
+            bad = [n for n, p in self.net.named_parameters() if not torch.isfinite(p).all()]
+            if bad:
+                raise DivergenceError(
+                    f"training diverged: weights {', '.join(bad)} are no longer finite at "
+                    f"optimizer step {self.global_step}; the learning rate "
+                    f"(optimizer.lr={self.optimizer_cfg.get('lr')}) is likely too large"
+                )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Random-number generator states, as plain data, for exact resume."""
+        checkpoint["nnkit_rng"] = rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "nnkit_rng" in checkpoint:
+            set_rng_state(checkpoint["nnkit_rng"])
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch

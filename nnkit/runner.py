@@ -16,7 +16,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from nnkit.build import build_data, build_net, build_task_loss, loss_name
 from nnkit.callbacks import AtomicCheckpointIO, FigureLogger, SaveOnInterrupt
-from nnkit.checkpoints import check_compatible, load_checkpoint
+from nnkit.checkpoints import check_resumable
 from nnkit.config import ConfigError
 from nnkit.data.dataset import TensorData
 from nnkit.data.module import TensorDataModule
@@ -87,19 +87,20 @@ def build_trainer(cfg: DictConfig, run_dir: Path, data: TensorData) -> pl.Traine
     """The Trainer with its logger, checkpoints, figures and progress bar."""
     t = cfg.trainer
     monitor, mode = ("val/loss", "min") if data.task == "regression" else ("val/acc", "max")
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
+    folder = run_dir / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=folder,
         filename="best",
         monitor=monitor,
         mode=mode,
-        save_last=True,
         save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [
-        checkpoints,
-        SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt"),
-    ]
+    # Lightning's save_last only writes when the best improves; this one writes every epoch.
+    last = ModelCheckpoint(
+        dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False
+    )
+    callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
     callbacks += _progress_bar(t.progress_bar)
     logger: Any = False
     if cfg.logger.name == "tensorboard":
@@ -141,32 +142,33 @@ def fit_and_test(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         torch.set_num_threads(cfg.trainer.threads)
     data = build_data(cfg.data)
     module = build_module(cfg, data)
-    datamodule = TensorDataModule(
-        data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, cfg.trainer.steps_per_call
-    )
     trainer = build_trainer(cfg, run_dir, data)
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir, module.state_dict())
+    # DDP synchronises gradients once per forward of its wrapper: one step per call there.
+    steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
+    datamodule = TensorDataModule(
+        data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, steps_per_call
+    )
+    ckpt_path = check_resumable(cfg.ckpt_path, run_dir, module.net)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    if trainer.interrupted:
-        raise KeyboardInterrupt
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path and str(ckpt_path))
+    except SystemExit as stop:  # Lightning exits after handling Ctrl-C
+        if trainer.interrupted:
+            from nnkit.cli import RunInterrupted
+
+            last = run_dir / "checkpoints" / "last.ckpt"
+            raise RunInterrupted(
+                f"interrupted; saved {last} — resume with ckpt_path=last hydra.run.dir={run_dir}"
+            ) from stop
+        raise
     metrics = _numbers(trainer.callback_metrics)
     (test,) = trainer.test(module, datamodule=datamodule, verbose=False)
     metrics.update(_numbers(test))
     if trainer.is_global_zero:
         finish(trainer, metrics, run_dir, cfg)
     return metrics
-
-
-def resolve_ckpt_path(ckpt_path: Any, run_dir: Path, state: dict[str, Any]) -> str | None:
-    """``ckpt_path`` as a file to resume from; ``last`` means this run folder's last.ckpt."""
-    if ckpt_path in (None, ""):
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
-    check_compatible(load_checkpoint(path), state, path)
-    return str(path)
 
 
 def finish(trainer: pl.Trainer, metrics: dict[str, float], run_dir: Path, cfg: DictConfig) -> None:

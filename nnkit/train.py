@@ -11,7 +11,6 @@ True
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from omegaconf import DictConfig, open_dict
 
 from nnkit.config import ConfigError, check_settings, store_registry_options, store_schemas
 from nnkit.plugins import PluginError, load_modules
-from nnkit.registry import RegistryError, unknown_name_message
+from nnkit.registry import RegistryError
 
 CONFIG_MODULE = "nnkit.conf"
 GROUPS = ("model", "data", "loss", "optimizer", "trainer", "logger", "experiment")
@@ -82,11 +81,21 @@ def registry_for_group(group: str) -> Any:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics."""
     run_dir = Path(run_dir)
-    _quiet_lightning()
+    quiet_lightning()
     validate(cfg)
     from nnkit.runner import fit_and_test
 
     return fit_and_test(cfg, run_dir)
+
+
+def quiet_lightning() -> None:
+    """Lightning's info lines (devices, "fit stopped") off; nnkit prints its own summary."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 
 
 def run(overrides: Sequence[str] = ()) -> dict[str, float]:
@@ -98,115 +107,7 @@ def run(overrides: Sequence[str] = ()) -> dict[str, float]:
     return train(cfg, run_dir)
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"nnkit.train: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
-def _quiet_lightning() -> None:
-    """Lightning's info lines (devices, "fit stopped") off; nnkit prints its own summary."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-
-
-def _task(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    from nnkit.module import DivergenceError
-
-    try:
-        train(cfg, HydraConfig.get().runtime.output_dir)
-    except USER_ERRORS as error:
-        _fail(str(error), 2)
-    except DivergenceError as error:
-        _fail(str(error), 1)
-
-
-def _asks_for_help(argv: Sequence[str]) -> bool:
-    return any(
-        arg
-        in (
-            "--help",
-            "-h",
-            "--hydra-help",
-            "--info",
-            "-i",
-            "--cfg",
-            "-c",
-            "--shell-completion",
-            "-sc",
-        )
-        or arg.startswith("--info")
-        for arg in argv
-    )
-
-
-def preflight(argv: Sequence[str]) -> None:
-    """Compose and validate the config of the first job before Hydra starts any run."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    overrides = [a for a in argv if not a.startswith("-")]
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as error:
-        raise ConfigError(one_line(str(error))) from error
-    first = [
-        f"{o.key_or_group}={next(iter(o.sweep_iterator()))}"
-        if o.is_sweep_override()
-        else o.input_line
-        for o in parsed
-    ]
-    for override in parsed:
-        if override.key_or_group in GROUPS and not override.is_sweep_override():
-            check_group_option(override.key_or_group, override.value())
-    cfg = compose(first)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    validate(cfg)
-    from nnkit.build import build_all
-
-    build_all(cfg)
-
-
-def group_options(group: str) -> list[str]:
-    """The options of a config group: its YAML files, and for registry-backed groups every
-    registered name (a plugin's entry has its options from its signature)."""
-    from importlib.resources import files
-
-    folder = files(CONFIG_MODULE).joinpath(group)
-    options = {p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")}
-    registry = registry_for_group(group)
-    if registry is not None:
-        options |= set(registry.names())
-    return sorted(options)
-
-
-def check_group_option(group: str, value: Any) -> None:
-    """Raise a registry-style did-you-mean ``ConfigError`` for an unknown ``group=value``."""
-    options = group_options(group)
-    if value is None or (isinstance(value, str) and value in options):
-        return
-    raise ConfigError(unknown_name_message(f"{group} option", str(value), options))
-
-
-def main() -> None:
-    """The console entry point (``nnkit-train``, ``python -m nnkit.train``)."""
-    import hydra
-
-    if not _asks_for_help(sys.argv[1:]):
-        try:
-            preflight(sys.argv[1:])
-        except USER_ERRORS as error:
-            _fail(str(error), 2)
-        store_registry_options(CONFIG_MODULE)
-    store_schemas()
-    hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
-        _task
-    )()
-
-
 if __name__ == "__main__":
+    from nnkit.cli import main
+
     main()

@@ -11,7 +11,7 @@ batches travel together, so the training step can take several optimizer steps p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytorch_lightning as pl
@@ -31,15 +31,16 @@ class EpochShuffle:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def permutation(self, n: int, device: torch.device) -> Tensor:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+    def permutation(self, n: int, device: torch.device, epoch: int) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(n, generator=generator).to(device)
 
 
 class TensorBatches:
     """Batches of ``(x, y)`` sliced from whole tensors; shuffled per epoch when ``shuffle``.
 
-    ``group`` > 1 yields lists of up to ``group`` batches. With ``world_size`` > 1 each rank
+    ``group`` = k >= 1 yields lists of up to k batches (for multi-step training calls);
+    0 yields the batches themselves. With ``world_size`` > 1 each rank
     takes every ``world_size``-th batch.
     """
 
@@ -52,12 +53,14 @@ class TensorBatches:
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,
-        group: int = 1,
+        group: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        steps_done: Callable[[], int] | None = None,
     ) -> None:
         self.x, self.y, self.batch_size, self.group = x, y, batch_size, group
         self.sampler = EpochShuffle(seed) if shuffle else None
+        self.steps_done = steps_done
         self.rank, self.world_size = rank, world_size
 
     def _batch_starts(self) -> list[int]:
@@ -65,18 +68,27 @@ class TensorBatches:
         per_rank = total // self.world_size if self.world_size > 1 else total  # equal on all ranks
         return [(self.rank + k * self.world_size) * self.batch_size for k in range(per_rank)]
 
+    def _epoch(self) -> int:
+        """The epoch about to be drawn. With ``steps_done`` (the trainer's optimizer steps,
+        restored exactly on resume) it is derived from it — every epoch takes the same number
+        of steps — so it holds even where Lightning creates the iterator before it has
+        advanced its own epoch counter."""
+        if self.steps_done is None:
+            return self.sampler.epoch if self.sampler is not None else 0
+        return self.steps_done() // max(1, len(self._batch_starts()))
+
     def __len__(self) -> int:
-        return -(-len(self._batch_starts()) // self.group)
+        return -(-len(self._batch_starts()) // max(self.group, 1))
 
     def __iter__(self) -> Iterator[Any]:
         x, y = self.x, self.y
         if self.sampler is not None:
-            order = self.sampler.permutation(len(x), x.device)
+            order = self.sampler.permutation(len(x), x.device, self._epoch())
             x, y = x[order], y[order]
         batches = [
             (x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in self._batch_starts()
         ]
-        if self.group == 1:
+        if self.group == 0:
             return iter(batches)
         return iter([batches[i : i + self.group] for i in range(0, len(batches), self.group)])
 
@@ -102,8 +114,15 @@ class TensorDataModule(pl.LightningDataModule):
         if self.trainer is not None:
             self._device = self.trainer.strategy.root_device
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int):
+        """Batches are slices of tensors already on the device: nothing to move."""
+        return batch
+
     def _on_device(self, split: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         return split[0].to(self._device), split[1].to(self._device)
+
+    def _steps_done(self) -> int:
+        return self.trainer.global_step if self.trainer is not None else 0
 
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -117,6 +136,7 @@ class TensorDataModule(pl.LightningDataModule):
             shuffle=True,
             seed=self.seed,
             group=self.steps_per_call,
+            steps_done=self._steps_done,
             rank=rank,
             world_size=world,
         )

@@ -1,0 +1,337 @@
+"""Runs that survive: exact resume, kills, Ctrl-C, divergence, bad checkpoints, many processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnkit.module import DivergenceError
+from nnkit.train import run
+
+QUICK = ["data=circular", "data.n=300", "trainer.progress_bar=none", "logger=none"]
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    run([*QUICK, "trainer.max_epochs=6", f"hydra.run.dir={whole}"])
+    run([*QUICK, "trainer.max_epochs=3", f"hydra.run.dir={part}"])
+    run([*QUICK, "trainer.max_epochs=6", "ckpt_path=last", f"hydra.run.dir={part}"])
+    a, b = weights(whole), weights(part)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (whole, part)]
+    assert metrics[0] == metrics[1]
+
+
+def test_same_seed_gives_bit_identical_weights_and_metrics(tmp_path):
+    for name in ("a", "b"):
+        run(
+            [
+                *QUICK,
+                "trainer.max_epochs=2",
+                "model.activation=sigmoid",
+                f"hydra.run.dir={tmp_path / name}",
+            ]
+        )
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "a" / "metrics.json").read_text() == (
+        tmp_path / "b" / "metrics.json"
+    ).read_text()
+
+
+def test_divergence_stops_at_once_and_saves_only_finite_weights(tmp_path):
+    with pytest.raises(DivergenceError, match=r"at optimizer step \d+ .*optimizer.lr=1000000.0"):
+        run(
+            [
+                "data=linear",
+                "data.n=300",
+                "trainer.progress_bar=none",
+                "optimizer=sgd",
+                "optimizer.lr=1e6",
+                "trainer.max_epochs=50",
+                f"hydra.run.dir={tmp_path}",
+            ]
+        )
+    for ckpt in (
+        (tmp_path / "checkpoints").glob("*.ckpt") if (tmp_path / "checkpoints").exists() else []
+    ):
+        state = torch.load(ckpt, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(t).all() for t in state.values()), ckpt.name
+
+
+def start_long_run(run_dir: Path) -> subprocess.Popen:
+    args = [
+        "data=circular",
+        "data.n=4000",
+        "trainer.max_epochs=1000",
+        "trainer.progress_bar=none",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnkit.train", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_leaves_last_checkpoint_whole_and_resumable(tmp_path):
+    process = start_long_run(tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    time.sleep(1.3)  # mid-epoch, possibly mid-write
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    epoch = torch.load(last, weights_only=True)["epoch"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nnkit.train",
+            "data=circular",
+            "data.n=4000",
+            f"trainer.max_epochs={epoch + 2}",
+            "trainer.progress_bar=none",
+            "logger=none",
+            "ckpt_path=last",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert torch.load(last, weights_only=True)["epoch"] == epoch + 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    process = start_long_run(tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    before = torch.load(last, weights_only=True)["global_step"]
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted; saved" in stderr and "Traceback" not in stderr
+    assert torch.load(last, weights_only=True)["global_step"] > before
+
+
+class _Marker:
+    """Unpickling this would create a file: a checkpoint must never run code."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def crafted_checkpoints(folder: Path, marker: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    good_dir = folder / "good"
+    run([*QUICK, "trainer.max_epochs=1", f"hydra.run.dir={good_dir}"])
+    good = good_dir / "checkpoints" / "last.ckpt"
+    truncated = folder / "truncated.ckpt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = folder / "notes.ckpt"
+    text.write_text("not a checkpoint")
+    evil = folder / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": _Marker(str(marker))}, evil)
+    plain_pickle = folder / "plain.pkl"
+    plain_pickle.write_bytes(pickle.dumps({"state_dict": _Marker(str(marker))}))
+    return {
+        "good": good,
+        "truncated": truncated,
+        "text": text,
+        "evil": evil,
+        "pickle": plain_pickle,
+    }
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ckpts")
+    marker = folder / "MARKER"
+    return crafted_checkpoints(folder, marker), marker
+
+
+def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
+    """Run the real CLI entry point in this process; its exit code and stderr."""
+    from nnkit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("which", "extra", "message"),
+    [
+        ("missing", [], "does not exist"),
+        ("truncated", [], "is truncated (its zip archive is incomplete)"),
+        ("text", [], "cannot be loaded"),
+        ("evil", [], "refused: loading it could run code"),
+        ("pickle", [], "cannot be loaded"),
+        ("good", ["model.hidden=[5]"], "is from another model shape"),
+    ],
+)
+def test_bad_checkpoints_are_refused_in_one_line_and_touch_nothing(
+    checkpoints, tmp_path, monkeypatch, capsys, which, extra, message
+):
+    files, marker = checkpoints
+    path = files.get(which, tmp_path / "nope.ckpt")
+    run_dir = tmp_path / "existing_run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text("{}")
+    code, err = main_exit(
+        [*QUICK, *extra, f"ckpt_path={path}", f"hydra.run.dir={run_dir}"], monkeypatch, capsys
+    )
+    assert code == 2 and message in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.json"]
+    assert (run_dir / "metrics.json").read_text() == "{}"
+    assert not marker.exists()
+
+
+def test_predict_refuses_a_crafted_checkpoint(checkpoints):
+    from nnkit import predict
+
+    files, marker = checkpoints
+    assert predict.main([f"ckpt={files['evil']}", "input=[1,2]"]) == 2
+    assert not marker.exists()
+
+
+BAD_INPUTS = [
+    (["data=circlar"], "unknown data option 'circlar' — did you mean 'circular'?"),
+    (["model=mpl"], "unknown model option 'mpl' — did you mean 'mlp'?"),
+    (["loss=mae"], "unknown loss option 'mae'"),
+    (["optimizer=adma"], "unknown optimizer option 'adma' — did you mean 'adam'?"),
+    (["trainer=ddp_gpu"], "unknown trainer option 'ddp_gpu'"),
+    (["logger=wandb"], "unknown logger option 'wandb'"),
+    (["model.activation=rleu"], "unknown activation 'rleu' — did you mean 'relu'?"),
+    (["model.activation=[relu,sigmoid]"], "lists 2 names for 1 hidden layers"),
+    (["model.hidden=[0]"], "must list positive widths"),
+    (["model.hidden=[-4]"], "must list positive widths"),
+    (["model.hidden=abc"], "hidden='abc' should be a list"),
+    (["model.hidden=[4,x"], "no viable alternative"),
+    (["model.backend=jax"], "unknown backend 'jax' (choose from: nnkit, torch)"),
+    (["optimizer.lr=0"], "optimizer.lr=0.0 is out of range (valid: optimizer.lr > 0.0)"),
+    (["optimizer.lr=-1"], "optimizer.lr=-1.0 is out of range"),
+    (["optimizer.lr=fast"], "could not be converted to Float"),
+    (["optimizer.weight_decay=-0.1"], "optimizer.weight_decay=-0.1 is out of range"),
+    (["optimizer.momentum=-1", "optimizer=sgd"], "optimizer.momentum=-1.0 is out of range"),
+    (["optimizer.lrr=0.1"], "Could not override 'optimizer.lrr'"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 is out of range"),
+    (["trainer.max_epochs=ten"], "could not be converted to Integer"),
+    (["trainer.accelerator=tpu"], "trainer.accelerator='tpu' is not valid — did you mean 'gpu'?"),
+    (["trainer.progress_bar=fancy"], "trainer.progress_bar='fancy' is not valid"),
+    (["trainer.steps_per_call=0"], "trainer.steps_per_call=0 is out of range"),
+    (["trainer.threads=-2"], "trainer.threads=-2 is out of range"),
+    (["data.batch_size=0"], "data.batch_size=0 is out of range"),
+    (["data.batch_size=100"], "data.batch_size=100 is larger than the training set"),
+    (["data=circular", "data.radius=-1"], "radius=-1 is out of range"),
+    (["data=circular", "data.n=0"], "n=0 is out of range"),
+    (["data=xor", "data.noise=2"], "noise=2 is out of range"),
+    (
+        ["data=circular", "+data.radus=1"],
+        "unknown parameter 'radus' for dataset 'circular' — did you mean 'radius'?",
+    ),
+    (["data=linear", "loss=cross_entropy"], "loss 'cross_entropy' needs a multiclass task"),
+    (["data=linear", "loss=bce"], "loss 'bce' needs a classification task"),
+    (["loss.reduction=median"], "unknown reduction 'median' (choose from: mean, sum)"),
+    (["plugins=[no_such_module]"], "plugin module 'no_such_module' not found"),
+    (["plugins=[missing/file.py]"], "plugin file 'missing/file.py' does not exist"),
+    (["seed=abc"], "could not be converted to Integer"),
+    (["ckpt_path=/nowhere/x.ckpt"], "checkpoint '/nowhere/x.ckpt' does not exist"),
+    (["-m", "trainer=ddp_cpu", "seed=0,1"], "multirun (-m) cannot launch trainer.strategy=ddp"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_no_run_folder(
+    tmp_path, monkeypatch, capsys, argv, message
+):
+    run_dir = tmp_path / "run"
+    code, err = main_exit(
+        [*argv, f"hydra.run.dir={run_dir}", f"hydra.sweep.dir={run_dir}"], monkeypatch, capsys
+    )
+    assert code == 2, err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_trains_logs_once_and_matches_single_process(tmp_path):
+    common = ["data=circular", "data.n=600", "trainer.max_epochs=3", "trainer.progress_bar=none"]
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nnkit.train",
+            *common,
+            "trainer=ddp_cpu",
+            f"hydra.run.dir={tmp_path / 'ddp'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("final metrics:") == 1
+    events = list((tmp_path / "ddp" / "tensorboard").glob("events.out.tfevents.*"))
+    assert len({e.name.split(".")[4] for e in events}) == 1  # one process (pid) wrote events
+    single = run([*common, "logger=none", f"hydra.run.dir={tmp_path / 'single'}"])
+    multi = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert abs(multi["val/acc"] - single["val/acc"]) <= 0.1
+
+
+@pytest.mark.slow
+def test_sweep_runs_every_job_into_its_own_folder_and_summarises(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nnkit.train",
+            "-m",
+            "model.activation=step,relu",
+            "seed=0,1",
+            *QUICK,
+            "trainer.max_epochs=2",
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
+    summary = (tmp_path / "summary.md").read_text().splitlines()
+    assert len(summary) == 2 + 4 and "model.activation=relu seed=1" in summary[-1]
+    assert "sweep summary (4 runs" in result.stdout
