@@ -2,6 +2,7 @@
 
 - ``FigureLogger`` draws what the model has learned (``nnkit.figures``) every N epochs and at
   the end of training;
+- ``LastCheckpoint`` writes ``last.ckpt`` at epoch ends, at most every few seconds;
 - ``SaveOnInterrupt`` writes ``last.ckpt`` when a run is stopped with Ctrl-C, never when it
   diverged;
 - ``AtomicCheckpointIO`` writes each checkpoint to a temporary file in the same folder, syncs
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,26 @@ class FigureLogger(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._draw(trainer, module)
+
+
+class LastCheckpoint(pl.Callback):
+    """``last.ckpt`` at the end of an epoch — the first, then at most every ``interval_s``
+    seconds, and the last — so a long run loses at most that much work to a kill while short
+    epochs do not pay a write each. Resuming from it continues exactly (``ckpt_path=last``)."""
+
+    def __init__(self, path: Path, interval_s: float) -> None:
+        self.path, self.interval_s = path, interval_s
+        self._saved_at: float | None = None
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        trainer.save_checkpoint(self.path)
+        self._saved_at = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        due = self._saved_at is None or time.monotonic() - self._saved_at >= self.interval_s
+        if due or last_epoch or trainer.should_stop:
+            self._save(trainer)
 
 
 class SaveOnInterrupt(pl.Callback):

@@ -59,6 +59,7 @@ class TrainerConfig:
     log_every_n_steps: int = 50  # how often step-level scalars are written
     check_val_every_n_epoch: int = 1  # validation frequency
     precision: str = "32-true"  # Lightning precision
+    checkpoint_interval_s: float = 10.0  # last.ckpt at epoch ends at most this often; 0: every
 
 
 @dataclass
@@ -190,6 +191,7 @@ def check_settings(cfg: Any) -> None:
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
     at_least("trainer.threads", cfg.trainer.threads, 0)
+    at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
     at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
     at_least("data.batch_size", cfg.data.batch_size, 0, strict=True)

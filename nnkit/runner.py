@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from nnkit.build import build_data, build_net, build_task_loss, loss_name
-from nnkit.callbacks import AtomicCheckpointIO, FigureLogger, SaveOnInterrupt
+from nnkit.callbacks import AtomicCheckpointIO, FigureLogger, LastCheckpoint, SaveOnInterrupt
 from nnkit.checkpoints import check_resumable
 from nnkit.config import ConfigError
 from nnkit.data.dataset import TensorData
@@ -96,10 +96,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, data: TensorData) -> pl.Traine
         save_top_k=1,
         enable_version_counter=False,
     )
-    # Lightning's save_last only writes when the best improves; this one writes every epoch.
-    last = ModelCheckpoint(
-        dirpath=folder, filename="last", save_top_k=1, enable_version_counter=False
-    )
+    last = LastCheckpoint(folder / "last.ckpt", t.checkpoint_interval_s)
     callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
     callbacks += _progress_bar(t.progress_bar)
     logger: Any = False
