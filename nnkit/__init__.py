@@ -19,6 +19,14 @@ from nnkit.registry import Registry, RegistryError, UnknownNameError
 
 __version__ = "0.1.0"
 
+
+def load_model(ckpt):
+    """The trained network in a checkpoint and its data sizes; see ``nnkit.predict.load_model``."""
+    from nnkit.predict import load_model as _load_model
+
+    return _load_model(ckpt)
+
+
 register_activation = ACTIVATIONS.register
 register_loss = LOSSES.register
 register_dataset = DATASETS.register
@@ -37,6 +45,7 @@ __all__ = [
     "build_activation",
     "build_loss",
     "build_model",
+    "load_model",
     "register_activation",
     "register_dataset",
     "register_loss",

@@ -4,7 +4,13 @@ Each case trains the same network (2-64-64-1 ReLU, BCE, Adam 1e-2 on ``circular`
 
 - ``raw``: a hand-written loop slicing pre-built tensors, fused Adam (the reference, 1.00);
 - ``nnkit``: ``nnkit.train.run`` with its defaults on (TensorBoard, metrics, progress bar);
-- ``lightning``: a plain LightningModule fed by ``DataLoader(TensorDataset)``.
+- ``lightning``: a plain LightningModule fed by ``DataLoader(TensorDataset)``;
+- ``nnkit-backend-torch``: nnkit with torch's built-in ops instead of the hand-derived ones;
+- ``sklearn``: scikit-learn's ``MLPClassifier`` (same layers, Adam, batch size).
+
+End to end, the main job (``python -m nnkit.train``, defaults on) is timed from process start to
+exit against a plain PyTorch script training the same 7-32-10 network for the same 100 steps,
+with peak resident memory.
 
 Throughput is steady state: each contender runs for ``e`` and ``3e`` epochs and the extra
 samples are divided by the extra time, so start-up and fixed costs cancel. Contenders are
@@ -104,6 +110,84 @@ def lightning_dataloader(n: int, batch: int, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+def sklearn_mlp(n: int, batch: int, epochs: int) -> float:
+    """Seconds for scikit-learn's ``MLPClassifier`` on the same network and optimizer."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    x, y = DATASETS.get("circular")(n=n).train
+    model = MLPClassifier(
+        hidden_layer_sizes=(64, 64),
+        solver="adam",
+        learning_rate_init=1e-2,
+        batch_size=batch,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=0,
+    )
+    start = time.perf_counter()
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x.numpy(), y.numpy().ravel())
+    return time.perf_counter() - start
+
+
+PLAIN_SCRIPT = """
+import torch
+from torch import nn
+torch.manual_seed(0); torch.set_num_threads(1)
+rows = ["1111110", "0110000", "1101101", "1111001", "0110011",
+        "1011011", "1011111", "1110000", "1111111", "1111011"]
+x = torch.tensor([[float(b) for b in r] for r in rows]); y = torch.arange(10)
+net = nn.Sequential(nn.Linear(7, 32), nn.ReLU(), nn.Linear(32, 10))
+optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+for step in range(100):
+    optimizer.zero_grad(); loss = nn.functional.cross_entropy(net(x), y)
+    loss.backward(); optimizer.step()
+print("accuracy", float((net(x).argmax(1) == y).float().mean()))
+torch.save(net.state_dict(), "plain.pt")
+"""
+
+
+def end_to_end(command: list[str], folder: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a command, process start to exit."""
+    import os
+    import subprocess
+
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with status {status}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def measure_end_to_end(repeats: int) -> dict[str, float]:
+    """The main job (7-segment digits, defaults on) against the plain script, interleaved."""
+    results: dict[str, list[tuple[float, float]]] = {"nnkit": [], "plain": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(repeats):
+            results["plain"].append(end_to_end([sys.executable, "-c", PLAIN_SCRIPT], folder))
+            results["nnkit"].append(
+                end_to_end([sys.executable, "-m", "nnkit.train", f"hydra.run.dir=run{i}"], folder)
+            )
+    wall = {k: statistics.median(t for t, _ in v) for k, v in results.items()}
+    rss = {k: statistics.median(m for _, m in v) for k, v in results.items()}
+    return {
+        "nnkit wall s": wall["nnkit"],
+        "plain wall s": wall["plain"],
+        "nnkit / plain wall": wall["nnkit"] / wall["plain"],
+        "nnkit peak MiB": rss["nnkit"],
+        "plain peak MiB": rss["plain"],
+    }
+
+
 def steady_rate(fn: Callable[[int, int, int], float], n: int, batch: int, epochs: int) -> float:
     """Training samples per second once fixed costs are subtracted."""
     short, long = fn(n, batch, epochs), fn(n, batch, 3 * epochs)
@@ -153,8 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (tests: tiny)")
     parser.add_argument("--out", default="bench.json")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the CLI timing")
     args = parser.parse_args(argv)
     results = measure(args.repeats, args.scale)
+    if not args.no_end_to_end:
+        results["end-to-end seven_segment"] = measure_end_to_end(args.repeats)
     print(format_results(results))
     with open(args.out, "w") as file:
         json.dump({"machine": machine(), "results": results}, file, indent=2)

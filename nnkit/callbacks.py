@@ -87,7 +87,11 @@ class SaveOnInterrupt(pl.Callback):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoints written whole or not at all: temporary file, fsync, rename."""
+    """Checkpoints written whole or not at all (temporary file, fsync, rename), and read back
+    as plain data only (``weights_only=True``), so loading one never runs code."""
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only=None) -> dict:
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options=None) -> None:
         path = Path(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -70,16 +71,13 @@ def _require_sources(sources: dict[str, str]) -> None:
             raise ConfigError(f"this checkpoint needs {kind} '{name}' from {source}: {hint}")
 
 
-def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
-    """The prediction for one input, and the model's raw outputs."""
+def load_model(ckpt: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The trained network of a checkpoint (in eval mode) and its data description
+    (``task``, ``in_features``, ``out_features``, ``classes``)."""
     checkpoint = load_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
     _require_sources(hparams.get("sources", {}))
     sizes = hparams["data"]
-    if len(values) != sizes["in_features"]:
-        raise ConfigError(
-            f"input has {len(values)} values; this model takes {sizes['in_features']}"
-        )
     net = build_net(hparams["config"]["model"], sizes["in_features"], sizes["out_features"])
     weights = {
         k.removeprefix("net."): v
@@ -87,7 +85,16 @@ def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
         if k.startswith("net.")
     }
     net.load_state_dict(weights)
-    net.eval()
+    return net.eval(), sizes
+
+
+def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
+    """The prediction for one input, and the model's raw outputs."""
+    net, sizes = load_model(ckpt)
+    if len(values) != sizes["in_features"]:
+        raise ConfigError(
+            f"input has {len(values)} values; this model takes {sizes['in_features']}"
+        )
     with torch.no_grad():
         outputs = net(torch.tensor([values], dtype=torch.float32))  # (1, out)
     answer = predictions(sizes["task"], outputs)[0]

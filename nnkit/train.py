@@ -81,10 +81,10 @@ def registry_for_group(group: str) -> Any:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics."""
     run_dir = Path(run_dir)
-    quiet_lightning()
     validate(cfg)
     from nnkit.runner import fit_and_test
 
+    quiet_lightning()  # after Lightning's import, which sets its own logger's level
     return fit_and_test(cfg, run_dir)
 
 
@@ -96,6 +96,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*weights_only. was not set.*")
 
 
 def run(overrides: Sequence[str] = ()) -> dict[str, float]:

@@ -25,6 +25,28 @@ def cli(
     )
 
 
+def pip_install(project: Path, target: Path) -> None:
+    """Install a project (a folder or a wheel) into ``target``, offline, without dependencies."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "--target",
+            str(target),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
 def event_tags(log_dir: Path) -> dict[str, list[str]]:
     """Tags of every kind in the TensorBoard event files under ``log_dir``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -12,31 +12,10 @@ import pytest
 
 import nnkit
 from nnkit import testing
-from tests.helpers import FAST, cli
+from tests.helpers import FAST, cli, pip_install
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "experiments" / "plugins" / "nnkit-swish"
-
-
-def pip_install(project: Path, target: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-q",
-            "--target",
-            str(target),
-            str(project),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def make_distribution(root: Path, name: str, module_source: str, entry_points: str) -> Path:

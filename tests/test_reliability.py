@@ -16,6 +16,7 @@ import torch
 
 from nnkit.module import DivergenceError
 from nnkit.train import run
+from tests.helpers import cli
 
 QUICK = ["data=circular", "data.n=300", "trainer.progress_bar=none", "logger=none"]
 
@@ -106,22 +107,15 @@ def test_sigkill_mid_epoch_leaves_last_checkpoint_whole_and_resumable(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.communicate()
     epoch = torch.load(last, weights_only=True)["epoch"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nnkit.train",
-            "data=circular",
-            "data.n=4000",
-            f"trainer.max_epochs={epoch + 2}",
-            "trainer.progress_bar=none",
-            "logger=none",
-            "ckpt_path=last",
-            f"hydra.run.dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = cli(
+        "nnkit.train",
+        "data=circular",
+        "data.n=4000",
+        f"trainer.max_epochs={epoch + 2}",
+        "trainer.progress_bar=none",
+        "logger=none",
+        "ckpt_path=last",
+        f"hydra.run.dir={tmp_path}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert torch.load(last, weights_only=True)["epoch"] == epoch + 1
@@ -290,18 +284,8 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(
 @pytest.mark.slow
 def test_ddp_on_cpu_trains_logs_once_and_matches_single_process(tmp_path):
     common = ["data=circular", "data.n=600", "trainer.max_epochs=3", "trainer.progress_bar=none"]
-    ddp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nnkit.train",
-            *common,
-            "trainer=ddp_cpu",
-            f"hydra.run.dir={tmp_path / 'ddp'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    ddp = cli(
+        "nnkit.train", *common, "trainer=ddp_cpu", f"hydra.run.dir={tmp_path / 'ddp'}", timeout=300
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert ddp.stdout.count("final metrics:") == 1

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import nnkit
-from tests.helpers import FAST, cli, event_tags, hparams_plugin_present
+from tests.helpers import FAST, cli, event_tags, hparams_plugin_present, pip_install
 
 FIGURE = {
     "circular": "decision_boundary",
@@ -114,22 +114,7 @@ def test_installed_wheel_runs_from_another_folder(tmp_path):
     )
     target = tmp_path / "site"
     (wheel,) = dist.glob("nnkit-*.whl")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "-q",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install(wheel, target)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = cli(
