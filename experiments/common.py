@@ -110,7 +110,7 @@ def fit(net: torch.nn.Module, x, y, loss, steps: int, lr: float) -> list[float]:
         value = loss(net(x), y)
         value.backward()
         optimizer.step()
-        history.append(float(value))
+        history.append(value.item())
     return history
 
 

@@ -123,8 +123,10 @@ def relu_forward(x: Tensor) -> Tensor:
 def relu_backward(y: Tensor, grad: Tensor) -> Tensor:
     """ "For all the negative values it is equal to zero, while for the positive ones it is equal
     to 1. At the angular point in the origin, the derivative is indefinite but is set to zero by
-    convention": dr/dx = [x > 0], read from the saved output since y > 0 exactly when x > 0."""
-    return grad * (y > 0).to(grad.dtype)
+    convention": dr/dx = [x > 0], read from the saved output since y > 0 exactly when x > 0.
+    As y >= 0, the indicator [y > 0] is sign(y): one float multiply, several times faster on
+    CPU than building a boolean mask."""
+    return grad * torch.sign(y)
 
 
 class ReLUFunction(NNKitFunction):
@@ -165,7 +167,10 @@ class IdentityFunction(NNKitFunction):
 # --- linear layer ---------------------------------------------------------------------------
 def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """ "Each neuron adds together the weighted values of all the neurons connected to itself and
-    adds a bias value": y = x W^T + b, for x of shape (..., in) and W of shape (out, in)."""
+    adds a bias value": y = x W^T + b, for x of shape (..., in) and W of shape (out, in).
+    For a batch of vectors the product and the bias are one fused ``addmm``."""
+    if bias is not None and x.dim() == 2:
+        return torch.addmm(bias, x, weight.t())  # (N, out)
     y = x.matmul(weight.t())  # (..., out)
     return y if bias is None else y + bias
 
@@ -251,7 +256,7 @@ def bce_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
 
 def bce_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
     """dC/dz = s(z) - t: the predicted probability minus the expected one."""
-    return grad * (sigmoid_forward(z) - target) / _count(z, reduction)
+    return grad * (torch.sigmoid(z) - target) / _count(z, reduction)
 
 
 class BCEWithLogitsFunction(NNKitFunction):

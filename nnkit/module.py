@@ -120,47 +120,49 @@ class NNKitModule(pl.LightningModule):
         max_steps = self.trainer.max_steps
         return wanted if max_steps < 0 else max(0, min(wanted, max_steps - self.global_step))
 
-    def _optimizer_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """One minibatch: zero the gradients, forward, backward, step.
-
-        In full precision this calls torch directly and counts the step in Lightning's progress
-        (what ``LightningOptimizer.step`` would do, without its per-step hook dispatch); other
-        precisions go through Lightning so its scaler and hooks apply.
-        """
-        if not self._plain_steps:
-            optimizer = self.optimizers()
-            optimizer.zero_grad(set_to_none=True)
-            outputs = self.net(x)
-            loss = self.objective(outputs, y)
-            self.manual_backward(loss)
-            optimizer.step()
-            return outputs, loss
-        optimizer = self.optimizers().optimizer
+    def _plain_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
+        """One minibatch in full precision: zero the gradients, forward, backward, step — torch
+        called directly, and the step counted in Lightning's progress (what
+        ``LightningOptimizer.step`` does, without its per-step hook dispatch)."""
         optimizer.zero_grad(set_to_none=True)
         outputs = self.net(x)
-        loss = self.objective(outputs, y)
+        loss = self.loss(*self.prepare(outputs, y))
         loss.backward()
         optimizer.step()
         self._step_progress.increment_ready()
         self._step_progress.increment_completed()
         return outputs, loss
 
+    def _lightning_step(self, optimizer: Any, x: Tensor, y: Tensor):
+        """One minibatch through Lightning, for precisions that need its scaler and hooks."""
+        optimizer.zero_grad(set_to_none=True)
+        outputs = self.net(x)
+        loss = self.objective(outputs, y)
+        self.manual_backward(loss)
+        optimizer.step()
+        return outputs, loss
+
     def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
-        losses, preds, targets = [], [], []
-        for x, y in batches[: self._steps_left(len(batches))]:
-            outputs, loss = self._optimizer_step(x, y)
-            losses.append(loss.detach())
-            preds.append(predictions(self.task, outputs.detach()))
-            targets.append(y)
-        if not losses:
+        batches = batches[: self._steps_left(len(batches))]
+        if not batches:
             return
+        optimizer = self.optimizers()
+        step = self._plain_step if self._plain_steps else self._lightning_step
+        optimizer = optimizer.optimizer if self._plain_steps else optimizer
+        losses, outputs = [], []
+        for x, y in batches:
+            out, loss = step(optimizer, x, y)
+            losses.append(loss.detach())
+            outputs.append(out.detach())
         losses_t = torch.stack(losses)  # (steps,)
         self._stop_if_diverged(losses_t)
-        size = sum(len(y) for y in targets)
-        self.log("train/loss", losses_t.mean(), on_step=True, on_epoch=True, batch_size=size)
-        metrics = self.train_metrics
-        metrics.update(torch.cat(preds), self._metric_target(torch.cat(targets)))
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        targets = torch.cat([y for _, y in batches])
+        self.log(
+            "train/loss", losses_t.mean(), on_step=True, on_epoch=True, batch_size=len(targets)
+        )
+        preds = predictions(self.task, torch.cat(outputs))
+        self.train_metrics.update(preds, self._metric_target(targets))
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         finite = torch.isfinite(losses)

@@ -77,6 +77,7 @@ def claim(size: Size, figures: Path) -> Section:
     )
     rate4 = sum(r[0] for r in runs[4]) / len(runs[4])
     restarts = sum(remedies["4 units, up to 3 restarts"]) / len(seeds)
+    biased = sum(remedies["4 units, hidden bias 0.1 at init"]) / len(seeds)
     return Section(
         8,
         "The 7-segment network",
@@ -97,10 +98,16 @@ def claim(size: Size, figures: Path) -> Section:
         f"{sum(failed_dead) / max(1, len(failed_dead)):.1f} dead hidden units, solved ones "
         f"{sum(solved_dead) / max(1, len(solved_dead)):.1f}: with 4 units there is no spare, and "
         f"a unit that dies (ReLU outputs 0 on every digit, so its gradient is 0 for good) leaves "
-        f"too few to separate ten digits. Restarting up to 3 times solves {restarts:.0%}; a small "
-        f"positive hidden bias at initialisation, which keeps units alive, is in the table.",
-        "Supported, with a caveat: the article's exact network learns the digits, but not for "
-        "every initialisation; restarts (or more hidden units) make it reliable",
+        f"too few to separate ten digits. Restarting (a fresh initialisation, up to 3 tries) "
+        f"solves {restarts:.0%}; a small positive hidden bias at initialisation, meant to keep "
+        f"units alive, solves {biased:.0%} — {'a real' if biased > rate4 + 0.2 else 'little'} "
+        f"help, so dead units are not the whole story: a 4-unit ReLU code for ten digits leaves "
+        f"little room, and MSE on saturating sigmoid outputs gives weak gradients once an output "
+        f"is confidently wrong.",
+        f"Partly supported: the article's exact network can learn the digits (the 6 above), but "
+        f"with its MSE cost only {rate4:.0%} of initialisations get there; restarts raise that "
+        f"to {restarts:.0%} and 16 hidden units to "
+        f"{sum(r[0] for r in runs[16]) / len(seeds):.0%}",
         table,
         save(fig, figures, "c08_seven_segment.png"),
         "python -m nnkit.train -m experiment=article_seven_segment seed=0,1,2,3,4",
