@@ -10,7 +10,9 @@ Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted (a checkpo
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from nnkit.train import (
     GROUPS,
     USER_ERRORS,
     compose,
+    load_override_plugins,
     one_line,
     registry_for_group,
     train,
@@ -49,7 +52,10 @@ class RunInterrupted(Exception):
 
 
 def fail(message: str, code: int, program: str = "nnkit.train") -> None:
-    """Print one line to stderr and exit with ``code``."""
+    """Print one line to stderr and exit with ``code`` (with ``HYDRA_FULL_ERROR=1``, the
+    traceback of the error being handled first)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        traceback.print_exc()
     print(f"{program}: error: {message}", file=sys.stderr)
     sys.exit(code)
 
@@ -90,6 +96,7 @@ def preflight(argv: Sequence[str]) -> DictConfig:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as error:
         raise ConfigError(one_line(str(error))) from error
+    load_override_plugins(overrides)  # first: a plugin's names are valid options below
     for override in parsed:
         if override.key_or_group in GROUPS and not override.is_sweep_override():
             check_group_option(override.key_or_group, override.value())

@@ -36,6 +36,7 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     store_schemas()
+    load_override_plugins(overrides)
     store_registry_options(CONFIG_MODULE)
     GlobalHydra.instance().clear()
     try:
@@ -45,6 +46,22 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         cause = error.__cause__
         detail = f" {one_line(str(cause))}" if cause and str(cause) not in str(error) else ""
         raise ConfigError(one_line(str(error)) + detail) from error
+
+
+def load_override_plugins(overrides: Sequence[str]) -> None:
+    """Import the modules of a ``plugins=[...]`` override before anything looks names up, so
+    that a plugin's dataset or model is a valid option of its group."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(
+            [o for o in overrides if o.startswith(("plugins=", "+plugins="))]
+        )
+    except Exception as error:
+        raise ConfigError(one_line(str(error))) from error
+    for override in parsed:
+        if not override.is_sweep_override():
+            load_modules(override.value() or [])
 
 
 def one_line(message: str) -> str:

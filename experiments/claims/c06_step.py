@@ -110,8 +110,10 @@ def claim(size: Size, figures: Path) -> Section:
         f"With the true derivative no error reaches the hidden layer: its weights never move "
         f"(largest change {max(moved[next(iter(SETUPS))]):.3g}); only the output layer learns, on "
         f"{HIDDEN} frozen random half-planes, and accuracy stays at {none:.2f}. With a "
-        f"straight-through estimator the hidden layer learns: {identity:.2f}. Sigmoid and ReLU "
-        f"reach {means['sigmoid']:.2f} and {means['relu']:.2f}. (With many hidden units, random "
+        f"straight-through estimator the hidden weights move and the network reaches "
+        f"{identity:.2f} (identity) or {means['step, straight-through (clipped)']:.2f} "
+        f"(clipped); sigmoid and ReLU reach {means['sigmoid']:.2f} and {means['relu']:.2f}. "
+        f"(With many hidden units, random "
         f"frozen step features alone can already carve the circle, so the gap narrows.)",
         verdict(
             moved[next(iter(SETUPS))], none, identity, means["step, straight-through (clipped)"]

@@ -14,7 +14,7 @@ from experiments.common import Section, Size, save
 def claim(size: Size, figures: Path) -> Section:
     outputs = torch.full((10,), 0.1, dtype=torch.float64)
     outputs[6], outputs[4] = 0.7, 0.8
-    outputs.requires_grad_(True)
+    outputs.requires_grad_(True)  # leaf: detached copies are read below
     target = torch.zeros(10, dtype=torch.float64)
     target[6] = 1.0
     cost = nnkit.build_loss("mse")(outputs, target)
