@@ -23,7 +23,7 @@ def claim(size: Size, figures: Path) -> Section:
     hidden = torch.tensor([0.5, 0.0, 1.2, 0.3], dtype=torch.float64)
     weight_grad = torch.outer(grad.detach(), hidden)  # (10, 4)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
-    left.bar(range(10), -grad.detach(), color=["C2" if g < 0 else "C3" for g in grad])
+    left.bar(range(10), (-grad.detach()).tolist(), color=["C2" if g < 0 else "C3" for g in grad])
     left.set(
         xticks=range(10),
         xlabel="output neuron",
@@ -43,9 +43,9 @@ def claim(size: Size, figures: Path) -> Section:
         table.append(
             [
                 str(n),
-                f"{float(outputs[n]):.1f}",
+                f"{outputs[n].item():.1f}",
                 f"{float(target[n]):.0f}",
-                f"{float(target[n] - outputs[n]):+.1f}",
+                f"{(target[n] - outputs[n]).item():+.1f}",
                 f"{float(-grad[n]):+.3f}",
             ]
         )
