@@ -16,10 +16,9 @@ import torchmetrics
 from torch import Tensor, nn
 
 from nnkit.activations import build_activation
+from nnkit.config import OPTIMIZERS
 from nnkit.data.dataset import Task
 from nnkit.task import loss_inputs, predictions
-
-OPTIMIZERS = ("sgd", "adam")
 
 
 def rng_state() -> dict[str, Any]:
@@ -126,7 +125,7 @@ class NNKitModule(pl.LightningModule):
         ``LightningOptimizer.step`` does, without its per-step hook dispatch)."""
         optimizer.zero_grad(set_to_none=True)
         outputs = self.net(x)
-        loss = self.loss(*self.prepare(outputs, y))
+        loss = self.objective(outputs, y)
         loss.backward()
         optimizer.step()
         self._step_progress.increment_ready()
