@@ -14,12 +14,15 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from nnkit.build import build_data, build_net, build_task_loss, loss_name
+from nnkit.activations import ACTIVATIONS
+from nnkit.build import build_data, build_net, build_task_loss, loss_name, plain
 from nnkit.callbacks import AtomicCheckpointIO, FigureLogger, LastCheckpoint, SaveOnInterrupt
 from nnkit.checkpoints import check_resumable
 from nnkit.config import ConfigError
-from nnkit.data.dataset import TensorData
+from nnkit.data.dataset import DATASETS, TensorData
 from nnkit.data.module import TensorDataModule
+from nnkit.losses import LOSSES
+from nnkit.models import MODELS
 from nnkit.module import NNKitModule
 
 
@@ -28,18 +31,8 @@ def write_metrics(path: Path, metrics: dict[str, float]) -> None:
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
-def plain_config(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config as plain Python containers."""
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-
-
 def provenance(cfg: DictConfig, task: str) -> dict[str, str]:
     """Where each registry name the run uses came from (built-in, module or package)."""
-    from nnkit.activations import ACTIVATIONS
-    from nnkit.data.dataset import DATASETS
-    from nnkit.losses import LOSSES
-    from nnkit.models import MODELS
-
     activation = cfg.model.get("activation", None)
     names = [activation] if isinstance(activation, str) else list(activation or [])
     sources = {f"activation:{n}": ACTIVATIONS.source(n) for n in names}
@@ -55,7 +48,7 @@ def build_module(cfg: DictConfig, data: TensorData) -> NNKitModule:
     net = build_net(cfg.model, data.in_features, data.out_features)
     loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
     hparams = {
-        "config": plain_config(cfg),
+        "config": plain(cfg),
         "data": {
             "task": data.task,
             "in_features": data.in_features,
@@ -175,7 +168,7 @@ def finish(trainer: pl.Trainer, metrics: dict[str, float], run_dir: Path, cfg: D
         hp_metrics = {
             f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)
         }
-        trainer.logger.log_hyperparams(plain_config(cfg), metrics=hp_metrics)
+        trainer.logger.log_hyperparams(plain(cfg), metrics=hp_metrics)
         trainer.logger.finalize("success")
     width = max(len(k) for k in metrics) if metrics else 0
     lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(metrics.items())]
