@@ -48,6 +48,7 @@ class Linear(nn.Linear):
         return f"{super().extra_repr()}, backend={self.backend}"
 
 
+@MODELS.register("mlp")
 class MLP(nn.Module):
     """Fully connected layers of the given ``hidden`` widths, an activation after each hidden
     layer (one name for all, or one per layer), and a linear output layer."""
@@ -83,19 +84,6 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)  # (N, out_features)
-
-
-@MODELS.register("mlp")
-def mlp(
-    in_features: int,
-    out_features: int,
-    hidden: Sequence[int] = (32,),
-    activation: str | Sequence[str] = "relu",
-    activation_args: dict[str, Any] | None = None,
-    backend: str = "nnkit",
-) -> MLP:
-    """A multilayer perceptron; see ``MLP``."""
-    return MLP(in_features, out_features, hidden, activation, activation_args, backend)
 
 
 @MODELS.register("linear")
