@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections.abc
 import difflib
+import importlib.util
 import inspect
 import types
 import typing
@@ -86,9 +87,9 @@ def store_schemas() -> None:
     """Register the schemas in Hydra's ConfigStore (``train.yaml`` lists them first)."""
     store = ConfigStore.instance()
     store.store(name="nnkit_schema", node=NNKitConfig)
-    store.store(group="optimizer", name="optimizer_schema", node=OptimizerConfig)
-    store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
-    store.store(group="logger", name="logger_schema", node=LoggerConfig)
+    store.store(name="optimizer_schema", node=OptimizerConfig)
+    store.store(name="trainer_schema", node=TrainerConfig)
+    store.store(name="logger_schema", node=LoggerConfig)
 
 
 def one_of(key: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -187,6 +188,9 @@ def check_settings(cfg: Any) -> None:
     at_least("optimizer.momentum", cfg.optimizer.momentum, 0.0)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
     one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
+    if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
+        raise ConfigError("trainer.progress_bar=rich needs the 'rich' package: pip install rich "
+                          "(or choose from: tqdm, none)")
     one_of("logger.name", cfg.logger.name, LOGGERS)
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
