@@ -189,8 +189,10 @@ def check_settings(cfg: Any) -> None:
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
     one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
     if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
-        raise ConfigError("trainer.progress_bar=rich needs the 'rich' package: pip install rich "
-                          "(or choose from: tqdm, none)")
+        raise ConfigError(
+            "trainer.progress_bar=rich needs the 'rich' package: pip install rich "
+            "(or choose from: tqdm, none)"
+        )
     one_of("logger.name", cfg.logger.name, LOGGERS)
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
