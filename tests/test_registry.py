@@ -113,5 +113,10 @@ def test_public_helpers_register_into_the_four_registries():
         assert registry.get("probe") is len
 
 
-def test_restore_fixture_left_no_names_behind():
-    assert "twice" not in nnkit.ACTIVATIONS.names() and "probe" not in nnkit.LOSSES.names()
+def test_snapshot_and_restore_undo_registrations_and_discovery():
+    registry = make()
+    state = registry.snapshot()
+    registry.register("extra", len)
+    registry.mark_unavailable("broken", "it failed")
+    registry.restore(state)
+    assert "extra" not in registry.names() and registry.unavailable() == {}
