@@ -75,7 +75,6 @@ def validate(cfg: DictConfig) -> None:
     """Everything that can be checked before data is made: plugins, names, settings."""
     load_modules(cfg.plugins)
     check_settings(cfg)
-    from nnkit.build import loss_name
     from nnkit.data.dataset import DATASETS
     from nnkit.losses import LOSSES
     from nnkit.models import MODELS
@@ -83,7 +82,7 @@ def validate(cfg: DictConfig) -> None:
     DATASETS.get(cfg.data.name)
     MODELS.get(cfg.model.name)
     if cfg.loss.name != "auto":
-        LOSSES.get(loss_name(cfg.loss, "binary"))
+        LOSSES.get(cfg.loss.name)
 
 
 def registry_for_group(group: str) -> Any:

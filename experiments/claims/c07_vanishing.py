@@ -46,20 +46,17 @@ def claim(size: Size, figures: Path) -> Section:
             after.append(trained[0] / max(trained[-1], 1e-30))
             finals.append(history[-1])
             if seed == 0:
-                left.semilogy(
-                    range(1, len(norms) + 1),
-                    norms,
-                    "o-",
-                    color=colour,
-                    label=f"{activation}, at init",
-                )
-                left.semilogy(
-                    range(1, len(trained) + 1),
-                    trained,
-                    "x--",
-                    color=colour,
-                    label=f"{activation}, after training",
-                )
+                for values, style, when in (
+                    (norms, "o-", "at init"),
+                    (trained, "x--", "after training"),
+                ):
+                    left.semilogy(
+                        range(1, len(values) + 1),
+                        values,
+                        style,
+                        color=colour,
+                        label=f"{activation}, {when}",
+                    )
                 right.plot(history, color=colour, label=activation)
         ratios[activation] = sum(at_init) / len(at_init)
         table.append(
