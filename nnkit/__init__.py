@@ -15,6 +15,8 @@ from nnkit.contract import Contract
 from nnkit.data import DATASETS, TensorData
 from nnkit.losses import LOSSES, build_loss
 from nnkit.models import MODELS, build_model
+from nnkit.optimizers import OPTIMIZERS, build_optimizer
+from nnkit.registries import REGISTRIES
 from nnkit.registry import Registry, RegistryError, UnknownNameError
 
 __version__ = "0.1.0"
@@ -31,12 +33,15 @@ register_activation = ACTIVATIONS.register
 register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_model = MODELS.register
+register_optimizer = OPTIMIZERS.register
 
 __all__ = [
     "ACTIVATIONS",
     "DATASETS",
     "LOSSES",
     "MODELS",
+    "OPTIMIZERS",
+    "REGISTRIES",
     "Contract",
     "Registry",
     "RegistryError",
@@ -45,9 +50,11 @@ __all__ = [
     "build_activation",
     "build_loss",
     "build_model",
+    "build_optimizer",
     "load_model",
     "register_activation",
     "register_dataset",
     "register_loss",
     "register_model",
+    "register_optimizer",
 ]

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from nnkit import functions as F
+import nnkit.functions as F
 from nnkit.backend import check_backend
 from nnkit.contract import Contract
 from nnkit.plugins import entry_point_discovery
@@ -63,9 +63,7 @@ class Step(Activation):
 
     def __init__(self, ste: str = "identity", backend: str = "nnkit") -> None:
         super().__init__(backend)
-        if ste not in F.STE_CHOICES:
-            raise ValueError(f"unknown ste '{ste}' (choose from: {', '.join(F.STE_CHOICES)})")
-        self.ste = ste
+        self.ste = F.check_ste(ste)
 
     def function(self, x: Tensor) -> Tensor:
         return F.step(x, self.ste)

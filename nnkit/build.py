@@ -1,31 +1,44 @@
-"""From a validated config to objects: data, network, loss and LightningModule.
+"""From a config to objects: ``prepare(cfg, run_dir)`` checks everything and builds the data,
+the network and the loss — once, before any run folder exists.
 
 These functions hold the only mapping from config keys to registry look-ups. Every mistake a
-user can make here surfaces as a ``ConfigError`` (one line), before any training starts.
-Imports no Lightning, so ``nnkit.predict`` can rebuild a network from a checkpoint's config.
+user can make surfaces here as a one-line error, before any training starts. Imports no
+Lightning, so ``nnkit.predict`` can rebuild a network from a checkpoint's config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from nnkit.config import ConfigError, check_params
-from nnkit.data.dataset import DATASETS, TensorData
-from nnkit.losses import LOSSES, build_loss
-from nnkit.models import MODELS, build_model
+from nnkit.checkpoints import check_resumable
+from nnkit.config import check_params, check_settings
+from nnkit.data.dataset import TensorData
+from nnkit.errors import ConfigError, PluginError
+from nnkit.plugins import load_modules, set_policy
+from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
-from nnkit.task import DEFAULT_LOSS, check_loss_fits
+from nnkit.rng import seed_everything
+from nnkit.task import TASKS, check_loss_fits
 
-DATA_KEYS = ("name", "batch_size", "eval_batch_size")
+
+def plain(value: Any) -> Any:
+    """A config (or part of one) as plain dicts, lists and scalars."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
-def _params(section: Mapping[str, Any], reserved: tuple[str, ...]) -> dict[str, Any]:
-    """A config section's parameters as plain Python values, without the ``reserved`` keys."""
-    return {k: v for k, v in plain(section).items() if k not in reserved}
+def params_of(group: str, section: Mapping[str, Any]) -> dict[str, Any]:
+    """A config section's entry parameters, as plain values."""
+    return CONFIG_GROUPS[group].params(plain(section))
 
 
 @contextmanager
@@ -39,11 +52,48 @@ def _user_errors(action: str) -> Iterator[None]:
         raise ConfigError(f"{action}: {error}") from error
 
 
+def load_plugins(cfg: Any) -> None:
+    """Apply the config's plugin policy, import its plugin modules, and under
+    ``plugin_loading.strict`` refuse any installed plugin that failed to load."""
+    policy = cfg.plugin_loading
+    set_policy(policy.discover, policy.strict, policy.timeout_s)
+    load_modules(cfg.plugins)
+    if policy.strict:
+        for registry in REGISTRIES:
+            for reason in registry.unavailable().values():
+                raise PluginError(reason)
+
+
+def validate(cfg: Any) -> None:
+    """Everything that can be checked before data is made: plugins, names, settings."""
+    load_plugins(cfg)
+    for group_name, group in CONFIG_GROUPS.items():
+        if cfg[group_name] is None:
+            raise ConfigError(f"{group_name}=null: a run needs a {group_name}")
+        if group_name != "loss" or cfg.loss.name != "auto":
+            group.registry.get(cfg[group_name].name)
+    check_settings(cfg)
+    check_optimizer(cfg.optimizer)
+
+
+def check_optimizer(section: Mapping[str, Any]) -> None:
+    """Check the optimizer's settings against its signature, then let it check their values on
+    a stand-in parameter (torch's own range checks: betas, eps, ...)."""
+    import torch
+
+    name = section["name"]
+    fn = CONFIG_GROUPS["optimizer"].registry.get(name)
+    params = params_of("optimizer", section)
+    check_params("optimizer", name, fn, params, skip=1)
+    with _user_errors(f"optimizer={name}"):
+        fn([torch.nn.Parameter(torch.zeros(1))], **params)
+
+
 def build_data(section: Mapping[str, Any]) -> TensorData:
     """Generate the dataset named in ``data.name`` with its parameters."""
     name = section["name"]
-    fn = DATASETS.get(name)
-    params = _params(section, DATA_KEYS)
+    fn = CONFIG_GROUPS["data"].registry.get(name)
+    params = params_of("data", section)
     check_params("dataset", name, fn, params)
     with _user_errors(f"data={name}"):
         data = fn(**params)
@@ -60,42 +110,50 @@ def build_data(section: Mapping[str, Any]) -> TensorData:
 def build_net(section: Mapping[str, Any], in_features: int, out_features: int) -> nn.Module:
     """Build the network named in ``model.name`` for data of the given sizes."""
     name = section["name"]
-    params = _params(section, ("name",))
-    check_params("model", name, MODELS.get(name), params, skip=2)
+    fn = CONFIG_GROUPS["model"].registry.get(name)
+    params = params_of("model", section)
+    check_params("model", name, fn, params, skip=2)
     with _user_errors(f"model={name}"):
-        return build_model(name, in_features, out_features, **params)
+        return fn(in_features, out_features, **params)
 
 
 def loss_name(section: Mapping[str, Any], task: str) -> str:
     """``loss.name``, with ``auto`` resolved to the task's usual loss."""
-    return DEFAULT_LOSS[task] if section["name"] == "auto" else section["name"]
+    return TASKS[task].default_loss if section["name"] == "auto" else section["name"]
 
 
 def build_task_loss(section: Mapping[str, Any], task: str, backend: str) -> nn.Module:
-    """Build the loss, check it fits the task, and run it on ``backend``."""
+    """Build the loss, check it fits the task, and run it on ``backend`` (the model's: one
+    backend runs the whole step, network and loss)."""
+    from nnkit.losses import build_loss
+
     name = loss_name(section, task)
-    obj = LOSSES.get(name)
-    params = _params(section, ("name",))
     with _user_errors(f"loss={name}"):
-        loss = build_loss(obj, backend=backend, **params)
+        loss = build_loss(name, backend=backend, **params_of("loss", section))
         check_loss_fits(
             task, name, getattr(loss, "inputs", "values"), getattr(loss, "targets", "dense")
         )
     return loss
 
 
-def plain(value: Any) -> Any:
-    """A config (or part of one) as plain dicts, lists and scalars."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
+@dataclass
+class Prepared:
+    """What a run is made of, built and checked: ``config`` is the plain config it came from."""
 
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
+    config: dict[str, Any]
+    data: TensorData
+    net: nn.Module
+    loss: nn.Module
+    ckpt_path: Path | None
 
 
-def build_all(cfg: Any) -> tuple[TensorData, nn.Module, nn.Module]:
-    """Data, network and loss for ``cfg`` — every user mistake surfaces here, before a run."""
+def prepare(cfg: Any, run_dir: Path) -> Prepared:
+    """Check ``cfg`` and build its run: plugins → settings → seed → data → model → loss →
+    the checkpoint to resume from. Raises a one-line user error for any mistake."""
+    validate(cfg)
+    seed_everything(cfg.seed)
     data = build_data(cfg.data)
     net = build_net(cfg.model, data.in_features, data.out_features)
     loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
-    return data, net, loss
+    ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
+    return Prepared(plain(cfg), data, net, loss, ckpt_path)

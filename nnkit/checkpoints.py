@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from nnkit.config import ConfigError
+from nnkit.errors import ConfigError
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -43,11 +43,6 @@ def _reason(error: Exception) -> str:
     if isinstance(error, EOFError | pickle.UnpicklingError) or "zip archive" in text:
         return "the file is not a torch checkpoint"
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def check_checkpoint(path: str | Path) -> None:
-    """Raise ``ConfigError`` unless ``path`` is a loadable nnkit checkpoint."""
-    load_checkpoint(path)
 
 
 def check_compatible(checkpoint: dict[str, Any], state: dict[str, torch.Tensor], path: Any) -> None:

@@ -1,9 +1,11 @@
 """The command line of the main job: ``python -m nnkit.train`` and ``nnkit-train``.
 
-Before Hydra starts anything, the first job's config is composed, validated and built, and the
-checkpoint to resume from is checked: a user's mistake ends here with one line and exit code 2,
-and no run folder is created or touched. The run (or sweep) folder is then pinned, so that
-Hydra, Lightning's DDP workers and the sweep summary all use the same one.
+Before Hydra starts anything, the override line is checked, the first job's config is composed
+and ``prepare``d (validated, its data and network built, its checkpoint checked): a user's
+mistake ends here with one line and exit code 2, and no run folder is created or touched. What
+was prepared is handed to the job whose config it is, so nothing is built twice. The run (or
+sweep) folder is pinned, so that Hydra, Lightning's DDP workers and the sweep summary all use
+the same one.
 
 Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted (a checkpoint was saved).
 """
@@ -13,25 +15,23 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from nnkit.config import ConfigError, store_registry_options, store_schemas
-from nnkit.registry import unknown_name_message
-from nnkit.train import (
+from nnkit.compose import (
     CONFIG_MODULE,
-    GROUPS,
-    USER_ERRORS,
+    apply_plugin_overrides,
+    check_group_overrides,
+    check_sweeper,
     compose,
-    load_override_plugins,
-    one_line,
-    registry_for_group,
-    train,
-    validate,
+    first_job,
+    parse,
+    register_options,
 )
+from nnkit.errors import USER_ERRORS, ConfigError, DivergenceError, RunInterrupted
 
 HELP_FLAGS = (
     "--help",
@@ -47,10 +47,6 @@ HELP_FLAGS = (
 )
 
 
-class RunInterrupted(Exception):
-    """The run was stopped with Ctrl-C after saving a checkpoint."""
-
-
 def fail(message: str, code: int, program: str = "nnkit.train") -> None:
     """Print one line to stderr and exit with ``code`` (with ``HYDRA_FULL_ERROR=1``, the
     traceback of the error being handled first)."""
@@ -58,22 +54,6 @@ def fail(message: str, code: int, program: str = "nnkit.train") -> None:
         traceback.print_exc()
     print(f"{program}: error: {message}", file=sys.stderr)
     sys.exit(code)
-
-
-def _task(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    from nnkit.module import DivergenceError
-
-    try:
-        train(cfg, HydraConfig.get().runtime.output_dir)
-    except USER_ERRORS as error:
-        fail(str(error), 2)
-    except DivergenceError as error:
-        fail(str(error), 1)
-    except RunInterrupted as error:
-        print(f"nnkit.train: {error}", file=sys.stderr)
-        sys.exit(130)
 
 
 def _asks_for_help(argv: Sequence[str]) -> bool:
@@ -84,40 +64,32 @@ def _is_multirun(argv: Sequence[str]) -> bool:
     return "-m" in argv or "--multirun" in argv
 
 
-def preflight(argv: Sequence[str]) -> DictConfig:
-    """Compose, validate and build the first job's config; check its checkpoint.
-
-    Returns the composed config, with Hydra's section, for pinning the run folder.
-    """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    overrides = [a for a in argv if not a.startswith("-")]
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as error:
-        raise ConfigError(one_line(str(error))) from error
-    load_override_plugins(overrides)  # first: a plugin's names are valid options below
-    for override in parsed:
-        if override.key_or_group in GROUPS and not override.is_sweep_override():
-            check_group_option(override.key_or_group, override.value())
-    first = [
-        f"{o.key_or_group}={next(iter(o.sweep_iterator()))}"
-        if o.is_sweep_override()
-        else o.input_line
-        for o in parsed
-    ]
-    full = compose(first)
+def without_hydra(full: DictConfig) -> DictConfig:
+    """The run's own config: ``full`` less Hydra's section."""
     cfg = full.copy()
     with open_dict(cfg):
         del cfg["hydra"]
-    validate(cfg)
-    _check_launch(cfg, _is_multirun(argv))
-    from nnkit.build import build_all
-    from nnkit.checkpoints import check_resumable
+    return cfg
 
-    _, net, _ = build_all(cfg)
-    check_resumable(cfg.ckpt_path, Path(full.hydra.run.dir), net)
-    return full
+
+def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
+    """Check the override line, compose the first job's config and prepare its run.
+
+    Returns the composed config (with Hydra's section, for pinning the folders) and what
+    ``nnkit.build.prepare`` built for it.
+    """
+    from nnkit.build import prepare
+
+    multirun = _is_multirun(argv)
+    parsed = parse([a for a in argv if not a.startswith("-")])
+    apply_plugin_overrides(parsed)  # first: a plugin's names are valid options below
+    check_group_overrides(parsed)
+    if multirun:
+        check_sweeper(parsed)
+    full = compose(first_job(parsed, multirun))
+    cfg = without_hydra(full)
+    _check_launch(cfg, multirun)
+    return full, prepare(cfg, Path(full.hydra.run.dir))
 
 
 def _check_launch(cfg: DictConfig, multirun: bool) -> None:
@@ -129,27 +101,6 @@ def _check_launch(cfg: DictConfig, multirun: bool) -> None:
             f"from inside Hydra's launcher; run the DDP jobs one at a time, or sweep with "
             f"trainer.devices=1"
         )
-
-
-def group_options(group: str) -> list[str]:
-    """The options of a config group: its YAML files, and for registry-backed groups every
-    registered name (a plugin's entry gets its options from its signature)."""
-    from importlib.resources import files
-
-    folder = files(CONFIG_MODULE).joinpath(group)
-    options = {p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")}
-    registry = registry_for_group(group)
-    if registry is not None:
-        options |= set(registry.names())
-    return sorted(options)
-
-
-def check_group_option(group: str, value: Any) -> None:
-    """Raise a registry-style did-you-mean ``ConfigError`` for an unknown ``group=value``."""
-    options = group_options(group)
-    if value is None or (isinstance(value, str) and value in options):
-        return
-    raise ConfigError(unknown_name_message(f"{group} option", str(value), options))
 
 
 def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
@@ -164,23 +115,50 @@ def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
     return pinned, sweep_dir
 
 
+def make_task(prepared: Any) -> Callable[[DictConfig], None]:
+    """Hydra's task function: trains one job, reusing ``prepared`` for the job whose config it
+    was made from."""
+    from nnkit.build import plain
+
+    handed_over = [prepared] if prepared is not None else []
+
+    def nnkit_train(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from nnkit.train import train
+
+        ready = handed_over.pop() if handed_over and handed_over[0].config == plain(cfg) else None
+        try:
+            train(cfg, HydraConfig.get().runtime.output_dir, ready)
+        except USER_ERRORS as error:
+            fail(str(error), 2)
+        except DivergenceError as error:
+            fail(str(error), 1)
+        except RunInterrupted as error:
+            print(f"nnkit.train: {error}", file=sys.stderr)
+            sys.exit(130)
+
+    return nnkit_train
+
+
 def main() -> None:
     """The console entry point (``nnkit-train``, ``python -m nnkit.train``)."""
     import hydra
 
     argv = sys.argv[1:]
-    sweep_dir = None
-    if not _asks_for_help(argv):
+    prepared, sweep_dir = None, None
+    if _asks_for_help(argv):
+        register_options()
+    else:
         try:
-            full = preflight(argv)
+            full, prepared = preflight(argv)
         except USER_ERRORS as error:
             fail(str(error), 2)
-        store_registry_options(CONFIG_MODULE)
         argv, sweep_dir = _pin_folders(argv, full)
-        sys.argv[1:] = argv
-    store_schemas()
+        sys.argv[1:] = argv  # hydra.main reads its overrides from sys.argv alone
+    task = make_task(prepared)
     hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
-        _task
+        task
     )()
     if sweep_dir is not None and _is_multirun(argv):
         from nnkit.sweep import summarize

@@ -1,22 +1,24 @@
 """The typed configuration: a schema for every group, checked before any work starts.
 
-Fixed groups (``optimizer``, ``trainer``, ``logger``) are dataclasses in Hydra's ConfigStore,
-so a typo'd key or a wrong type fails while the config is composed. Registry-backed groups
-(``model``, ``data``, ``loss``) name an entry; their other keys are that entry's parameters and
-are checked against its signature, so plugins are validated the same way as built-ins.
+Fixed groups (``trainer``, ``logger``, ``plugin_loading``) are dataclasses in Hydra's
+ConfigStore, so a typo'd key or a wrong type fails while the config is composed. Registry-backed
+groups (``model``, ``data``, ``loss``, ``optimizer``) name an entry; their other keys are that
+entry's parameters and are checked against its signature, so plugins are validated the same way
+as built-ins. Optimizers also get a typed schema made from their signature.
 
 >>> check_params("dataset", "circular", lambda n=10, radius=0.5: None, {"radus": 1.0})
 Traceback (most recent call last):
 ...
-nnkit.config.ConfigError: unknown parameter 'radus' for dataset 'circular' — did you mean 'radius'? (valid: n, radius)
+nnkit.errors.ConfigError: unknown parameter 'radus' for dataset 'circular' — did you mean 'radius'? (valid: n, radius)
 """  # noqa: E501
 
 from __future__ import annotations
 
 import collections.abc
-import difflib
+import dataclasses
 import importlib.util
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -25,24 +27,16 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from nnkit.errors import ConfigError
+from nnkit.plugins import LoadingPolicy
+from nnkit.registries import CONFIG_GROUPS
+from nnkit.registry import did_you_mean
+
+__all__ = ["ConfigError", "check_params", "check_settings", "store_schemas"]
+
 ACCELERATORS = ("auto", "cpu", "gpu")
 PROGRESS_BARS = ("tqdm", "rich", "none")
 LOGGERS = ("tensorboard", "none")
-OPTIMIZERS = ("sgd", "adam")
-
-
-class ConfigError(ValueError):
-    """A user's configuration is wrong; the message is one line with the valid choices."""
-
-
-@dataclass
-class OptimizerConfig:
-    name: str = "adam"  # sgd (the article's plain gradient descent) or adam
-    lr: float = 0.01  # learning rate, > 0
-    momentum: float = 0.0  # sgd only
-    weight_decay: float = 0.0  # L2 penalty, >= 0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # adam only
-    fused: bool = True  # torch's fused kernels: fewer, larger operations per step
 
 
 @dataclass
@@ -74,36 +68,78 @@ class LoggerConfig:
 class NNKitConfig:
     seed: int = 0  # seeds Python, numpy and torch; datasets take their own seed
     plugins: list[str] = field(default_factory=list)  # modules or .py files to import first
+    plugin_loading: LoadingPolicy = field(default_factory=LoadingPolicy)
     ckpt_path: Any = None  # checkpoint to resume from; "last" resumes the run folder's last
     model: Any = None
     data: Any = None
     loss: Any = None
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    optimizer: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
 def store_schemas() -> None:
-    """Register the schemas in Hydra's ConfigStore (``train.yaml`` lists them first)."""
+    """Register the schemas in Hydra's ConfigStore (``train.yaml`` lists them first), with a
+    typed schema for every registered optimizer (``schema/optimizer/NAME``)."""
     store = ConfigStore.instance()
     store.store(name="nnkit_schema", node=NNKitConfig)
-    store.store(name="optimizer_schema", node=OptimizerConfig)
     store.store(name="trainer_schema", node=TrainerConfig)
     store.store(name="logger_schema", node=LoggerConfig)
+    optimizers = CONFIG_GROUPS["optimizer"]
+    for name in optimizers.registry.names():
+        schema = typed_schema(name, optimizers.registry.get(name), optimizers.skip)
+        store.store(group="schema/optimizer", name=name, node=schema)
+
+
+def _schema_type(annotation: Any) -> Any:
+    """The nearest type OmegaConf can enforce for a parameter's type hint."""
+    if annotation in (int, float, bool, str):
+        return annotation
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (collections.abc.Sequence, list, tuple) and args and args[0] in (int, float):
+        return list[args[0]]
+    return Any
+
+
+def typed_schema(name: str, fn: Callable[..., Any], skip: int) -> type:
+    """A dataclass with ``name`` and one typed field per parameter of ``fn`` after ``skip``.
+
+    >>> def sgd(params, lr: float = 0.1, nesterov: bool = False): ...
+    >>> [f.name for f in dataclasses.fields(typed_schema("sgd", sgd, skip=1))]
+    ['name', 'lr', 'nesterov']
+    """
+    hints = _hints(fn)
+    fields: list[tuple[str, Any, Any]] = [("name", str, field(default=name))]
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        kind = _schema_type(hints.get(p.name, Any))
+        if p.default is inspect.Parameter.empty:
+            fields.append((p.name, kind, field(default=dataclasses.MISSING)))
+        elif isinstance(p.default, list | tuple):
+            fields.append((p.name, kind, field(default_factory=lambda d=p.default: list(d))))
+        else:
+            fields.append((p.name, kind, field(default=p.default)))
+    return dataclasses.make_dataclass(f"{name}_schema", fields)
 
 
 def one_of(key: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
     if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(str(value), choices)
         raise ConfigError(f"{key}={value!r} is not valid{hint} (choose from: {', '.join(choices)})")
 
 
-def at_least(key: str, value: float, low: float, strict: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value >= low`` (``> low`` when ``strict``)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ConfigError(f"{key}={value!r} should be a number")
+def at_least(
+    key: str, value: float, low: float, strict: bool = False, integer: bool = False
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a finite number (a whole one if ``integer``)
+    and ``value >= low`` (``> low`` when ``strict``)."""
+    kinds = int if integer else int | float
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} should be {'an integer' if integer else 'a number'}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}={value} should be a finite number")
     if (value <= low) if strict else (value < low):
         raise ConfigError(
             f"{key}={value} is out of range (valid: {key} {'>' if strict else '>='} {low})"
@@ -164,10 +200,8 @@ def check_params(
     hints = _hints(fn)
     for key, value in params.items():
         if key not in valid:
-            close = difflib.get_close_matches(key, list(valid), n=1)
-            hint = f" — did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
-                f"unknown parameter '{key}' for {kind} '{name}'{hint} "
+                f"unknown parameter '{key}' for {kind} '{name}'{did_you_mean(key, valid)} "
                 f"(valid: {', '.join(valid) or 'none'})"
             )
         if not _type_fits(value, valid[key], hints.get(key)):
@@ -181,11 +215,13 @@ def check_params(
 
 
 def check_settings(cfg: Any) -> None:
-    """Ranges and choices of the fixed groups (their types are checked by the schema)."""
-    one_of("optimizer.name", cfg.optimizer.name, OPTIMIZERS)
-    at_least("optimizer.lr", cfg.optimizer.lr, 0.0, strict=True)
-    at_least("optimizer.weight_decay", cfg.optimizer.weight_decay, 0.0)
-    at_least("optimizer.momentum", cfg.optimizer.momentum, 0.0)
+    """Ranges and choices of the settings (their types are checked by the schema)."""
+    optimizer = cfg.optimizer
+    if "lr" in optimizer:
+        at_least("optimizer.lr", optimizer.lr, 0.0, strict=True)
+    for key in ("weight_decay", "momentum"):
+        if key in optimizer:
+            at_least(f"optimizer.{key}", optimizer[key], 0.0)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
     one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
     if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
@@ -200,40 +236,35 @@ def check_settings(cfg: Any) -> None:
     at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
     at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
-    at_least("data.batch_size", cfg.data.batch_size, 0, strict=True)
-    at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0)
+    at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
+    at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)
+    at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0, integer=True)
 
 
-def _defaults(fn: Callable[..., Any], skip: int, leave_out: tuple[str, ...]) -> dict[str, Any]:
+def _defaults(fn: Callable[..., Any], skip: int) -> dict[str, Any]:
     params = list(inspect.signature(fn).parameters.values())[skip:]
     plain = (bool, int, float, str, list, tuple, type(None))
     return {
         p.name: list(p.default) if isinstance(p.default, tuple) else p.default
         for p in params
-        if p.name not in leave_out
-        and p.default is not inspect.Parameter.empty
-        and isinstance(p.default, plain)
+        if p.default is not inspect.Parameter.empty and isinstance(p.default, plain)
     }
 
 
 def store_registry_options(config_module: str) -> None:
-    """A config option for every registered dataset, model and loss that has no YAML file
-    (a plugin's, typically): its keys are the entry's parameters with their defaults."""
+    """A config option for every registered entry of a registry-backed group that has no YAML
+    file (a plugin's, typically): its keys are the entry's parameters with their defaults."""
     from importlib.resources import files
 
-    from nnkit.data.dataset import DATASETS
-    from nnkit.losses import LOSSES
-    from nnkit.models import MODELS
-
     store = ConfigStore.instance()
-    groups = [
-        ("data", DATASETS, 0, {"batch_size": 32, "eval_batch_size": 0}),
-        ("model", MODELS, 2, {}),
-        ("loss", LOSSES, 0, {}),
-    ]
-    for group, registry, skip, extra in groups:
-        folder = files(config_module).joinpath(group)
-        for name in registry.names():
-            if not folder.joinpath(f"{name}.yaml").is_file():
-                node = {"name": name, **_defaults(registry.get(name), skip, ("backend",)), **extra}
-                store.store(group=group, name=name, node=node)
+    for group_name, group in CONFIG_GROUPS.items():
+        folder = files(config_module).joinpath(group_name)
+        for name in group.registry.names():
+            if folder.joinpath(f"{name}.yaml").is_file():
+                continue
+            fn = group.registry.get(name)
+            if group_name == "optimizer":
+                node: Any = typed_schema(name, fn, group.skip)
+            else:
+                node = {"name": name, **_defaults(fn, group.skip), **group.reserved}
+            store.store(group=group_name, name=name, node=node)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.data.dataset import TensorData
-from nnkit.task import predictions
+from nnkit.task import TASKS, predictions
 
 
 def _apply(net: nn.Module, x: Tensor) -> Tensor:
@@ -86,15 +86,29 @@ def confusion_matrix(net: nn.Module, x: Tensor, y: Tensor, classes: int):
     return fig
 
 
-def figures_for(net: nn.Module, data: TensorData) -> dict[str, Any]:
-    """The figures that fit ``data``'s task and shape, by TensorBoard tag."""
+def _decision_boundary(net: nn.Module, data: TensorData) -> Any:
     x, y = (t.cpu() for t in data.val)
-    figures = {}
-    if data.task != "regression" and data.in_features == 2:
-        figures["figures/decision_boundary"] = decision_boundary(net, x, y, data.task)
-    if data.task == "regression" and data.in_features == 1:
-        xt, yt = data.train
-        figures["figures/fitted_curve"] = fitted_curve(net, xt, yt)
-    if data.task == "multiclass":
-        figures["figures/confusion_matrix"] = confusion_matrix(net, x, y, data.classes)
-    return figures
+    return decision_boundary(net, x, y, data.task) if data.in_features == 2 else None
+
+
+def _fitted_curve(net: nn.Module, data: TensorData) -> Any:
+    x, y = data.train
+    return fitted_curve(net, x.cpu(), y.cpu()) if data.in_features == 1 else None
+
+
+def _confusion_matrix(net: nn.Module, data: TensorData) -> Any:
+    x, y = (t.cpu() for t in data.val)
+    return confusion_matrix(net, x, y, data.classes)
+
+
+FIGURES = {
+    "decision_boundary": _decision_boundary,
+    "fitted_curve": _fitted_curve,
+    "confusion_matrix": _confusion_matrix,
+}
+
+
+def figures_for(net: nn.Module, data: TensorData) -> dict[str, Any]:
+    """The figures that ``data``'s task asks for and its shape allows, by TensorBoard tag."""
+    drawn = {name: FIGURES[name](net, data) for name in TASKS[data.task].figures}
+    return {f"figures/{name}": figure for name, figure in drawn.items() if figure is not None}

@@ -208,11 +208,16 @@ class LinearFunction(NNKitFunction):
         return linear_backward(x, weight, grad, ctx.needs_input_grad)
 
 
-def step(x: Tensor, ste: str = "identity") -> Tensor:
-    """The step function with a straight-through backward (``ste``: identity, clipped, none)."""
+def check_ste(ste: str) -> str:
+    """``ste`` if it names a straight-through estimator, else a one-line ``ValueError``."""
     if ste not in STE_CHOICES:
         raise ValueError(f"unknown ste '{ste}' (choose from: {', '.join(STE_CHOICES)})")
-    return StepFunction.apply(x, ste)
+    return ste
+
+
+def step(x: Tensor, ste: str = "identity") -> Tensor:
+    """The step function with a straight-through backward (``ste``: identity, clipped, none)."""
+    return StepFunction.apply(x, check_ste(ste))
 
 
 sigmoid = SigmoidFunction.apply

@@ -1,6 +1,7 @@
 """``python -m nnkit.list [PATTERN]``: every registry's names and where each came from.
 
-Plugins that failed to load are listed with their reason. Imports no Lightning.
+Plugins that failed to load are listed with their reason (``--strict``: an error instead;
+``--no-discover``: installed plugin packages are not loaded). Imports no Lightning.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import warnings
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from nnkit.activations import ACTIVATIONS
-from nnkit.data.dataset import DATASETS
-from nnkit.losses import LOSSES
-from nnkit.models import MODELS
+from nnkit.errors import PluginError
+from nnkit.plugins import POLICY, set_policy
+from nnkit.registries import REGISTRIES
 
-REGISTRIES = {"activations": ACTIVATIONS, "losses": LOSSES, "datasets": DATASETS, "models": MODELS}
+
+def _title(kind: str) -> str:
+    return kind + ("es" if kind.endswith("s") else "s")
 
 
 def listing(pattern: str = "*") -> str:
@@ -28,7 +30,8 @@ def listing(pattern: str = "*") -> str:
     lines = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # failures are listed below instead
-        for title, registry in REGISTRIES.items():
+        for registry in REGISTRIES:
+            title = _title(registry.kind)
             names = registry.names(pattern)
             broken = {n: r for n, r in registry.unavailable().items() if fnmatchcase(n, pattern)}
             if not names and not broken:
@@ -45,7 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m nnkit.list", description=__doc__.split("\n")[0]
     )
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style name filter")
-    print(listing(parser.parse_args(argv).pattern))
+    parser.add_argument("--no-discover", action="store_true", help="skip installed plugin packages")
+    parser.add_argument(
+        "--strict", action="store_true", help="a plugin that fails to load is an error"
+    )
+    args = parser.parse_args(argv)
+    set_policy(discover=not args.no_discover, strict=args.strict, timeout_s=POLICY.timeout_s)
+    try:
+        print(listing(args.pattern))
+    except PluginError as error:
+        print(f"nnkit.list: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

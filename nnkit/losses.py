@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as TF
 from torch import Tensor, nn
 
-from nnkit import loss_functions as F
+import nnkit.loss_functions as F
 from nnkit.backend import check_backend
 from nnkit.contract import Contract
 from nnkit.plugins import entry_point_discovery

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnkit import functions as F
+import nnkit.functions as F
 from nnkit.activations import build_activation
 from nnkit.backend import check_backend
 from nnkit.plugins import entry_point_discovery

@@ -12,66 +12,18 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torchmetrics
 from torch import Tensor, nn
+from torchmetrics import MetricCollection
 
-from nnkit.activations import build_activation
-from nnkit.config import OPTIMIZERS
-from nnkit.data.dataset import Task
-from nnkit.task import loss_inputs, predictions
-
-
-def rng_state() -> dict[str, Any]:
-    """Python's, numpy's and torch's generator states as tensors and plain containers."""
-    import random
-
-    import numpy as np
-
-    version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": [version, list(internal), gauss],
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached],
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+from nnkit.errors import DivergenceError
+from nnkit.optimizers import build_optimizer
+from nnkit.rng import rng_state, set_rng_state
+from nnkit.task import TASKS, loss_inputs
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what ``rng_state`` saved."""
-    import random
-
-    import numpy as np
-
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class DivergenceError(RuntimeError):
-    """The loss became NaN or infinite."""
-
-
-def task_metrics(
-    task: Task, classes: int, outputs: int, prefix: str
-) -> torchmetrics.MetricCollection:
-    """Accuracy for classification; MSE and R² for regression."""
-    if task == "regression":
-        metrics = {
-            "mse": torchmetrics.MeanSquaredError(num_outputs=outputs),
-            "r2": torchmetrics.R2Score(multioutput="uniform_average"),
-        }
-    elif task == "binary":
-        metrics = {"acc": torchmetrics.Accuracy(task="binary")}
-    else:
-        metrics = {"acc": torchmetrics.Accuracy(task="multiclass", num_classes=classes)}
-    return torchmetrics.MetricCollection(metrics, prefix=prefix)
+def task_metrics(task: str, classes: int, outputs: int, prefix: str) -> MetricCollection:
+    """The task's metrics (accuracy, or MSE and R²), their keys starting with ``prefix``."""
+    return MetricCollection(TASKS[task].metrics(classes, outputs), prefix=prefix)
 
 
 class NNKitModule(pl.LightningModule):
@@ -82,7 +34,7 @@ class NNKitModule(pl.LightningModule):
         self,
         net: nn.Module,
         loss: nn.Module,
-        task: Task,
+        task: str,
         sizes: tuple[int, int],
         optimizer: dict[str, Any],
         hparams: dict[str, Any] | None = None,
@@ -90,11 +42,8 @@ class NNKitModule(pl.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.save_hyperparameters(hparams or {})
-        self.net, self.loss, self.task, self.optimizer_cfg = net, loss, task, optimizer
-        squash = build_activation("sigmoid", getattr(loss, "backend", "nnkit"))
-        self.prepare = loss_inputs(
-            task, getattr(loss, "inputs", "values"), getattr(loss, "targets", "dense"), squash
-        )
+        self.net, self.loss, self.task, self.optimizer_cfg = net, loss, TASKS[task], optimizer
+        self.prepare = loss_inputs(task, loss)
         classes, outputs = sizes
         self.train_metrics = task_metrics(task, classes, outputs, "train/")
         self.val_metrics = task_metrics(task, classes, outputs, "val/")
@@ -107,7 +56,7 @@ class NNKitModule(pl.LightningModule):
         return self.loss(*self.prepare(outputs, y))
 
     def _metric_target(self, y: Tensor) -> Tensor:
-        return y.long() if self.task == "binary" else y
+        return y.long() if self.task.integer_targets else y
 
     def on_train_start(self) -> None:
         precision = str(self.trainer.precision)
@@ -159,7 +108,7 @@ class NNKitModule(pl.LightningModule):
         self.log(
             "train/loss", losses_t.mean(), on_step=True, on_epoch=True, batch_size=len(targets)
         )
-        preds = predictions(self.task, torch.cat(outputs))
+        preds = self.task.predict(torch.cat(outputs))
         self.train_metrics.update(preds, self._metric_target(targets))
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
 
@@ -201,7 +150,7 @@ class NNKitModule(pl.LightningModule):
         sync = self.trainer.world_size > 1
         self.log(f"{stage}/loss", self.objective(outputs, y), batch_size=len(x), sync_dist=sync)
         metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(predictions(self.task, outputs), self._metric_target(y))
+        metrics.update(self.task.predict(outputs), self._metric_target(y))
         self.log_dict(metrics, on_step=False, on_epoch=True)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -215,22 +164,5 @@ class NNKitModule(pl.LightningModule):
         self.log("train/lr", lr, on_epoch=True, on_step=False)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        cfg = dict(self.optimizer_cfg)
-        name = cfg.pop("name")
-        params = self.net.parameters()
-        if name == "sgd":
-            return torch.optim.SGD(
-                params,
-                lr=cfg["lr"],
-                momentum=cfg.get("momentum", 0.0),
-                weight_decay=cfg.get("weight_decay", 0.0),
-            )
-        if name == "adam":
-            return torch.optim.Adam(
-                params,
-                lr=cfg["lr"],
-                betas=tuple(cfg.get("betas", (0.9, 0.999))),
-                weight_decay=cfg.get("weight_decay", 0.0),
-                fused=cfg.get("fused", True),
-            )
-        raise ValueError(f"unknown optimizer '{name}' (choose from: {', '.join(OPTIMIZERS)})")
+        settings = dict(self.optimizer_cfg)
+        return build_optimizer(settings.pop("name"), self.net.parameters(), **settings)

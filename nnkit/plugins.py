@@ -8,48 +8,66 @@ Three ways in, all filling the same registries:
    ``nnkit.losses``, ``nnkit.datasets`` and ``nnkit.models``, found lazily by
    ``entry_point_discovery``: the first time a registry is listed or misses a name.
 
-A plugin that fails to load warns once and is marked unavailable, with its reason;
-``NNKIT_STRICT_PLUGINS=1`` makes that an error and ``NNKIT_DISABLE_PLUGINS=1`` skips discovery.
+An installed plugin that fails to load warns once and is marked unavailable, with its reason.
+How plugins load is part of the run's config (``plugin_loading``, see ``LoadingPolicy``):
+``plugin_loading.strict=true`` makes a failure an error, ``plugin_loading.discover=false``
+skips installed packages, ``plugin_loading.timeout_s`` bounds each import. A plugin that exits,
+raises anything (``SystemExit`` and ``KeyboardInterrupt`` included) or hangs while importing is
+reported as a broken plugin, never mistaken for a finished run.
 
->>> sorted(ENTRY_POINT_GROUPS)
-['nnkit.activations', 'nnkit.datasets', 'nnkit.losses', 'nnkit.models']
+>>> load_modules([])
+[]
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnkit.errors import PluginError
+
 if TYPE_CHECKING:
     from nnkit.registry import Registry
-
-ENTRY_POINT_GROUPS = ("nnkit.activations", "nnkit.losses", "nnkit.datasets", "nnkit.models")
-
-
-class PluginError(ImportError):
-    """A plugin could not be loaded (raised for config plugins, and for all under strict mode)."""
 
 
 class PluginWarning(UserWarning):
     """A plugin package failed to load; nnkit goes on without it."""
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+@dataclass
+class LoadingPolicy:
+    """How plugins load; the run's ``plugin_loading`` config section sets it before any name
+    is looked up."""
+
+    discover: bool = True  # load installed packages' entry points
+    strict: bool = False  # a package that fails to load stops the run instead of warning
+    timeout_s: float = 30.0  # an import that takes longer is reported as hanging; 0: no limit
+
+
+POLICY = LoadingPolicy()
+
+
+def set_policy(discover: bool, strict: bool, timeout_s: float) -> None:
+    """Set how plugins load from here on (``nnkit.train`` calls it from the config)."""
+    POLICY.discover, POLICY.strict, POLICY.timeout_s = discover, strict, timeout_s
 
 
 def entry_point_discovery(group: str) -> Callable[[Registry[Any]], None]:
     """A ``discover`` hook for a registry: registers every entry point of ``group``."""
 
     def discover(registry: Registry[Any]) -> None:
-        if _flag("NNKIT_DISABLE_PLUGINS"):
+        if not POLICY.discover:
             return
         for entry_point in importlib.metadata.entry_points(group=group):
             _load_entry_point(registry, entry_point)
@@ -57,19 +75,52 @@ def entry_point_discovery(group: str) -> Callable[[Registry[Any]], None]:
     return discover
 
 
+@contextlib.contextmanager
+def _time_limit(what: str) -> Iterator[None]:
+    """Raise ``PluginError`` if the block runs longer than ``POLICY.timeout_s`` (main thread
+    of a POSIX process only; elsewhere the block runs unbounded)."""
+    limit = POLICY.timeout_s
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not limit or not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise PluginError(f"{what} did not finish importing within {limit:g} s (it hangs?)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _what_it_did(error: BaseException) -> str:
+    """A plugin's failure in words: exits and interrupts are named as such."""
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r}) while importing"
+    if isinstance(error, KeyboardInterrupt):
+        return "raised KeyboardInterrupt while importing"
+    return f"{type(error).__name__}: {error}"
+
+
 def _load_entry_point(registry: Registry[Any], entry_point: importlib.metadata.EntryPoint) -> None:
     dist = entry_point.dist
     package = f"{dist.name} {dist.version}" if dist is not None else "an unknown package"
+    what = f"plugin package '{package}' (entry point {entry_point.group}: {entry_point.name})"
     try:
-        obj = entry_point.load()
+        with _time_limit(what):
+            obj = entry_point.load()
         registry.register(entry_point.name, obj, source=f"package {package}")
-    except Exception as error:  # a plugin's own failure must not break nnkit
+    except BaseException as error:  # a plugin's own failure must not break nnkit
+        detail = str(error) if isinstance(error, PluginError) else _what_it_did(error)
         reason = (
             f"plugin package '{package}' (entry point {entry_point.group}: "
-            f"{entry_point.name} = {entry_point.value}) failed to load: "
-            f"{type(error).__name__}: {error}"
+            f"{entry_point.name} = {entry_point.value}) failed to load: {detail}"
         )
-        if _flag("NNKIT_STRICT_PLUGINS"):
+        if POLICY.strict:
             raise PluginError(reason) from error
         warnings.warn(reason, PluginWarning, stacklevel=2)
         registry.mark_unavailable(entry_point.name, reason)
@@ -89,10 +140,11 @@ def load_modules(specs: Iterable[str]) -> list[str]:
 def _import_one(spec: str) -> str:
     path = Path(spec)
     try:
-        if spec.endswith(".py") or os.sep in spec:
-            return _import_file(path)
-        importlib.import_module(spec)
-        return spec
+        with _time_limit(f"plugin module '{spec}'"):
+            if spec.endswith(".py") or os.sep in spec:
+                return _import_file(path)
+            importlib.import_module(spec)
+            return spec
     except PluginError:
         raise
     except ModuleNotFoundError as error:
@@ -100,10 +152,8 @@ def _import_one(spec: str) -> str:
             f"plugin module '{spec}' not found ({error}); give an importable module name "
             f"or a path to a .py file"
         ) from error
-    except Exception as error:
-        raise PluginError(
-            f"plugin module '{spec}' failed to import: {type(error).__name__}: {error}"
-        ) from error
+    except BaseException as error:  # a plugin that exits or is interrupted is still broken
+        raise PluginError(f"plugin module '{spec}' failed: {_what_it_did(error)}") from error
 
 
 def _import_file(path: Path) -> str:

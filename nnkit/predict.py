@@ -20,9 +20,9 @@ import torch
 
 from nnkit.build import build_net
 from nnkit.checkpoints import load_checkpoint
-from nnkit.config import ConfigError
-from nnkit.plugins import PluginError, load_modules
-from nnkit.registry import RegistryError
+from nnkit.errors import USER_ERRORS, ConfigError
+from nnkit.plugins import load_modules
+from nnkit.registries import registry_of
 from nnkit.task import predictions
 
 USAGE = "usage: python -m nnkit.predict ckpt=PATH input=[x1,x2,...] [plugins=[module,...]]"
@@ -55,14 +55,9 @@ def _literal(key: str, value: str) -> list[Any]:
 
 
 def _require_sources(sources: dict[str, str]) -> None:
-    from nnkit.activations import ACTIVATIONS
-    from nnkit.models import MODELS
-
-    registries = {"activation": ACTIVATIONS, "model": MODELS}
     for key, source in sources.items():
         kind, _, name = key.partition(":")
-        registry = registries.get(kind)
-        if registry is not None and name not in registry:
+        if name not in registry_of(kind):
             hint = (
                 f"pip install {source.split()[1]}"
                 if source.startswith("package")
@@ -107,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         load_modules(args["plugins"])
         answer, outputs = predict(args["ckpt"], args["input"])
-    except (ConfigError, RegistryError, PluginError) as error:
+    except USER_ERRORS as error:
         print(f"nnkit.predict: error: {error}", file=sys.stderr)
         return 2
     print(f"prediction: {answer}")

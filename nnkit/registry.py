@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -49,14 +49,23 @@ class Entry(Generic[T]):
     source: str
 
 
+def did_you_mean(name: str, valid: Iterable[str]) -> str:
+    """`` — did you mean 'X'?`` for the closest valid name, or nothing if none is close.
+
+    >>> did_you_mean("sigmiod", ["relu", "sigmoid"])
+    " — did you mean 'sigmoid'?"
+    """
+    close = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.5)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
 def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:
     """``unknown KIND 'NAME' — did you mean 'X'? (available: ...)``, on one line.
 
     >>> unknown_name_message("optimizer", "adma", ["adam", "sgd"])
     "unknown optimizer 'adma' — did you mean 'adam'? (available: adam, sgd)"
     """
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f" — did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(name, valid)
     return f"unknown {kind} '{name}'{hint} (available: {', '.join(valid) or 'none'})"
 
 
@@ -138,11 +147,6 @@ class Registry(Generic[T]):
         if name not in self._entries:
             self._unavailable[name] = reason
 
-    def unregister(self, name: str) -> None:
-        """Remove ``name``; unknown names are ignored."""
-        self._entries.pop(name, None)
-        self._unavailable.pop(name, None)
-
     def get(self, name_or_obj: str | T) -> T:
         """The object registered as ``name_or_obj``; a non-string object passes through."""
         if not isinstance(name_or_obj, str):
@@ -205,10 +209,6 @@ class Registry(Generic[T]):
             dict(unavailable),
             discovered,
         )
-
-    def rediscover(self) -> None:
-        """Forget that discovery ran, so the next listing or miss runs it again."""
-        self._discovered = self._discover is None
 
     def _run_discovery(self) -> None:
         if self._discovered:

@@ -1,10 +1,16 @@
-"""How a task (binary, multiclass, regression) meets a loss: what the loss is fed, and what
-counts as a prediction. Plain torch; the LightningModule uses it.
+"""Everything a task decides, in one table: ``TASKS["binary"]``, ``["multiclass"]``,
+``["regression"]``.
+
+A task says which loss it uses by default and which losses fit it, which metrics are logged,
+which metric is monitored (for ``best.ckpt``) and in which direction, what counts as a
+prediction, and which figure shows what was learned. Adding a task is one entry here.
 
 Models output raw scores. A loss that takes ``"logits"`` gets them as they are; a loss that
 takes ``"values"`` (the article's MSE) gets them through a sigmoid for classification, as the
 article's output neurons do. Dense-target losses get one-hot targets for multiclass.
 
+>>> TASKS["binary"].monitor, TASKS["binary"].mode
+('val/acc', 'max')
 >>> check_loss_fits("regression", "cross_entropy", inputs="logits", targets="index")
 Traceback (most recent call last):
 ...
@@ -14,39 +20,108 @@ ValueError: loss 'cross_entropy' needs a multiclass task, but the data is regres
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from nnkit.data.dataset import Task
+from nnkit.functions import sigmoid
 
-DEFAULT_LOSS: dict[str, str] = {"binary": "bce", "multiclass": "cross_entropy", "regression": "mse"}
-_FITTING = {
-    "binary": ("bce", "mse"),
-    "multiclass": ("bce", "cross_entropy", "mse"),
-    "regression": ("mse",),
-}
+TaskName = Literal["binary", "multiclass", "regression"]
 
 
-def check_loss_fits(task: Task, name: str, inputs: str, targets: str) -> None:
+def _class_index(outputs: Tensor) -> Tensor:
+    return outputs.argmax(dim=-1)  # (N,)
+
+
+def _label(outputs: Tensor) -> Tensor:
+    return (outputs >= 0).to(outputs.dtype)  # (N, 1): sigmoid(score) >= 0.5
+
+
+def _same(outputs: Tensor) -> Tensor:
+    return outputs
+
+
+def _accuracy(kind: str) -> Callable[[int, int], dict[str, Any]]:
+    def metrics(classes: int, outputs: int) -> dict[str, Any]:
+        import torchmetrics
+
+        extra = {"num_classes": classes} if kind == "multiclass" else {}
+        return {"acc": torchmetrics.Accuracy(task=kind, **extra)}
+
+    return metrics
+
+
+def _regression_metrics(classes: int, outputs: int) -> dict[str, Any]:
+    import torchmetrics
+
+    return {
+        "mse": torchmetrics.MeanSquaredError(num_outputs=outputs),
+        "r2": torchmetrics.R2Score(multioutput="uniform_average"),
+    }
+
+
+@dataclass(frozen=True)
+class Task:
+    """What one kind of data decides for a run."""
+
+    name: str
+    default_loss: str  # what loss=auto means
+    losses: tuple[str, ...]  # the built-in losses that fit
+    monitor: str  # the metric best.ckpt is chosen by
+    mode: str  # "max" or "min": which direction of ``monitor`` is better
+    predict: Callable[[Tensor], Tensor]  # raw outputs -> predictions
+    metrics: Callable[[int, int], dict[str, Any]]  # (classes, outputs) -> torchmetrics by name
+    figures: tuple[str, ...]  # the figures drawn for it, where the data's shape allows
+    squash_values: bool  # a "values" loss compares sigmoid(outputs), as the article's neurons
+    integer_targets: bool  # metrics take int64 targets
+
+
+TASKS: dict[str, Task] = {
+    "binary": Task(
+        "binary", "bce", ("bce", "mse"), "val/acc", "max", _label, _accuracy("binary"),
+        ("decision_boundary",), True, True,
+    ),
+    "multiclass": Task(
+        "multiclass", "cross_entropy", ("bce", "cross_entropy", "mse"), "val/acc", "max",
+        _class_index, _accuracy("multiclass"), ("decision_boundary", "confusion_matrix"), True,
+        True,
+    ),
+    "regression": Task(
+        "regression", "mse", ("mse",), "val/loss", "min", _same, _regression_metrics,
+        ("fitted_curve",), False, False,
+    ),
+}  # fmt: skip
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; a one-line ``ValueError`` for any other name."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task '{name}' (choose from: {', '.join(TASKS)})")
+    return TASKS[name]
+
+
+def check_loss_fits(task: str, name: str, inputs: str, targets: str) -> None:
     """Raise a one-line ``ValueError`` if a loss cannot serve ``task``."""
     if targets == "index" and task != "multiclass":
         problem = "needs a multiclass task"
-    elif inputs == "logits" and task == "regression":
+    elif inputs == "logits" and not TASKS[task].squash_values:
         problem = "needs a classification task"
     else:
         return
     raise ValueError(
         f"loss '{name}' {problem}, but the data is {task} "
-        f"(choose a loss from: {', '.join(_FITTING[task])})"
+        f"(choose a loss from: {', '.join(TASKS[task].losses)})"
     )
 
 
-def loss_inputs(
-    task: Task, inputs: str, targets: str, squash: Callable[[Tensor], Tensor]
-) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """A function mapping (model outputs, data targets) to what the loss takes."""
-    squash_outputs = inputs == "values" and task != "regression"
+def loss_inputs(task: str, loss: Any) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """A function mapping (model outputs, data targets) to what ``loss`` takes; the squashing
+    sigmoid runs on the loss's own backend (hand-derived, or torch's)."""
+    inputs, targets = getattr(loss, "inputs", "values"), getattr(loss, "targets", "dense")
+    squash_outputs = inputs == "values" and TASKS[task].squash_values
+    squash = torch.sigmoid if getattr(loss, "backend", "nnkit") == "torch" else sigmoid
     one_hot = targets == "dense" and task == "multiclass"
 
     def prepare(outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -57,11 +132,7 @@ def loss_inputs(
     return prepare
 
 
-def predictions(task: Task, outputs: Tensor) -> Tensor:
+def predictions(task: str, outputs: Tensor) -> Tensor:
     """Class indices (multiclass), 0/1 labels (binary: score >= 0, i.e. sigmoid >= 0.5), or the
     outputs themselves (regression)."""
-    if task == "multiclass":
-        return outputs.argmax(dim=-1)  # (N,)
-    if task == "binary":
-        return (outputs >= 0).to(outputs.dtype)  # (N, 1)
-    return outputs
+    return TASKS[task].predict(outputs)

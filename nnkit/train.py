@@ -1,122 +1,84 @@
 """The main job: ``python -m nnkit.train [overrides]`` and ``nnkit.train.run(overrides)``.
 
-``train(cfg, run_dir)`` reads top to bottom: seed → plugins → data → model → logger and
-callbacks → trainer → fit → test → metrics. The Hydra entry point and ``run`` are thin wrappers.
+``train(cfg, run_dir)`` is the whole run, top to bottom: seed → plugins → data → model (all in
+``prepare``, or handed over by the command line, which prepared them to check its input) →
+logger and callbacks → trainer → fit → test → metrics. ``run`` composes a config and calls it.
 
->>> import nnkit.train
->>> callable(nnkit.train.run)
-True
+>>> from nnkit.train import train, run
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nnkit.config import ConfigError, check_settings, store_registry_options, store_schemas
-from nnkit.plugins import PluginError, load_modules
-from nnkit.registry import RegistryError
-
-CONFIG_MODULE = "nnkit.conf"
-GROUPS = ("model", "data", "loss", "optimizer", "trainer", "logger", "experiment")
-USER_ERRORS = (ConfigError, RegistryError, PluginError)
+from nnkit.build import Prepared, prepare
+from nnkit.compose import compose
+from nnkit.data.module import TensorDataModule
+from nnkit.errors import RunInterrupted
 
 
-def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """The composed config for ``overrides``, with Hydra's own section under ``hydra``."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
+def train(
+    cfg: DictConfig, run_dir: str | Path, prepared: Prepared | None = None
+) -> dict[str, float]:
+    """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics.
 
-    store_schemas()
-    load_override_plugins(overrides)
-    store_registry_options(CONFIG_MODULE)
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-            return hydra_compose("train", overrides=list(overrides), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as error:
-        cause = error.__cause__
-        detail = f" {one_line(str(cause))}" if cause and str(cause) not in str(error) else ""
-        raise ConfigError(one_line(str(error)) + detail) from error
+    ``prepared`` is ``prepare(cfg, run_dir)``'s result when the caller already has it.
+    """
+    import torch
 
+    from nnkit.trainer import (
+        build_callbacks,
+        build_logger,
+        build_module,
+        build_trainer,
+        final_metrics,
+        finish,
+        quiet_lightning,
+    )
 
-def load_override_plugins(overrides: Sequence[str]) -> None:
-    """Import the modules of a ``plugins=[...]`` override before anything looks names up, so
-    that a plugin's dataset or model is a valid option of its group."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(
-            [o for o in overrides if o.startswith(("plugins=", "+plugins="))]
-        )
-    except Exception as error:
-        raise ConfigError(one_line(str(error))) from error
-    for override in parsed:
-        if not override.is_sweep_override():
-            load_modules(override.value() or [])
-
-
-def one_line(message: str) -> str:
-    """Hydra's and OmegaConf's multi-line messages folded into one line."""
-    noise = ("full_key:", "object_type", "reference_type", "Set the environment variable")
-    lines = [line.strip() for line in message.splitlines()]
-    return " ".join(line for line in lines if line and not line.startswith(noise))
-
-
-def validate(cfg: DictConfig) -> None:
-    """Everything that can be checked before data is made: plugins, names, settings."""
-    load_modules(cfg.plugins)
-    check_settings(cfg)
-    from nnkit.data.dataset import DATASETS
-    from nnkit.losses import LOSSES
-    from nnkit.models import MODELS
-
-    DATASETS.get(cfg.data.name)
-    MODELS.get(cfg.model.name)
-    if cfg.loss.name != "auto":
-        LOSSES.get(cfg.loss.name)
-
-
-def registry_for_group(group: str) -> Any:
-    """The registry a config group mirrors, or None for groups of fixed settings."""
-    from nnkit.data.dataset import DATASETS
-    from nnkit.losses import LOSSES
-    from nnkit.models import MODELS
-
-    return {"model": MODELS, "data": DATASETS, "loss": LOSSES}.get(group)
-
-
-def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
-    """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics."""
     run_dir = Path(run_dir)
-    validate(cfg)
-    from nnkit.runner import fit_and_test
-
+    prepared = prepared or prepare(cfg, run_dir)  # seed, plugins, data, model, loss, checkpoint
     quiet_lightning()  # after Lightning's import, which sets its own logger's level
-    return fit_and_test(cfg, run_dir)
-
-
-def quiet_lightning() -> None:
-    """Lightning's info lines (devices, "fit stopped") off; nnkit prints its own summary."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-    warnings.filterwarnings("ignore", message=".*weights_only. was not set.*")
+    if cfg.trainer.threads > 0:
+        torch.set_num_threads(cfg.trainer.threads)
+    module = build_module(cfg, prepared)
+    logger = build_logger(cfg, run_dir)
+    callbacks = build_callbacks(cfg, run_dir, prepared)
+    trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
+    # DDP synchronises gradients once per forward of its wrapper: one step per call there.
+    steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
+    data = TensorDataModule(
+        prepared.data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, steps_per_call
+    )
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    ckpt_path = prepared.ckpt_path and str(prepared.ckpt_path)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except SystemExit as stop:  # Lightning exits after handling Ctrl-C
+        if not trainer.interrupted:
+            raise
+        last = run_dir / "checkpoints" / "last.ckpt"
+        raise RunInterrupted(
+            f"interrupted; saved {last} — resume with ckpt_path=last hydra.run.dir={run_dir}"
+        ) from stop
+    metrics = final_metrics(trainer.callback_metrics)
+    (test,) = trainer.test(module, datamodule=data, verbose=False)
+    metrics.update(final_metrics(test))
+    if trainer.is_global_zero:
+        finish(trainer, metrics, run_dir, prepared.config)
+    return metrics
 
 
 def run(overrides: Sequence[str] = ()) -> dict[str, float]:
-    """Compose the config from ``overrides`` (as on the command line), train, return metrics."""
+    """Compose the config from ``overrides`` (as on the command line), train, return metrics.
+
+    Raises nnkit's one-line errors (``nnkit.errors``) for bad input, before any folder exists.
+    """
     cfg = compose(overrides)
     run_dir = cfg.hydra.run.dir
     with open_dict(cfg):

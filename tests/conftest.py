@@ -1,18 +1,19 @@
-"""Shared fixtures: every test gets the registries back as they were, so no name leaks."""
+"""Shared fixtures: every test gets the registries and the plugin policy back as they were."""
 
 from __future__ import annotations
 
 import pytest
 
-import nnkit
-
-REGISTRIES = (nnkit.ACTIVATIONS, nnkit.LOSSES, nnkit.DATASETS, nnkit.MODELS)
+from nnkit.plugins import POLICY, LoadingPolicy
+from nnkit.registries import REGISTRIES
 
 
 @pytest.fixture(autouse=True)
 def restore_registries():
-    """Snapshot the four registries before a test and restore them after it."""
+    """Snapshot every registry (and the plugin loading policy) before a test and restore them
+    after it."""
     states = [registry.snapshot() for registry in REGISTRIES]
     yield
     for registry, state in zip(REGISTRIES, states, strict=True):
         registry.restore(state)
+    POLICY.__dict__.update(LoadingPolicy().__dict__)

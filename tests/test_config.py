@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from omegaconf import open_dict
 
-from nnkit.build import build_all
-from nnkit.cli import group_options
-from nnkit.train import GROUPS, compose, run, validate
+from nnkit.build import prepare
+from nnkit.compose import GROUPS, compose, group_options
+from nnkit.registries import CONFIG_GROUPS
+from nnkit.task import loss_inputs
+from nnkit.train import run
 
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 NEEDS = {
@@ -19,15 +21,19 @@ NEEDS = {
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_every_option_composes_validates_and_builds(group, option):
+def test_every_option_composes_validates_and_builds(group, option, tmp_path):
     extra = NEEDS.get((group, option), [])
     cfg = compose([f"{group}={option}", *extra])
     with open_dict(cfg):
         del cfg["hydra"]
-    validate(cfg)
-    data, net, loss = build_all(cfg)
+    prepared = prepare(cfg, tmp_path)
+    data, net, loss = prepared.data, prepared.net, prepared.loss
     assert data.in_features > 0 and sum(p.numel() for p in net.parameters()) > 0
-    assert callable(loss)
+    x, y = data.train
+    value = loss(*loss_inputs(data.task, loss)(net(x[:4]), y[:4]))
+    assert value.ndim == 0 and bool(value.isfinite()) and float(value) >= 0
+    if group in CONFIG_GROUPS:
+        assert cfg[group].name == option
 
 
 def test_composed_config_has_every_group_and_plain_values():
@@ -50,14 +56,14 @@ def test_plugin_dataset_without_yaml_gets_a_config_option(tmp_path):
         [
             f"plugins=[{plugin}]",
             "data=stripes",
-            "data.n=100",
-            "trainer.max_epochs=2",
+            "data.n=200",
+            "trainer.max_epochs=30",
             "trainer.progress_bar=none",
             "logger=none",
             f"hydra.run.dir={tmp_path}/r",
         ]
     )
-    assert 0.0 <= metrics["val/acc"] <= 1.0
+    assert metrics["val/acc"] >= 0.85  # one straight cut separates the stripes
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

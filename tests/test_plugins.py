@@ -115,13 +115,29 @@ def test_broken_plugin_warns_once_and_says_why_when_asked_for(site, tmp_path):
     assert "activation 'broken' is unavailable: plugin package 'broken-acts 0.1'" in result.stderr
 
 
-def test_strict_mode_turns_a_broken_plugin_into_an_error(site):
-    result = cli("nnkit.list", env=env(site, NNKIT_STRICT_PLUGINS="1"))
-    assert result.returncode != 0 and "PluginError" in result.stderr
+def test_strict_mode_turns_a_broken_plugin_into_an_error(site, tmp_path):
+    listed = cli("nnkit.list", "--strict", env=env(site))
+    assert listed.returncode == 2 and "broken-acts 0.1" in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1
+    run_dir = tmp_path / "run"
+    result = cli(
+        "nnkit.train", "plugin_loading.strict=true", f"hydra.run.dir={run_dir}", env=env(site)
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "plugin package 'broken-acts 0.1'" in result.stderr and "boom at import" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not run_dir.exists()
 
 
-def test_disabled_discovery_sees_no_plugin(site):
-    assert "swish" not in cli("nnkit.list", env=env(site, NNKIT_DISABLE_PLUGINS="1")).stdout
+def test_disabled_discovery_sees_no_plugin(site, tmp_path):
+    assert "swish" not in cli("nnkit.list", "--no-discover", env=env(site)).stdout
+    result = cli(
+        "nnkit.train",
+        "plugin_loading.discover=false",
+        "model.activation=swish",
+        f"hydra.run.dir={tmp_path}/r",
+        env=env(site),
+    )
+    assert result.returncode == 2 and "unknown activation 'swish'" in result.stderr
 
 
 def test_collision_with_a_builtin_is_loud_and_keeps_the_builtin(site):
@@ -189,3 +205,29 @@ def test_readme_write_your_own_activation_runs_as_written():
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert "cube_root_ish" in nnkit.ACTIVATIONS.names()
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("import sys\nsys.exit(0)\n", "called sys.exit(0) while importing"),
+        ("raise SystemExit(3)\n", "called sys.exit(3) while importing"),
+        ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt while importing"),
+        ("import time\ntime.sleep(60)\n", "did not finish importing within 1 s"),
+    ],
+    ids=["exit-0", "exit-3", "interrupt", "hang"],
+)
+def test_a_plugin_that_exits_or_hangs_is_a_broken_plugin_not_a_finished_run(tmp_path, source, said):
+    plugin = tmp_path / "rude.py"
+    plugin.write_text(source)
+    run_dir = tmp_path / "run"
+    result = cli(
+        "nnkit.train",
+        f"plugins=[{plugin}]",
+        "plugin_loading.timeout_s=1",
+        f"hydra.run.dir={run_dir}",
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"plugin module '{plugin}'" in result.stderr and said in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not run_dir.exists()

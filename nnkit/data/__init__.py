@@ -1,7 +1,8 @@
 """Datasets: generated (or shipped in a package), deterministic given their own seed."""
 
 from nnkit.data import digits, planar, regression, seven_segment
-from nnkit.data.dataset import DATASETS, TASKS, Task, TensorData, check_range, split
+from nnkit.data.dataset import DATASETS, TensorData, check_range, split
+from nnkit.task import TASKS, Task
 
 __all__ = [
     "DATASETS",

@@ -8,16 +8,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
-
-Task = Literal["binary", "multiclass", "regression"]
-TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+from nnkit.task import TaskName, get_task
 
 DATASETS: Registry[Any] = Registry("dataset", discover=entry_point_discovery("nnkit.datasets"))
 
@@ -33,12 +31,11 @@ class TensorData:
     train: tuple[Tensor, Tensor]
     val: tuple[Tensor, Tensor]
     test: tuple[Tensor, Tensor]
-    task: Task
+    task: TaskName
     classes: int = 0
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task '{self.task}' (choose from: {', '.join(TASKS)})")
+        get_task(self.task)
 
     @property
     def in_features(self) -> int:
@@ -52,7 +49,7 @@ class TensorData:
 
 
 def split(
-    x: Tensor, y: Tensor, task: Task, seed: int, classes: int = 0, fractions=(0.7, 0.15)
+    x: Tensor, y: Tensor, task: TaskName, seed: int, classes: int = 0, fractions=(0.7, 0.15)
 ) -> TensorData:
     """Shuffle ``(x, y)`` with ``seed`` and cut it into train/val/test (70/15/15 by default)."""
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))

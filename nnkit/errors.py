@@ -1,0 +1,34 @@
+"""The errors nnkit reports to its users, in one small module that every layer may import.
+
+Each carries one line: the bad value and the valid choices. The command line turns them into
+exit codes: 2 for a user's mistake (``USER_ERRORS``), 1 for ``DivergenceError``, 130 for
+``RunInterrupted``.
+
+>>> raise ConfigError("optimizer.lr=0 is out of range (valid: optimizer.lr > 0)")
+Traceback (most recent call last):
+...
+nnkit.errors.ConfigError: optimizer.lr=0 is out of range (valid: optimizer.lr > 0)
+"""
+
+from __future__ import annotations
+
+from nnkit.registry import RegistryError
+
+
+class ConfigError(ValueError):
+    """A user's configuration is wrong; the message is one line with the valid choices."""
+
+
+class PluginError(ImportError):
+    """A plugin could not be loaded (config plugins always; installed ones when strict)."""
+
+
+class DivergenceError(RuntimeError):
+    """The loss or the weights became NaN or infinite."""
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (Ctrl-C or SIGTERM) after saving a checkpoint."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, RegistryError, PluginError)

@@ -1,0 +1,166 @@
+"""The Lightning side of a run: the LightningModule, the logger, the callbacks and the Trainer
+built from the config, and what a finished run leaves (``metrics.json``, the summary)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from nnkit.build import Prepared, loss_name
+from nnkit.callbacks import (
+    AtomicCheckpointIO,
+    FigureLogger,
+    LastCheckpoint,
+    SaveOnInterrupt,
+)
+from nnkit.errors import ConfigError
+from nnkit.module import NNKitModule
+from nnkit.registries import registry_of
+from nnkit.task import TASKS
+
+
+def quiet_lightning() -> None:
+    """Lightning's info lines (devices, "fit stopped") off; nnkit prints its own summary."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (
+        ".*does not have many workers.*",
+        ".*smaller than the logging interval.*",
+        ".*treespec, LeafSpec.*",
+        ".*exists and is not empty.*",
+        ".*weights_only. was not set.*",
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def provenance(cfg: DictConfig, task: str) -> dict[str, str]:
+    """Where each registry name the run uses came from (built-in, module or package)."""
+    activation = cfg.model.get("activation", None)
+    names = [activation] if isinstance(activation, str) else list(activation or [])
+    used = [("activation", n) for n in names] + [
+        ("model", cfg.model.name),
+        ("dataset", cfg.data.name),
+        ("loss", loss_name(cfg.loss, task)),
+        ("optimizer", cfg.optimizer.name),
+    ]
+    return {f"{kind}:{name}": registry_of(kind).source(name) for kind, name in used}
+
+
+def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
+    """The LightningModule, with everything needed to rebuild it stored as hyperparameters."""
+    data = prepared.data
+    hparams = {
+        "config": prepared.config,
+        "data": {
+            "task": data.task,
+            "in_features": data.in_features,
+            "out_features": data.out_features,
+            "classes": data.classes,
+        },
+        "sources": provenance(cfg, data.task),
+    }
+    sizes = (data.classes, data.out_features)
+    optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    return NNKitModule(prepared.net, prepared.loss, data.task, sizes, optimizer, hparams)
+
+
+def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
+    """TensorBoard's logger in ``run_dir/tensorboard``, or ``False`` for ``logger=none``."""
+    if cfg.logger.name != "tensorboard":
+        return False
+    return TensorBoardLogger(
+        save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+    )
+
+
+def _progress_bar(kind: str) -> list[pl.Callback]:
+    if kind == "tqdm":
+        return [TQDMProgressBar()]
+    if kind == "rich":
+        try:
+            from pytorch_lightning.callbacks import RichProgressBar
+
+            return [RichProgressBar()]
+        except (ImportError, ModuleNotFoundError) as error:
+            raise ConfigError(
+                f"trainer.progress_bar=rich needs the 'rich' package ({error})"
+            ) from error
+    return []
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[pl.Callback]:
+    """Checkpoints (best by the task's monitored metric, last), figures, the progress bar."""
+    task = TASKS[prepared.data.task]
+    folder = run_dir / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=folder,
+        filename="best",
+        monitor=task.monitor,
+        mode=task.mode,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    last = LastCheckpoint(folder / "last.ckpt", cfg.trainer.checkpoint_interval_s)
+    callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
+    callbacks += _progress_bar(cfg.trainer.progress_bar)
+    if cfg.logger.name != "none" and cfg.logger.figures:
+        callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
+    return callbacks
+
+
+def build_trainer(
+    t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]
+) -> pl.Trainer:
+    """The Trainer as ``trainer.*`` says, writing checkpoints atomically."""
+    return pl.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        precision=t.precision,
+        deterministic=t.deterministic,
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        logger=logger,
+        callbacks=callbacks,
+        enable_progress_bar=t.progress_bar != "none",
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+    )
+
+
+def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Epoch-level metrics as plain numbers (the ``_step``/``_epoch`` copies left out)."""
+    return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
+
+
+def finish(
+    trainer: pl.Trainer, metrics: dict[str, float], run_dir: Path, config: dict[str, Any]
+) -> None:
+    """Write metrics.json and the hyperparameters, and print the summary."""
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if trainer.logger is not None:
+        hp_metrics = {
+            f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)
+        }
+        trainer.logger.log_hyperparams(config, metrics=hp_metrics)
+        trainer.logger.finalize("success")
+    width = max(len(k) for k in metrics) if metrics else 0
+    lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(metrics.items())]
+    print("\nfinal metrics:\n" + "\n".join(lines))
+    print(f"run folder: {run_dir}")
+    if trainer.logger is not None:
+        print(f"tensorboard --logdir {run_dir}")
