@@ -50,6 +50,10 @@ class Activation(nn.Module):
         """The same mathematics in plain torch, differentiated by torch's autograd."""
         raise NotImplementedError
 
+    def pair(self) -> F.Pair | None:
+        """The hand-derived forward/backward pair, for whole-network backpropagation."""
+        return None
+
     def extra_repr(self) -> str:
         return f"backend={self.backend}"
 
@@ -67,6 +71,9 @@ class Step(Activation):
 
     def function(self, x: Tensor) -> Tensor:
         return F.step(x, self.ste)
+
+    def pair(self) -> F.Pair:
+        return F.step_pair(self.ste)
 
     def reference(self, x: Tensor) -> Tensor:
         """The true step forward, with the gradient of the surrogate: s + (H(x) - s).detach()."""
@@ -86,6 +93,9 @@ class Sigmoid(Activation):
     def function(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
+    def pair(self) -> F.Pair:
+        return F.SIGMOID
+
     def reference(self, x: Tensor) -> Tensor:
         return torch.sigmoid(x)
 
@@ -98,6 +108,9 @@ class ReLU(Activation):
 
     def function(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+    def pair(self) -> F.Pair:
+        return F.RELU
 
     def reference(self, x: Tensor) -> Tensor:
         return torch.relu(x)
@@ -112,19 +125,27 @@ class Identity(Activation):
     def function(self, x: Tensor) -> Tensor:
         return F.identity(x)
 
+    def pair(self) -> F.Pair:
+        return F.IDENTITY
+
     def reference(self, x: Tensor) -> Tensor:
         return x
 
 
 class FunctionActivation(nn.Module):
-    """Wraps a plain function or an ``autograd.Function`` as a module."""
+    """Wraps a plain function or an ``autograd.Function`` as a module. ``owner`` is what was
+    registered; a ``Pair`` in its ``pair`` attribute opts it into whole-network backprop."""
 
-    def __init__(self, fn: Callable[..., Tensor], **options: Any) -> None:
+    def __init__(self, fn: Callable[..., Tensor], owner: Any = None, **options: Any) -> None:
         super().__init__()
-        self.fn, self.options = fn, options
+        self.fn, self.owner, self.options = fn, owner, options
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fn(x, **self.options)
+
+    def pair(self) -> F.Pair | None:
+        pair = getattr(self.owner, "pair", None)
+        return pair if isinstance(pair, F.Pair) and not self.options else None
 
     def extra_repr(self) -> str:
         return getattr(self.fn, "__qualname__", repr(self.fn))
@@ -142,9 +163,9 @@ def build_activation(name_or_obj: Any, backend: str = "nnkit", **options: Any) -
     if isinstance(obj, nn.Module):
         return obj
     if inspect.isclass(obj) and issubclass(obj, torch.autograd.Function):
-        return FunctionActivation(obj.apply, **options)
+        return FunctionActivation(obj.apply, obj, **options)
     if inspect.isclass(obj) and issubclass(obj, nn.Module):
         if "backend" in inspect.signature(obj).parameters:
             options = {**options, "backend": backend}
         return obj(**options)
-    return FunctionActivation(obj, **options)
+    return FunctionActivation(obj, obj, **options)

@@ -8,9 +8,9 @@ Each case trains the same network (2-64-64-1 ReLU, BCE, Adam 1e-2 on ``circular`
 - ``nnkit-backend-torch``: nnkit with torch's built-in ops instead of the hand-derived ones;
 - ``sklearn``: scikit-learn's ``MLPClassifier`` (same layers, Adam, batch size).
 
-End to end, the main job (``python -m nnkit.train``, defaults on) is timed from process start to
-exit against a plain PyTorch script training the same 7-32-10 network for the same 100 steps,
-with peak resident memory.
+End to end (``nnkit.bench_e2e``), the main job (``python -m nnkit.train``, defaults on) is
+timed from process start to exit, with its peak resident memory, against a plain PyTorch script
+and a minimal Hydra + Lightning app training the same 7-32-10 network for the same 100 steps.
 
 Throughput is steady state: each contender runs for ``e`` and ``3e`` epochs and the extra
 samples are divided by the extra time, so start-up and fixed costs cancel. Contenders are
@@ -136,70 +136,6 @@ def sklearn_mlp(n: int, batch: int, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-PLAIN_SCRIPT = """
-import torch
-from torch import nn
-torch.manual_seed(0); torch.set_num_threads(1)
-rows = ["1111110", "0110000", "1101101", "1111001", "0110011",
-        "1011011", "1011111", "1110000", "1111111", "1111011"]
-x = torch.tensor([[float(b) for b in r] for r in rows]); y = torch.arange(10)
-net = nn.Sequential(nn.Linear(7, 32), nn.ReLU(), nn.Linear(32, 10))
-optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
-for step in range(100):
-    optimizer.zero_grad(); loss = nn.functional.cross_entropy(net(x), y)
-    loss.backward(); optimizer.step()
-print("accuracy", float((net(x).argmax(1) == y).float().mean()))
-torch.save(net.state_dict(), "plain.pt")
-"""
-
-
-# A small parent for the timed command: a child forked from this (large) process would count
-# the parent's pages in its peak resident memory.
-_MEASURE = (
-    "import resource, subprocess, sys, time; t = time.perf_counter(); "
-    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
-    "stderr=subprocess.DEVNULL).returncode; "
-    "print(code, time.perf_counter() - t, "
-    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-def end_to_end(command: list[str], folder: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a command, process start to exit."""
-    import subprocess
-
-    out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *command],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    if out[0] != "0":
-        raise RuntimeError(f"{' '.join(command)} failed with status {out[0]}")
-    return float(out[1]), float(out[2]) / 1024
-
-
-def measure_end_to_end(repeats: int) -> dict[str, float]:
-    """The main job (7-segment digits, defaults on) against the plain script, interleaved."""
-    results: dict[str, list[tuple[float, float]]] = {"nnkit": [], "plain": []}
-    with tempfile.TemporaryDirectory() as folder:
-        for i in range(repeats):
-            results["plain"].append(end_to_end([sys.executable, "-c", PLAIN_SCRIPT], folder))
-            results["nnkit"].append(
-                end_to_end([sys.executable, "-m", "nnkit.train", f"hydra.run.dir=run{i}"], folder)
-            )
-    wall = {k: statistics.median(t for t, _ in v) for k, v in results.items()}
-    rss = {k: statistics.median(m for _, m in v) for k, v in results.items()}
-    return {
-        "nnkit wall s": wall["nnkit"],
-        "plain wall s": wall["plain"],
-        "nnkit / plain wall": wall["nnkit"] / wall["plain"],
-        "nnkit peak MiB": rss["nnkit"],
-        "plain peak MiB": rss["plain"],
-    }
-
-
 def steady_rate(fn: Callable[[int, int, int], float], n: int, batch: int, epochs: int) -> float:
     """Training samples per second once fixed costs are subtracted."""
     short, long = fn(n, batch, epochs), fn(n, batch, 3 * epochs)
@@ -254,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = measure(args.repeats, args.scale)
     if not args.no_end_to_end:
+        from nnkit.bench_e2e import measure_end_to_end
+
         results["end-to-end seven_segment"] = measure_end_to_end(args.repeats)
     print(format_results(results))
     with open(args.out, "w") as file:

@@ -20,6 +20,14 @@ from torch import Tensor, nn
 from nnkit.data.dataset import TensorData
 from nnkit.task import TASKS, predictions
 
+MAX_POINTS = 1000  # points drawn on a figure: enough to see the data, cheap to draw
+
+
+def _some(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """At most ``MAX_POINTS`` rows of each tensor, evenly spread."""
+    step = max(1, -(-len(tensors[0]) // MAX_POINTS))
+    return tuple(t[::step] for t in tensors)
+
 
 def _apply(net: nn.Module, x: Tensor) -> Tensor:
     """``net(x)`` on the net's own device, returned on the CPU."""
@@ -44,6 +52,7 @@ def decision_boundary(net: nn.Module, x: Tensor, y: Tensor, task: str, steps: in
         surface = predictions(task, outputs).reshape(steps, steps).to(x.dtype)
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.contourf(gx, gy, surface, levels=20, cmap="RdBu", alpha=0.6)
+    x, y = _some(x, y)
     ax.scatter(x[:, 0], x[:, 1], c=y.flatten(), cmap="RdBu", edgecolors="k", s=12)
     ax.set(xlabel="x1", ylabel="x2", title="decision boundary")
     fig.tight_layout()
@@ -55,6 +64,7 @@ def fitted_curve(net: nn.Module, x: Tensor, y: Tensor):
     """The data points and the model's prediction along x."""
     line = torch.linspace(float(x.min()), float(x.max()), 200).unsqueeze(1).to(x.dtype)
     fig, ax = plt.subplots(figsize=(5, 3.5))
+    x, y = _some(x, y)
     ax.scatter(x[:, 0], y[:, 0], s=8, alpha=0.6, label="data")
     ax.plot(line[:, 0], _apply(net, line)[:, 0], color="C3", linewidth=2, label="model")
     ax.set(xlabel="x", ylabel="y", title="fitted curve")

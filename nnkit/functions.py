@@ -5,6 +5,13 @@ derivation in the docstring, and a ``torch.autograd.Function`` that is only glue
 the bottom (``step``, ``sigmoid``, ...) are what the rest of nnkit calls. This module knows only
 torch; ``nnkit.gradcheck`` proves every backward against torch's own autograd.
 
+The Functions use the classic ``forward(ctx, ...)`` form. For Functions with a separate
+``setup_context``, torch's ``Function.apply`` binds default arguments through
+``inspect.signature`` on every call (about 30 µs here, more than a small layer's arithmetic);
+the classic form skips that through the public API. The price: torch.func transforms (vmap,
+grad) do not apply to them — nnkit batches many networks with an explicit replica dimension
+instead (``linear_forward``).
+
 >>> x = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
 >>> relu(x).sum().backward()
 >>> x.grad
@@ -13,6 +20,8 @@ tensor([0., 0., 1.])
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,17 +32,19 @@ from torch.autograd.function import once_differentiable
 STE_CHOICES = ("identity", "clipped", "none")
 
 
-class NNKitFunction(Function):
-    """Base of nnkit's Functions. torch's ``Function.apply`` inspects ``forward``'s signature
-    on every call to fill in default arguments (about 40 µs, more than a small layer's
-    arithmetic); nnkit's forwards take every argument positionally and have no defaults, so
-    that step is skipped outside functorch transforms, where torch's own path is kept."""
+@dataclass(frozen=True)
+class Pair:
+    """An activation's hand-derived forward and backward as plain functions, for the
+    whole-network backpropagation (``nnkit.network``): ``forward(x) -> y`` and
+    ``backward(x, y, grad_y) -> grad_x``; ``x`` is kept for backward only if ``needs_input``.
 
-    @classmethod
-    def apply(cls, *args: Any) -> Any:
-        if torch._C._are_functorch_transforms_active():
-            return super().apply(*args)
-        return super(Function, cls).apply(*args)
+    >>> RELU.backward(None, torch.tensor([0.0, 2.0]), torch.tensor([5.0, 5.0]))
+    tensor([0., 5.])
+    """
+
+    forward: Callable[[Tensor], Tensor]
+    backward: Callable[[Tensor | None, Tensor, Tensor], Tensor]
+    needs_input: bool = False
 
 
 # --- step -----------------------------------------------------------------------------------
@@ -60,18 +71,15 @@ def step_backward(x: Tensor | None, grad: Tensor, ste: str) -> Tensor:
     return torch.zeros_like(grad)
 
 
-class StepFunction(NNKitFunction):
+class StepFunction(Function):
     """The step with a straight-through backward; ``ste`` picks the surrogate."""
 
     @staticmethod
-    def forward(x: Tensor, ste: str) -> Tensor:
-        return step_forward(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, str], output: Tensor) -> None:
-        x, ctx.ste = inputs
-        if ctx.ste == "clipped":  # only the clipped surrogate needs x
+    def forward(ctx: Any, x: Tensor, ste: str) -> Tensor:
+        ctx.ste = ste
+        if ste == "clipped":  # only the clipped surrogate needs x
             ctx.save_for_backward(x)
+        return step_forward(x)
 
     @staticmethod
     @once_differentiable
@@ -96,16 +104,14 @@ def sigmoid_backward(y: Tensor, grad: Tensor) -> Tensor:
     return grad * y * (1.0 - y)
 
 
-class SigmoidFunction(NNKitFunction):
+class SigmoidFunction(Function):
     """The sigmoid; its backward is itself differentiable (double backward works)."""
 
     @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return sigmoid_forward(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.save_for_backward(output)
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        y = sigmoid_forward(x)
+        ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -129,16 +135,14 @@ def relu_backward(y: Tensor, grad: Tensor) -> Tensor:
     return grad * torch.sign(y)
 
 
-class ReLUFunction(NNKitFunction):
+class ReLUFunction(Function):
     """ReLU with the derivative at 0 set to 0, as the article and torch do."""
 
     @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return relu_forward(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.save_for_backward(output)
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        y = relu_forward(x)
+        ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -147,17 +151,13 @@ class ReLUFunction(NNKitFunction):
 
 
 # --- identity -------------------------------------------------------------------------------
-class IdentityFunction(NNKitFunction):
+class IdentityFunction(Function):
     """No activation: f(x) = x and df/dx = 1. A network made only of these "is simply equivalent
     to a linear model"."""
 
     @staticmethod
-    def forward(x: Tensor) -> Tensor:
+    def forward(ctx: Any, x: Tensor) -> Tensor:
         return x.view_as(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        pass
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -168,7 +168,14 @@ class IdentityFunction(NNKitFunction):
 def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """ "Each neuron adds together the weighted values of all the neurons connected to itself and
     adds a bias value": y = x W^T + b, for x of shape (..., in) and W of shape (out, in).
-    For a batch of vectors the product and the bias are one fused ``addmm``."""
+    For a batch of vectors the product and the bias are one fused ``addmm``.
+
+    With a leading replica dimension — x (R, N, in), W (R, out, in), b (R, out) — each of the
+    R networks applies its own weights to its own batch, as one ``baddbmm``."""
+    if weight.dim() == 3:
+        if bias is None:
+            return torch.bmm(x, weight.transpose(1, 2))  # (R, N, out)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (R, N, out)
     if bias is not None and x.dim() == 2:
         return torch.addmm(bias, x, weight.t())  # (N, out)
     y = x.matmul(weight.t())  # (..., out)
@@ -180,26 +187,28 @@ def linear_backward(
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """With g = dL/dy (the error arriving at the outputs), "computing the derivatives and
     opportunely multiplying the matrices of values and weights":
-    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over every leading dimension."""
-    g2 = grad.reshape(-1, grad.shape[-1])  # (N, out)
-    x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over every leading dimension
+    (per replica, with a leading replica dimension)."""
+    if weight.dim() == 3:
+        grad_x = torch.bmm(grad, weight) if needs[0] else None  # (R, N, in)
+        grad_w = torch.bmm(grad.transpose(1, 2), x) if needs[1] else None  # (R, out, in)
+        grad_b = grad.sum(1) if needs[2] else None  # (R, out)
+        return grad_x, grad_w, grad_b
+    g2 = grad if grad.dim() == 2 else grad.reshape(-1, grad.shape[-1])  # (N, out)
+    x2 = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])  # (N, in)
     grad_x = grad.matmul(weight) if needs[0] else None
-    grad_w = g2.t().matmul(x2) if needs[1] else None
+    grad_w = g2.t().mm(x2) if needs[1] else None
     grad_b = g2.sum(0) if needs[2] else None
     return grad_x, grad_w, grad_b
 
 
-class LinearFunction(NNKitFunction):
+class LinearFunction(Function):
     """A fully connected layer with its hand-derived backward."""
 
     @staticmethod
-    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        return linear_forward(x, weight, bias)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, Tensor | None], output: Tensor):
-        x, weight, _ = inputs
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
+        return linear_forward(x, weight, bias)
 
     @staticmethod
     @once_differentiable
@@ -219,6 +228,16 @@ def step(x: Tensor, ste: str = "identity") -> Tensor:
     """The step function with a straight-through backward (``ste``: identity, clipped, none)."""
     return StepFunction.apply(x, check_ste(ste))
 
+
+def step_pair(ste: str) -> Pair:
+    """The step's pair for the estimator ``ste``."""
+    check_ste(ste)
+    return Pair(step_forward, lambda x, y, g: step_backward(x, g, ste), ste == "clipped")
+
+
+SIGMOID = Pair(sigmoid_forward, lambda x, y, g: sigmoid_backward(y, g))
+RELU = Pair(relu_forward, lambda x, y, g: relu_backward(y, g))
+IDENTITY = Pair(lambda x: x, lambda x, y, g: g)
 
 sigmoid = SigmoidFunction.apply
 relu = ReLUFunction.apply

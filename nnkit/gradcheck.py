@@ -6,7 +6,10 @@ both, and forward values and gradients must agree to a relative error of 1e-12 (
 absolute difference over the largest reference magnitude). Smooth ops are also passed through
 ``torch.autograd.gradcheck`` (finite differences) and, when they promise it, ``gradgradcheck``.
 
-``python -m nnkit.gradcheck [PATTERN]`` prints one row per op and exits 1 if any row fails.
+The linear layer and the whole-network Function are proved too (``nnkit.netcheck``).
+
+``python -m nnkit.gradcheck [PATTERN]`` prints one row per op and exits 1 if any row fails, or
+if an op is unproved (it declares no contract and reference) unless ``--allow-unproved``.
 
 >>> row = check_activation("sigmoid")[0]
 >>> row.verdict, row.contract
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,44 +29,10 @@ from torch import Tensor
 from nnkit.activations import ACTIVATIONS, build_activation
 from nnkit.contract import Contract
 from nnkit.losses import LOSSES, Loss, build_loss
+from nnkit.netcheck import check_networks
+from nnkit.proof import EDGE_VALUES, TOLERANCE, CheckResult, errors
 
-EDGE_VALUES = (0.0, 1e-8, -1e-8, 1.0, -1.0, 30.0, -30.0, 1e3, -1e3)
-TOLERANCE = 1e-12
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One row of the proof: an op (with its options), how it was checked, and the verdict."""
-
-    kind: str
-    name: str
-    contract: str
-    reference: str
-    max_abs: float
-    max_rel: float
-    verdict: str  # "pass", "FAIL" or "unproved"
-    detail: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict != "FAIL"
-
-
-def errors(actual: Tensor, expected: Tensor) -> tuple[float, float]:
-    """Largest absolute difference, and that over the largest magnitude of ``expected``.
-
-    >>> errors(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5]))
-    (0.5, 0.2)
-    """
-    if actual.shape != expected.shape:
-        return float("inf"), float("inf")
-    diff = (actual - expected).abs()
-    both_inf = torch.isinf(actual) & (actual == expected)
-    diff = torch.where(both_inf | (actual.isnan() & expected.isnan()), 0.0, diff)
-    diff = torch.where(actual.isnan() ^ expected.isnan(), float("inf"), diff)
-    max_abs = float(diff.max()) if diff.numel() else 0.0
-    scale = float(expected.abs().nan_to_num(posinf=0.0, neginf=0.0).max()) if diff.numel() else 0.0
-    return max_abs, max_abs / scale if scale > 0 else max_abs
+__all__ = ["EDGE_VALUES", "TOLERANCE", "CheckResult", "check_activation", "check_all", "errors"]
 
 
 def _inputs(contract: Contract, generator: torch.Generator) -> list[Tensor]:
@@ -240,13 +208,14 @@ class _bind_target:
 
 
 def check_all(pattern: str = "*") -> list[CheckResult]:
-    """Every registered activation and loss whose name matches ``pattern``."""
+    """Every registered activation and loss whose name matches ``pattern``, the linear layer,
+    and the whole-network Function with every activation that brings its pair."""
     rows = []
     for name in ACTIVATIONS.names(pattern):
         rows += check_activation(name)
     for name in LOSSES.names(pattern):
         rows += check_loss(name)
-    return rows
+    return rows + check_networks(pattern)
 
 
 def format_table(rows: Sequence[CheckResult]) -> str:
@@ -277,12 +246,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m nnkit.gradcheck", description=__doc__.split("\n")[0]
     )
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style name filter")
+    parser.add_argument(
+        "--allow-unproved",
+        action="store_true",
+        help="exit 0 even if an op declares no contract and reference (its row still shows)",
+    )
     args = parser.parse_args(argv)
     rows = check_all(args.pattern)
     print(format_table(rows))
-    failed = [r for r in rows if not r.passed]
-    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    failed = [r for r in rows if r.verdict == "FAIL"]
+    unproved = [r for r in rows if r.verdict == "unproved"]
+    passed = len(rows) - len(failed) - len(unproved)
+    print(f"\n{passed} passed, {len(failed)} failed, {len(unproved)} unproved")
+    if unproved and not args.allow_unproved:
+        names = ", ".join(r.name for r in unproved)
+        print(
+            f"unproved: {names} (give each a contract and a torch reference, or pass "
+            f"--allow-unproved)"
+        )
+    return 1 if failed or (unproved and not args.allow_unproved) else 0
 
 
 if __name__ == "__main__":

@@ -8,24 +8,29 @@ tensor([-0.3000,  0.8000])
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
+from torch.autograd import Function
 from torch.autograd.function import once_differentiable
-
-from nnkit.functions import NNKitFunction
 
 
 def _count(t: Tensor, reduction: str) -> int:
     return t.numel() if reduction == "mean" else 1
 
 
+def _reduce(values: Tensor, reduction: str) -> Tensor:
+    return values.mean() if reduction == "mean" else values.sum()
+
+
 def mse_forward(y: Tensor, target: Tensor, reduction: str) -> Tensor:
     """The cost function, "the average quadratic error of all outputs", where the error is
     "the difference between output and expected value": C = 1/N Σ (y - t)² (or the plain sum)."""
     diff = y - target
-    return (diff * diff).sum() / _count(diff, reduction)
+    return _reduce(diff * diff, reduction)
 
 
 def mse_backward(diff: Tensor, grad: Tensor, reduction: str) -> Tensor:
@@ -34,17 +39,14 @@ def mse_backward(diff: Tensor, grad: Tensor, reduction: str) -> Tensor:
     return grad * 2.0 * diff / _count(diff, reduction)
 
 
-class MSEFunction(NNKitFunction):
+class MSEFunction(Function):
     """Mean (or summed) squared error, differentiable in the output and in the target."""
 
     @staticmethod
-    def forward(y: Tensor, target: Tensor, reduction: str) -> Tensor:
-        return mse_forward(y, target, reduction)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
-        y, target, ctx.reduction = inputs
+    def forward(ctx: Any, y: Tensor, target: Tensor, reduction: str) -> Tensor:
+        ctx.reduction = reduction
         ctx.save_for_backward(y - target)
+        return mse_forward(y, target, reduction)
 
     @staticmethod
     @once_differentiable
@@ -57,9 +59,9 @@ class MSEFunction(NNKitFunction):
 
 def bce_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
     """Binary cross-entropy on a logit z (the sigmoid is inside, for stability):
-    C = softplus(z) - t z, with softplus(z) = max(z, 0) + log(1 + e^-|z|)."""
-    loss = z.clamp_min(0) - z * target + torch.log1p(torch.exp(-z.abs()))
-    return loss.sum() / _count(z, reduction)
+    C = softplus(z) - t z, with softplus(z) = log(e^0 + e^z), computed without overflow as
+    ``logaddexp(0, z)`` = max(z, 0) + log(1 + e^-|z|)."""
+    return _reduce(torch.logaddexp(z, z.new_zeros(())) - z * target, reduction)
 
 
 def bce_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
@@ -67,17 +69,14 @@ def bce_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Ten
     return grad * (torch.sigmoid(z) - target) / _count(z, reduction)
 
 
-class BCEWithLogitsFunction(NNKitFunction):
+class BCEWithLogitsFunction(Function):
     """Binary cross-entropy on logits; differentiable in the logits."""
 
     @staticmethod
-    def forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
-        return bce_forward(z, target, reduction)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
-        z, target, ctx.reduction = inputs
+    def forward(ctx: Any, z: Tensor, target: Tensor, reduction: str) -> Tensor:
+        ctx.reduction = reduction
         ctx.save_for_backward(z, target)
+        return bce_forward(z, target, reduction)
 
     @staticmethod
     @once_differentiable
@@ -89,7 +88,7 @@ class BCEWithLogitsFunction(NNKitFunction):
 def cross_entropy_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
     """Softmax cross-entropy for class indices t: C = logsumexp(z) - z_t, per sample."""
     picked = z.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (N,)
-    return (torch.logsumexp(z, dim=-1) - picked).sum() / _count(target, reduction)
+    return _reduce(torch.logsumexp(z, dim=-1) - picked, reduction)
 
 
 def cross_entropy_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
@@ -99,23 +98,57 @@ def cross_entropy_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: s
     return grad * (torch.softmax(z, dim=-1) - one_hot) / _count(target, reduction)
 
 
-class CrossEntropyFunction(NNKitFunction):
+class CrossEntropyFunction(Function):
     """Softmax cross-entropy on logits and integer class targets."""
 
     @staticmethod
-    def forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
-        return cross_entropy_forward(z, target, reduction)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, str], output: Tensor) -> None:
-        z, target, ctx.reduction = inputs
+    def forward(ctx: Any, z: Tensor, target: Tensor, reduction: str) -> Tensor:
+        ctx.reduction = reduction
         ctx.save_for_backward(z, target)
+        return cross_entropy_forward(z, target, reduction)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor):
         z, target = ctx.saved_tensors
         return cross_entropy_backward(z, target, grad, ctx.reduction), None, None
+
+
+@dataclass(frozen=True)
+class LossPair:
+    """A cost's hand-derived value and derivative as plain functions, for whole-network
+    backpropagation: ``forward(y, t)`` is the cost, ``backward(y, t)`` is dC/dy.
+
+    >>> mse_pair("sum").backward(torch.tensor([0.7]), torch.tensor([1.0]))
+    tensor([-0.6000])
+    """
+
+    forward: Callable[[Tensor, Tensor], Tensor]
+    backward: Callable[[Tensor, Tensor], Tensor]
+
+
+def mse_pair(reduction: str) -> LossPair:
+    """MSE's pair."""
+    return LossPair(
+        lambda y, t: mse_forward(y, t, reduction),
+        lambda y, t: mse_backward(y - t, 1.0, reduction),
+    )
+
+
+def bce_pair(reduction: str) -> LossPair:
+    """Binary cross-entropy's pair, on logits."""
+    return LossPair(
+        lambda z, t: bce_forward(z, t, reduction),
+        lambda z, t: bce_backward(z, t, 1.0, reduction),
+    )
+
+
+def cross_entropy_pair(reduction: str) -> LossPair:
+    """Softmax cross-entropy's pair, on logits and class indices."""
+    return LossPair(
+        lambda z, t: cross_entropy_forward(z, t, reduction),
+        lambda z, t: cross_entropy_backward(z, t, 1.0, reduction),
+    )
 
 
 mse = MSEFunction.apply

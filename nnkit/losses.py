@@ -58,6 +58,10 @@ class Loss(nn.Module):
         """The same mathematics from torch."""
         raise NotImplementedError
 
+    def pair(self) -> F.LossPair | None:
+        """The hand-derived value/derivative pair, for whole-network backpropagation."""
+        return None
+
     @staticmethod
     def sample_target(output: Tensor, generator: torch.Generator) -> Tensor:
         """A valid random target for ``output`` (used by the gradient checks)."""
@@ -74,6 +78,9 @@ class MSELoss(Loss):
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.mse(output, target, self.reduction)
 
+    def pair(self) -> F.LossPair:
+        return F.mse_pair(self.reduction)
+
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.mse_loss(output, target, reduction=self.reduction)
 
@@ -86,6 +93,9 @@ class BCELoss(Loss):
 
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.bce_with_logits(output, target, self.reduction)
+
+    def pair(self) -> F.LossPair:
+        return F.bce_pair(self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.binary_cross_entropy_with_logits(output, target, reduction=self.reduction)
@@ -100,6 +110,9 @@ class CrossEntropyLoss(Loss):
 
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(output, target, self.reduction)
+
+    def pair(self) -> F.LossPair:
+        return F.cross_entropy_pair(self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.cross_entropy(output, target, reduction=self.reduction)

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 import nnkit.functions as F
 from nnkit.activations import build_activation
 from nnkit.backend import check_backend
+from nnkit.network import network
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 
@@ -51,7 +52,12 @@ class Linear(nn.Linear):
 @MODELS.register("mlp")
 class MLP(nn.Module):
     """Fully connected layers of the given ``hidden`` widths, an activation after each hidden
-    layer (one name for all, or one per layer), and a linear output layer."""
+    layer (one name for all, or one per layer), and a linear output layer.
+
+    ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
+    bring their hand-derived pair, the whole network is one Function (``nnkit.network``);
+    otherwise each layer is its own Function (or torch's autograd for ``backend="torch"``).
+    """
 
     def __init__(
         self,
@@ -81,9 +87,29 @@ class MLP(nn.Module):
             layers.append(build_activation(name, backend, **(activation_args or {})))
         layers.append(Linear(widths[-1], out_features, backend))
         self.layers = nn.Sequential(*layers)
+        self._linears = layers[::2]  # a plain list: the same modules, not registered twice
+        self.pairs, self.backprop = self._choose_backprop(backend)
+
+    def _choose_backprop(self, backend: str) -> tuple[tuple[F.Pair, ...] | None, str]:
+        """Whole-network backpropagation (one hand-derived Function) where every activation
+        brings its forward/backward pair; else one Function per layer, and why."""
+        if backend != "nnkit":
+            return None, "torch autograd (model.backend=torch)"
+        activations = list(self.layers)[1::2]
+        pairs = [a.pair() if hasattr(a, "pair") else None for a in activations]
+        lacking = [repr(a) for a, p in zip(activations, pairs) if p is None]
+        if lacking:
+            return None, f"per layer: {lacking[0]} brings no hand-derived forward/backward pair"
+        return tuple(pairs), "whole network: one hand-derived backward (nnkit.network)"
+
+    def network_params(self) -> list[Tensor]:
+        """``W1, b1, ..., Wk, bk``: the layers' weights and biases, input layer first."""
+        return [p for layer in self._linears for p in (layer.weight, layer.bias)]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)  # (N, out_features)
+        if self.pairs is None:
+            return self.layers(x)  # (N, out_features)
+        return network(x, self.pairs, *self.network_params())  # (N, out_features)
 
 
 @MODELS.register("linear")

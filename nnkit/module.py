@@ -16,9 +16,25 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
 from nnkit.errors import DivergenceError
+from nnkit.functions import SIGMOID, Pair
+from nnkit.loss_functions import LossPair
+from nnkit.network import network_loss_grads
 from nnkit.optimizers import build_optimizer
 from nnkit.rng import rng_state, set_rng_state
-from nnkit.task import TASKS, loss_inputs
+from nnkit.task import TASKS, LossFeed, loss_feed, loss_inputs
+
+
+def direct_backprop(
+    net: nn.Module, loss: nn.Module, feed: LossFeed
+) -> tuple[tuple[Pair, ...], LossPair, Pair | None] | None:
+    """What a training step needs to run backpropagation directly — the network's activation
+    pairs, the loss's pair and the output squashing — or None where a part brings no
+    hand-derived pair (the step then goes through autograd)."""
+    pairs = getattr(net, "pairs", None)
+    loss_pair = loss.pair() if hasattr(loss, "pair") else None
+    if pairs is None or loss_pair is None or not hasattr(net, "network_params"):
+        return None
+    return pairs, loss_pair, SIGMOID if feed.squash else None
 
 
 def task_metrics(task: str, classes: int, outputs: int, prefix: str) -> MetricCollection:
@@ -41,10 +57,12 @@ class NNKitModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
-        self.save_hyperparameters(hparams or {})
+        self.save_hyperparameters(hparams or {}, logger=False)  # logged once, with the metrics
         self.net, self.loss, self.task, self.optimizer_cfg = net, loss, TASKS[task], optimizer
         self.prepare = loss_inputs(task, loss)
+        self.feed = loss_feed(task, loss)
         classes, outputs = sizes
+        self.outputs = outputs
         self.train_metrics = task_metrics(task, classes, outputs, "train/")
         self.val_metrics = task_metrics(task, classes, outputs, "val/")
         self.test_metrics = task_metrics(task, classes, outputs, "test/")
@@ -61,8 +79,35 @@ class NNKitModule(pl.LightningModule):
     def on_train_start(self) -> None:
         precision = str(self.trainer.precision)
         self._plain_steps = precision in ("32-true", "64-true", "32", "64")
+        # Lightning counts manual optimizer steps (global_step) in this progress tracker when
+        # its LightningOptimizer.step runs; the plain steps call torch's optimizer directly,
+        # so they count themselves here (nnkit's resume tests check the count stays exact).
         manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
         self._step_progress = manual_loop.optim_step_progress
+        alone = self.trainer.world_size == 1  # DDP reduces gradients in autograd's hooks
+        self._direct = direct_backprop(self.net, self.loss, self.feed) if alone else None
+
+    @property
+    def backprop(self) -> str:
+        """How this module's training step computes its gradients, in words."""
+        if getattr(self, "_direct", None) is not None and self._plain_steps:
+            return "whole network, hand-derived (nnkit.network), run directly in each step"
+        return getattr(self.net, "backprop", "torch autograd")
+
+    def _direct_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
+        """One minibatch by the article's backpropagation itself: forward keeping every
+        layer's values, the error walked back to every weight, the corrections handed to the
+        optimizer — the same functions as the network's autograd Function, without a graph."""
+        pairs, loss_pair, squash = self._direct
+        params = self.net.network_params()
+        target = self.feed.targets(y, self.outputs, x.dtype)
+        loss, outputs, grads = network_loss_grads(x, target, pairs, params, loss_pair, squash)
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+        optimizer.step()
+        self._step_progress.increment_ready()
+        self._step_progress.increment_completed()
+        return outputs, loss
 
     def _steps_left(self, wanted: int) -> int:
         max_steps = self.trainer.max_steps
@@ -96,6 +141,7 @@ class NNKitModule(pl.LightningModule):
             return
         optimizer = self.optimizers()
         step = self._plain_step if self._plain_steps else self._lightning_step
+        step = self._direct_step if self._plain_steps and self._direct is not None else step
         optimizer = optimizer.optimizer if self._plain_steps else optimizer
         losses, outputs = [], []
         for x, y in batches:
@@ -110,7 +156,6 @@ class NNKitModule(pl.LightningModule):
         )
         preds = self.task.predict(torch.cat(outputs))
         self.train_metrics.update(preds, self._metric_target(targets))
-        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         finite = torch.isfinite(losses)
@@ -160,6 +205,9 @@ class NNKitModule(pl.LightningModule):
         self._eval_step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
+        """The epoch's training metrics, computed once (updated once per call), and the lr."""
+        self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
         lr = self.optimizers().param_groups[0]["lr"]
         self.log("train/lr", lr, on_epoch=True, on_step=False)
 

@@ -116,18 +116,40 @@ def check_loss_fits(task: str, name: str, inputs: str, targets: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class LossFeed:
+    """How a task's data meets a loss: whether the outputs go through the sigmoid first (a
+    ``"values"`` loss on classification, as the article's output neurons), and whether class
+    indices become one-hot rows (a ``"dense"``-target loss on multiclass data)."""
+
+    squash: bool
+    one_hot: bool
+
+    def targets(self, y: Tensor, classes: int, dtype: torch.dtype) -> Tensor:
+        """The targets as the loss takes them."""
+        if not self.one_hot:
+            return y
+        return torch.nn.functional.one_hot(y, classes).to(dtype)  # (N, C)
+
+
+def loss_feed(task: str, loss: Any) -> LossFeed:
+    """How ``task``'s outputs and targets are fed to ``loss``."""
+    inputs, targets = getattr(loss, "inputs", "values"), getattr(loss, "targets", "dense")
+    return LossFeed(
+        squash=inputs == "values" and TASKS[task].squash_values,
+        one_hot=targets == "dense" and task == "multiclass",
+    )
+
+
 def loss_inputs(task: str, loss: Any) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """A function mapping (model outputs, data targets) to what ``loss`` takes; the squashing
     sigmoid runs on the loss's own backend (hand-derived, or torch's)."""
-    inputs, targets = getattr(loss, "inputs", "values"), getattr(loss, "targets", "dense")
-    squash_outputs = inputs == "values" and TASKS[task].squash_values
+    feed = loss_feed(task, loss)
     squash = torch.sigmoid if getattr(loss, "backend", "nnkit") == "torch" else sigmoid
-    one_hot = targets == "dense" and task == "multiclass"
 
     def prepare(outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        if one_hot:
-            y = torch.nn.functional.one_hot(y, outputs.shape[-1]).to(outputs.dtype)  # (N, C)
-        return (squash(outputs) if squash_outputs else outputs), y
+        y = feed.targets(y, outputs.shape[-1], outputs.dtype)
+        return (squash(outputs) if feed.squash else outputs), y
 
     return prepare
 

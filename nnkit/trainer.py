@@ -161,6 +161,7 @@ def finish(
     width = max(len(k) for k in metrics) if metrics else 0
     lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(metrics.items())]
     print("\nfinal metrics:\n" + "\n".join(lines))
+    print(f"backpropagation: {trainer.lightning_module.backprop}")
     print(f"run folder: {run_dir}")
     if trainer.logger is not None:
         print(f"tensorboard --logdir {run_dir}")

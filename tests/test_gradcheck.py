@@ -79,10 +79,14 @@ def test_a_wrong_kink_convention_is_caught():
     assert rows[0].verdict == "FAIL"
 
 
-def test_an_op_without_contract_is_listed_as_unproved_not_failed():
+def test_an_op_without_contract_is_unproved_and_does_not_count_as_passing(capsys):
     nnkit.register_activation("bare", lambda x: x * 2)
     (row,) = gradcheck.check_activation("bare")
-    assert row.verdict == "unproved" and row.passed
+    assert row.verdict == "unproved" and not row.passed
+    assert gradcheck.main(["bar*"]) == 1
+    out = capsys.readouterr().out
+    assert "0 passed, 0 failed, 1 unproved" in out and "--allow-unproved" in out
+    assert gradcheck.main(["bar*", "--allow-unproved"]) == 0
 
 
 def test_cli_prints_every_registered_op_and_exits_zero(capsys):
@@ -96,9 +100,13 @@ def test_cli_prints_every_registered_op_and_exits_zero(capsys):
         "mse[reduction=sum]",
         "bce[reduction=mean]",
         "cross_entropy[reduction=mean]",
+        "linear",
+        "mlp[relu]",
+        "mlp[step[ste=clipped]]",
+        "mlp[identity+relu+sigmoid+step]",
     ]:
         assert f" {name} " in out
-    assert "FAIL" not in out
+    assert "FAIL" not in out and " 0 failed, 0 unproved" in out
 
 
 def test_errors_measures_relative_to_largest_reference_value():
