@@ -1,5 +1,6 @@
 """Lightning callbacks and plugins: figures for TensorBoard, safe checkpoints.
 
+- ``ProgressBar`` is tqdm's training bar, redrawn a few times a second;
 - ``FigureLogger`` draws what the model has learned (``nnkit.figures``) every N epochs and at
   the end of training;
 - ``LastCheckpoint`` writes ``last.ckpt`` at epoch ends, at most every few seconds;
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from nnkit.data.dataset import TensorData
@@ -55,6 +57,54 @@ class FigureLogger(pl.Callback):
         self._draw(trainer, module)
 
 
+class ProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar for training, redrawn at most every ``interval_s`` seconds (and at
+    each epoch's end) instead of after every call, and without the separate bars that
+    validation and testing would print each time: their metrics join the training bar."""
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._drawn_at = float("-inf")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.monotonic()
+        if now - self._drawn_at >= self.interval_s:
+            self._drawn_at = now
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        bar = self.train_progress_bar
+        if bar is not None and not bar.disable:
+            bar.n = bar.total if bar.total not in (None, float("inf")) else bar.n
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pass
+
+    def on_validation_batch_start(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.train_progress_bar is not None and trainer.state.fn == "fit":
+            self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pass
+
+    def on_test_batch_start(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_test_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pass
+
+
 class LastCheckpoint(pl.Callback):
     """``last.ckpt`` at the end of an epoch — the first, then at most every ``interval_s``
     seconds, and the last — so a long run loses at most that much work to a kill while short
@@ -76,13 +126,18 @@ class LastCheckpoint(pl.Callback):
 
 
 class SaveOnInterrupt(pl.Callback):
-    """On Ctrl-C, save ``last.ckpt`` so the run can be resumed; nothing on other failures."""
+    """On Ctrl-C or SIGTERM (what schedulers and ``kill`` send), save ``last.ckpt`` so the run
+    can be resumed; nothing on other failures. Lightning turns SIGTERM into its
+    ``SIGTERMException`` after the training call in progress, so the checkpoint falls between
+    two optimizer steps."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def on_exception(self, trainer: pl.Trainer, module: pl.LightningModule, error: BaseException):
-        if isinstance(error, KeyboardInterrupt):
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+        if isinstance(error, KeyboardInterrupt | SIGTERMException):
             trainer.save_checkpoint(self.path)
 
 

@@ -7,11 +7,13 @@ was prepared is handed to the job whose config it is, so nothing is built twice.
 sweep) folder is pinned, so that Hydra, Lightning's DDP workers and the sweep summary all use
 the same one.
 
-Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted (a checkpoint was saved).
+Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted by Ctrl-C and 143 by
+SIGTERM (a checkpoint was saved either way).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -32,6 +34,7 @@ from nnkit.compose import (
     register_options,
 )
 from nnkit.errors import USER_ERRORS, ConfigError, DivergenceError, RunInterrupted
+from nnkit.lock import run_lock
 
 HELP_FLAGS = (
     "--help",
@@ -136,7 +139,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], None]:
             fail(str(error), 1)
         except RunInterrupted as error:
             print(f"nnkit.train: {error}", file=sys.stderr)
-            sys.exit(130)
+            sys.exit(error.exit_code)
 
     return nnkit_train
 
@@ -146,7 +149,7 @@ def main() -> None:
     import hydra
 
     argv = sys.argv[1:]
-    prepared, sweep_dir = None, None
+    prepared, sweep_dir, folder = None, None, None
     if _asks_for_help(argv):
         register_options()
     else:
@@ -155,11 +158,18 @@ def main() -> None:
         except USER_ERRORS as error:
             fail(str(error), 2)
         argv, sweep_dir = _pin_folders(argv, full)
+        folder = sweep_dir if _is_multirun(argv) else Path(full.hydra.run.dir)
         sys.argv[1:] = argv  # hydra.main reads its overrides from sys.argv alone
     task = make_task(prepared)
-    hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
-        task
-    )()
+    with contextlib.ExitStack() as held:
+        if folder is not None:
+            try:
+                held.enter_context(run_lock(folder))
+            except ConfigError as error:
+                fail(str(error), 2)
+        hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
+            task
+        )()
     if sweep_dir is not None and _is_multirun(argv):
         from nnkit.sweep import summarize
 

@@ -47,7 +47,7 @@ class TrainerConfig:
     strategy: str = "auto"  # auto, ddp, ddp_spawn, ...
     max_epochs: int = 100  # epochs to train
     max_steps: int = -1  # optimizer steps to train; -1: no limit
-    steps_per_call: int = 16  # optimizer steps (minibatches) per Lightning training call
+    steps_per_call: int = 64  # optimizer steps (minibatches) per Lightning training call
     threads: int = 1  # CPU threads for torch; 1 suits small models; 0 keeps torch's default
     progress_bar: str = "tqdm"  # tqdm, rich or none
     deterministic: bool = True  # bit-identical reruns on CPU

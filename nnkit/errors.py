@@ -1,8 +1,8 @@
 """The errors nnkit reports to its users, in one small module that every layer may import.
 
 Each carries one line: the bad value and the valid choices. The command line turns them into
-exit codes: 2 for a user's mistake (``USER_ERRORS``), 1 for ``DivergenceError``, 130 for
-``RunInterrupted``.
+exit codes: 2 for a user's mistake (``USER_ERRORS``), 1 for ``DivergenceError``, 130 or 143
+for ``RunInterrupted`` (Ctrl-C or SIGTERM).
 
 >>> raise ConfigError("optimizer.lr=0 is out of range (valid: optimizer.lr > 0)")
 Traceback (most recent call last):
@@ -28,7 +28,12 @@ class DivergenceError(RuntimeError):
 
 
 class RunInterrupted(Exception):
-    """The run was stopped (Ctrl-C or SIGTERM) after saving a checkpoint."""
+    """The run was stopped (Ctrl-C or SIGTERM) after saving a checkpoint; ``exit_code`` is the
+    shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, RegistryError, PluginError)

@@ -18,6 +18,7 @@ from nnkit.build import Prepared, prepare
 from nnkit.compose import compose
 from nnkit.data.module import TensorDataModule
 from nnkit.errors import RunInterrupted
+from nnkit.lock import run_lock
 
 
 def train(
@@ -59,13 +60,10 @@ def train(
     ckpt_path = prepared.ckpt_path and str(prepared.ckpt_path)
     try:
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-    except SystemExit as stop:  # Lightning exits after handling Ctrl-C
+    except SystemExit as stop:  # Lightning exits after handling Ctrl-C, and on SIGTERM
         if not trainer.interrupted:
             raise
-        last = run_dir / "checkpoints" / "last.ckpt"
-        raise RunInterrupted(
-            f"interrupted; saved {last} — resume with ckpt_path=last hydra.run.dir={run_dir}"
-        ) from stop
+        raise interrupted(stop, run_dir) from stop
     metrics = final_metrics(trainer.callback_metrics)
     (test,) = trainer.test(module, datamodule=data, verbose=False)
     metrics.update(final_metrics(test))
@@ -74,16 +72,33 @@ def train(
     return metrics
 
 
+def interrupted(stop: SystemExit, run_dir: Path) -> RunInterrupted:
+    """What to tell the user when a run was stopped by a signal after saving ``last.ckpt``."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    how, code = (
+        ("terminated (SIGTERM)", 143)
+        if isinstance(stop, SIGTERMException)
+        else ("interrupted", 130)
+    )
+    return RunInterrupted(
+        f"{how}; saved {last} — resume with ckpt_path=last hydra.run.dir={run_dir}", code
+    )
+
+
 def run(overrides: Sequence[str] = ()) -> dict[str, float]:
     """Compose the config from ``overrides`` (as on the command line), train, return metrics.
 
     Raises nnkit's one-line errors (``nnkit.errors``) for bad input, before any folder exists.
     """
     cfg = compose(overrides)
-    run_dir = cfg.hydra.run.dir
+    run_dir = Path(cfg.hydra.run.dir)
     with open_dict(cfg):
         del cfg["hydra"]
-    return train(cfg, run_dir)
+    prepared = prepare(cfg, run_dir)  # every mistake refused before the folder exists
+    with run_lock(run_dir):
+        return train(cfg, run_dir, prepared)
 
 
 if __name__ == "__main__":

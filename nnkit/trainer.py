@@ -12,7 +12,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from nnkit.build import Prepared, loss_name
@@ -20,6 +20,7 @@ from nnkit.callbacks import (
     AtomicCheckpointIO,
     FigureLogger,
     LastCheckpoint,
+    ProgressBar,
     SaveOnInterrupt,
 )
 from nnkit.errors import ConfigError
@@ -84,7 +85,7 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
 
 def _progress_bar(kind: str) -> list[pl.Callback]:
     if kind == "tqdm":
-        return [TQDMProgressBar()]
+        return [ProgressBar()]
     if kind == "rich":
         try:
             from pytorch_lightning.callbacks import RichProgressBar

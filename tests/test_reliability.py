@@ -344,3 +344,58 @@ def test_sweep_runs_every_job_into_its_own_folder_and_summarises(tmp_path):
     summary = (tmp_path / "summary.md").read_text().splitlines()
     assert len(summary) == 2 + 4 and "model.activation=relu seed=1" in summary[-1]
     assert "sweep summary (4 runs" in result.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path):
+    stopped = tmp_path / "stopped"
+    process = start_long_run(stopped)
+    last = stopped / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    time.sleep(0.7)  # mid-epoch
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr[-2000:]
+    assert "terminated (SIGTERM); saved" in stderr and "Traceback" not in stderr
+    saved = torch.load(last, weights_only=True)
+    epochs = saved["epoch"] + 2
+    common = [
+        "data=circular",
+        "data.n=4000",
+        f"trainer.max_epochs={epochs}",
+        "trainer.progress_bar=none",
+        "logger=none",
+    ]
+    resumed = cli("nnkit.train", *common, "ckpt_path=last", f"hydra.run.dir={stopped}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole = cli("nnkit.train", *common, f"hydra.run.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    a, b = weights(stopped), weights(tmp_path / "whole")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (
+        torch.load(last, weights_only=True)["global_step"]
+        == torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)[
+            "global_step"
+        ]
+    )
+
+
+def test_a_second_run_into_a_busy_run_folder_refuses_and_touches_nothing(tmp_path):
+    from nnkit.lock import LOCK_NAME, run_lock
+
+    run_dir = tmp_path / "run"
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run_dir.mkdir()
+        (run_dir / LOCK_NAME).write_text(str(owner.pid))
+        (run_dir / "metrics.json").write_text("{}")
+        result = cli("nnkit.train", *QUICK, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"is in use by another run (process {owner.pid})" in result.stderr
+        assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_NAME, "metrics.json"]
+    finally:
+        owner.kill()
+        owner.wait()
+    with run_lock(run_dir):  # the owner is gone: its lock is stale and taken over
+        assert (run_dir / LOCK_NAME).read_text() == str(os.getpid())
+    assert not (run_dir / LOCK_NAME).exists()

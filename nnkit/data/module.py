@@ -68,26 +68,27 @@ class TensorBatches:
         per_rank = total // self.world_size if self.world_size > 1 else total  # equal on all ranks
         return [(self.rank + k * self.world_size) * self.batch_size for k in range(per_rank)]
 
-    def _epoch(self) -> int:
-        """The epoch about to be drawn. With ``steps_done`` (the trainer's optimizer steps,
-        restored exactly on resume) it is derived from it — every epoch takes the same number
-        of steps — so it holds even where Lightning creates the iterator before it has
-        advanced its own epoch counter."""
+    def _position(self) -> tuple[int, int]:
+        """The epoch about to be drawn, and how many of its batches were already taken. With
+        ``steps_done`` (the trainer's optimizer steps, restored exactly on resume) both are
+        derived from it — every epoch takes the same number of steps — so they hold where
+        Lightning creates the iterator before advancing its own epoch counter, and a run
+        resumed mid-epoch (after SIGTERM) continues with the very next batch."""
         if self.steps_done is None:
-            return self.sampler.epoch if self.sampler is not None else 0
-        return self.steps_done() // max(1, len(self._batch_starts()))
+            return (self.sampler.epoch if self.sampler is not None else 0), 0
+        return divmod(self.steps_done(), max(1, len(self._batch_starts())))
 
     def __len__(self) -> int:
         return -(-len(self._batch_starts()) // max(self.group, 1))
 
     def __iter__(self) -> Iterator[Any]:
         x, y = self.x, self.y
+        epoch, taken = self._position()
         if self.sampler is not None:
-            order = self.sampler.permutation(len(x), x.device, self._epoch())
+            order = self.sampler.permutation(len(x), x.device, epoch)
             x, y = x[order], y[order]
-        batches = [
-            (x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in self._batch_starts()
-        ]
+        starts = self._batch_starts()[taken:]
+        batches = [(x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in starts]
         if self.group == 0:
             return iter(batches)
         return iter([batches[i : i + self.group] for i in range(0, len(batches), self.group)])
