@@ -19,7 +19,7 @@ from torch import nn
 from nnkit.checkpoints import check_resumable
 from nnkit.config import check_params, check_settings
 from nnkit.data.dataset import TensorData
-from nnkit.errors import ConfigError, PluginError
+from nnkit.errors import ConfigError, PluginError, one_line
 from nnkit.plugins import load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
@@ -70,8 +70,14 @@ def validate(cfg: Any) -> None:
     for group_name, group in CONFIG_GROUPS.items():
         if cfg[group_name] is None:
             raise ConfigError(f"{group_name}=null: a run needs a {group_name}")
-        if group_name != "loss" or cfg.loss.name != "auto":
-            group.registry.get(cfg[group_name].name)
+        name = cfg[group_name].name
+        if not isinstance(name, str):
+            choices = ", ".join(group.registry.names())
+            raise ConfigError(
+                f"{group_name}.name={name!r} should be a name (choose from: {choices})"
+            )
+        if group_name != "loss" or name != "auto":
+            group.registry.get(name)
     check_settings(cfg)
     check_optimizer(cfg.optimizer)
 
@@ -150,10 +156,15 @@ class Prepared:
 def prepare(cfg: Any, run_dir: Path) -> Prepared:
     """Check ``cfg`` and build its run: plugins → settings → seed → data → model → loss →
     the checkpoint to resume from. Raises a one-line user error for any mistake."""
-    validate(cfg)
-    seed_everything(cfg.seed)
-    data = build_data(cfg.data)
-    net = build_net(cfg.model, data.in_features, data.out_features)
-    loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
-    ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        validate(cfg)
+        seed_everything(cfg.seed)
+        data = build_data(cfg.data)
+        net = build_net(cfg.model, data.in_features, data.out_features)
+        loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
+        ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
+    except OmegaConfBaseException as error:  # a key nnkit needs was removed (~key) or retyped
+        raise ConfigError(f"{one_line(str(error))} (a key nnkit needs is missing)") from error
     return Prepared(plain(cfg), data, net, loss, ckpt_path)

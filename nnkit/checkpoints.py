@@ -29,11 +29,24 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ConfigError(f"checkpoint '{path}' cannot be loaded: {_reason(error)}") from error
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ConfigError(f"checkpoint '{path}' is not an nnkit checkpoint (no state_dict)")
-    if "config" not in checkpoint.get("hyper_parameters", {}):
-        raise ConfigError(f"checkpoint '{path}' is not an nnkit checkpoint (no config)")
+    problem = _shape_problem(checkpoint)
+    if problem:
+        raise ConfigError(f"checkpoint '{path}' is not an nnkit checkpoint ({problem})")
     return checkpoint
+
+
+def _shape_problem(checkpoint: Any) -> str:
+    """What an nnkit checkpoint lacks: weights as tensors by name, and the run's config."""
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        return "no state_dict"
+    if not all(isinstance(t, torch.Tensor) for t in checkpoint["state_dict"].values()):
+        return "its state_dict holds something other than tensors"
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("config"), dict):
+        return "no config"
+    if not isinstance(hparams.get("data"), dict):
+        return "no data description"
+    return ""
 
 
 def _reason(error: Exception) -> str:

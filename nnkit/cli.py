@@ -92,7 +92,11 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     full = compose(first_job(parsed, multirun))
     cfg = without_hydra(full)
     _check_launch(cfg, multirun)
-    return full, prepare(cfg, Path(full.hydra.run.dir))
+    prepared = prepare(cfg, Path(full.hydra.run.dir))
+    from nnkit.trainer import check_trainer
+
+    check_trainer(cfg.trainer, Path(full.hydra.run.dir))
+    return full, prepared
 
 
 def _check_launch(cfg: DictConfig, multirun: bool) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from nnkit.config import store_registry_options, store_schemas
-from nnkit.errors import ConfigError
+from nnkit.errors import ConfigError, one_line
 from nnkit.plugins import POLICY, load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS
 from nnkit.registry import unknown_name_message
@@ -25,13 +25,6 @@ CONFIG_MODULE = "nnkit.conf"
 FIXED_GROUPS = ("trainer", "logger")  # groups of settings, not of registry entries
 GROUPS = (*CONFIG_GROUPS, *FIXED_GROUPS, "experiment")
 OPTIONAL_GROUPS = ("experiment",)  # the only groups that may be left empty
-
-
-def one_line(message: str) -> str:
-    """Hydra's and OmegaConf's multi-line messages folded into one line."""
-    noise = ("full_key:", "object_type", "reference_type", "Set the environment variable")
-    lines = [line.strip() for line in message.splitlines()]
-    return " ".join(line for line in lines if line and not line.startswith(noise))
 
 
 def parse(overrides: Sequence[str]) -> list[Any]:
@@ -145,6 +138,11 @@ def _sweep_values(override: Any) -> list[Any]:
 
     value = override.value()
     if isinstance(value, Glob):
+        if override.key_or_group not in GROUPS:
+            raise ConfigError(
+                f"{override.input_line}: glob() chooses options of a config group "
+                f"({', '.join(GROUPS)}), and {override.key_or_group} is not one"
+            )
         return value.filter(group_options(override.key_or_group))
     if not override.is_discrete_sweep():
         return []

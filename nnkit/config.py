@@ -19,6 +19,7 @@ import dataclasses
 import importlib.util
 import inspect
 import math
+import os
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -146,6 +147,15 @@ def at_least(
         )
 
 
+MAX_SEED = 2**32 - 1  # the widest range every generator (Python, numpy, torch) accepts
+
+
+def at_most(key: str, value: float, high: float) -> None:
+    """Raise ``ConfigError`` if ``value > high`` (call after ``at_least``)."""
+    if value > high:
+        raise ConfigError(f"{key}={value} is out of range (valid: {key} <= {high})")
+
+
 def _fits_annotation(value: Any, annotation: Any) -> bool:
     """Whether ``value`` fits a type hint (unions, generics by their origin, float ⊇ int)."""
     if annotation is Any:
@@ -216,6 +226,8 @@ def check_params(
 
 def check_settings(cfg: Any) -> None:
     """Ranges and choices of the settings (their types are checked by the schema)."""
+    if cfg.ckpt_path is not None and not (isinstance(cfg.ckpt_path, str) and cfg.ckpt_path):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} should be a checkpoint file or 'last'")
     optimizer = cfg.optimizer
     if "lr" in optimizer:
         at_least("optimizer.lr", optimizer.lr, 0.0, strict=True)
@@ -223,6 +235,7 @@ def check_settings(cfg: Any) -> None:
         if key in optimizer:
             at_least(f"optimizer.{key}", optimizer[key], 0.0)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
+    check_devices(cfg.trainer.accelerator, cfg.trainer.devices)
     one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
     if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
         raise ConfigError(
@@ -232,13 +245,34 @@ def check_settings(cfg: Any) -> None:
     one_of("logger.name", cfg.logger.name, LOGGERS)
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
-    at_least("trainer.threads", cfg.trainer.threads, 0)
+    at_least("trainer.threads", cfg.trainer.threads, 0, integer=True)
+    at_most("trainer.threads", cfg.trainer.threads, os.cpu_count() or 1)
+    for key, seed in (("seed", cfg.seed), ("data.seed", cfg.data.get("seed", 0))):
+        at_least(key, seed, 0, integer=True)
+        at_most(key, seed, MAX_SEED)
     at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
     at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
     at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
     at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)
     at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0, integer=True)
+
+
+def check_devices(accelerator: str, devices: Any) -> None:
+    """``trainer.devices``: "auto", a count >= 1, or a list of GPU ids; on the CPU, at most one
+    process per core (each device there is a training process)."""
+    if devices == "auto" or (accelerator == "gpu" and (isinstance(devices, list) or devices == -1)):
+        return  # every GPU (-1), or these GPU ids
+    at_least("trainer.devices", devices, 0, strict=True, integer=True)
+    import torch
+
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    cores = os.cpu_count() or 1
+    if on_cpu and devices > max(cores, 2):
+        raise ConfigError(
+            f"trainer.devices={devices} would start {devices} CPU training processes on a "
+            f"machine with {cores} cores (valid: 1..{max(cores, 2)}, or auto)"
+        )
 
 
 def _defaults(fn: Callable[..., Any], skip: int) -> dict[str, Any]:

@@ -37,3 +37,10 @@ class RunInterrupted(Exception):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, RegistryError, PluginError)
+
+
+def one_line(message: str) -> str:
+    """Hydra's and OmegaConf's multi-line messages folded into one line."""
+    noise = ("full_key:", "object_type", "reference_type", "Set the environment variable")
+    lines = [line.strip() for line in message.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(noise))

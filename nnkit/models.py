@@ -17,6 +17,7 @@ MLP(
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,18 @@ class Linear(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, backend={self.backend}"
+
+
+MAX_PARAMETERS = 100_000_000  # weights and biases a model may hold (400 MB of float32)
+
+
+def _check_size(hidden: list[int], widths: list[int]) -> None:
+    count = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"model.hidden={hidden} would have {count} weights and biases "
+            f"({count * 4 / 2**30:.1f} GiB); nnkit builds at most {MAX_PARAMETERS}"
+        )
 
 
 @MODELS.register("mlp")
@@ -81,6 +94,7 @@ class MLP(nn.Module):
                 f"give one name, or one per layer"
             )
         widths = [in_features, *hidden]
+        _check_size(hidden, [*widths, out_features])
         layers: list[nn.Module] = []
         for width_in, width_out, name in zip(widths, hidden, names):
             layers.append(Linear(width_in, width_out, backend))

@@ -121,7 +121,27 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
 def build_trainer(
     t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]
 ) -> pl.Trainer:
-    """The Trainer as ``trainer.*`` says, writing checkpoints atomically."""
+    """The Trainer as ``trainer.*`` says, writing checkpoints atomically. Settings Lightning
+    refuses (an accelerator that is not there, a strategy it does not know) are one-line
+    ``ConfigError``s."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return _trainer(t, run_dir, logger, callbacks)
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        detail = " ".join(str(error).split())
+        raise ConfigError(
+            f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}, "
+            f"precision={t.precision}): {detail}"
+        ) from error
+
+
+def check_trainer(t: DictConfig, run_dir: Path) -> None:
+    """Raise a one-line ``ConfigError`` if Lightning would refuse the trainer settings."""
+    build_trainer(t, run_dir, False, [])
+
+
+def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]):
     return pl.Trainer(
         accelerator=t.accelerator,
         devices=t.devices,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from nnkit.plugins import POLICY, LoadingPolicy
 from nnkit.registries import REGISTRIES
@@ -17,3 +18,9 @@ def restore_registries():
     for registry, state in zip(REGISTRIES, states, strict=True):
         registry.restore(state)
     POLICY.__dict__.update(LoadingPolicy().__dict__)
+
+
+# Fuzzing budgets (tests/test_fuzz.py): "ci" by default, "long" with --hypothesis-profile=long.
+settings.register_profile("ci", max_examples=150, deadline=None)
+settings.register_profile("long", max_examples=3000, deadline=None)
+settings.load_profile("ci")

@@ -61,6 +61,25 @@ def split(
     return TensorData(train, val, test, task, classes)
 
 
+MAX_VALUES = 100_000_000  # numbers a generated dataset may hold (400 MB of float32)
+
+
+def check_size(dataset: str, samples: int, features: int) -> None:
+    """Raise a one-line ``ValueError`` before generating more than ``MAX_VALUES`` numbers.
+
+    >>> check_size("circular", 10**9, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: dataset 'circular': 1000000000 samples of 2 values would need 7.5 GiB; nnkit generates at most 100000000 values (0.37 GiB)
+    """  # noqa: E501
+    if samples * features > MAX_VALUES:
+        raise ValueError(
+            f"dataset '{dataset}': {samples} samples of {features} values would need "
+            f"{samples * features * 4 / 2**30:.1f} GiB; nnkit generates at most {MAX_VALUES} "
+            f"values ({MAX_VALUES * 4 / 2**30:.2f} GiB)"
+        )
+
+
 def check_range(
     dataset: str,
     name: str,

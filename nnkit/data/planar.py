@@ -15,11 +15,12 @@ import math
 import torch
 from torch import Tensor
 
-from nnkit.data.dataset import DATASETS, TensorData, check_range, split
+from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size, split
 
 
 def _check(name: str, n: int, noise: float) -> None:
     check_range(name, "n", n, 0)
+    check_size(name, n, 2)
     check_range(name, "noise", noise, 0.0, 1.0, low_inclusive=True)
 
 

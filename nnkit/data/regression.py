@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from nnkit.data.dataset import DATASETS, TensorData, check_range, split
+from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size, split
 
 
 @DATASETS.register("linear")
@@ -24,6 +24,7 @@ def linear(
     """y = slope · (x_1 + ... + x_dim) + intercept + noise · ε, with x uniform in [-1, 1]^dim."""
     check_range("linear", "n", n, 0)
     check_range("linear", "dim", dim, 0)
+    check_size("linear", n, dim + 1)
     check_range("linear", "noise", noise, 0.0, 1.0, low_inclusive=True)
     gen = torch.Generator().manual_seed(seed)
     x = 2 * torch.rand(n, dim, generator=gen) - 1  # (n, dim)
@@ -35,6 +36,7 @@ def linear(
 def nonlinear(n: int = 500, frequency: float = 3.0, noise: float = 0.1, seed: int = 0):
     """The article's "nonlinear regression": y = sin(frequency · x) + noise · ε on [-1, 1]."""
     check_range("nonlinear", "n", n, 0)
+    check_size("nonlinear", n, 2)
     check_range("nonlinear", "frequency", frequency, 0.0, 50.0)
     check_range("nonlinear", "noise", noise, 0.0, 1.0, low_inclusive=True)
     gen = torch.Generator().manual_seed(seed)

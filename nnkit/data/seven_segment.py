@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from nnkit.data.dataset import DATASETS, TensorData, check_range
+from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size
 
 SEGMENTS = "abcdefg"
 DIGITS = (
@@ -47,6 +47,7 @@ def seven_segment(noise: float = 0.0, copies: int = 0, seed: int = 0) -> TensorD
     segment flips with probability ``noise``. Validation and test are the clean ten digits."""
     check_range("seven_segment", "noise", noise, 0.0, 1.0, low_inclusive=True)
     check_range("seven_segment", "copies", copies, 0, low_inclusive=True)
+    check_size("seven_segment", 10 * (copies + 1), 7)
     clean = digit_segments()  # (10, 7)
     labels = torch.arange(10)
     generator = torch.Generator().manual_seed(seed)
