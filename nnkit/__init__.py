@@ -22,11 +22,11 @@ from nnkit.registry import Registry, RegistryError, UnknownNameError
 __version__ = "0.1.0"
 
 
-def load_model(ckpt):
+def load_model(ckpt, replica="best"):
     """The trained network in a checkpoint and its data sizes; see ``nnkit.predict.load_model``."""
     from nnkit.predict import load_model as _load_model
 
-    return _load_model(ckpt)
+    return _load_model(ckpt, replica)
 
 
 register_activation = ACTIVATIONS.register

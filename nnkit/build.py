@@ -20,6 +20,7 @@ from nnkit.checkpoints import check_resumable
 from nnkit.config import check_params, check_settings
 from nnkit.data.dataset import TensorData
 from nnkit.errors import ConfigError, PluginError, one_line
+from nnkit.losses import Loss
 from nnkit.plugins import load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
@@ -123,6 +124,45 @@ def build_net(section: Mapping[str, Any], in_features: int, out_features: int) -
         return fn(in_features, out_features, **params)
 
 
+def build_replicas(section: Mapping[str, Any], data: TensorData, seed: int, replicas: int):
+    """``replicas`` networks, replica r built exactly as a single run with ``seed + r``, stacked
+    into one ``ReplicaMLP``; refused if they cannot be stacked or would not fit in memory."""
+    from nnkit.models import MLP
+    from nnkit.replicas import ReplicaMLP
+
+    def make() -> nn.Module:
+        return build_net(section, data.in_features, data.out_features)
+
+    one = make()
+    if not isinstance(one, MLP):
+        raise ConfigError(
+            f"trainer.replicas={replicas} needs a model nnkit can stack (an MLP: mlp, linear); "
+            f"model '{section['name']}' builds a {type(one).__name__}"
+        )
+    check_replica_memory(one, data, replicas)
+    return ReplicaMLP.build(make, [seed + r for r in range(replicas)])
+
+
+def check_replica_memory(net: nn.Module, data: TensorData, replicas: int) -> None:
+    """Estimate what ``replicas`` copies need (weights, gradients, two optimizer moments, and
+    each replica's shuffled copy of the training set) and refuse more than half the memory
+    that is free."""
+    import os
+
+    weights = sum(p.numel() for p in net.parameters()) * 4
+    x, y = data.train
+    samples = x.numel() + y.numel()
+    need = replicas * (4 * weights + 2 * samples * 4)
+    free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > free // 2:
+        fits = max(1, free // 2 // (need // replicas))
+        raise ConfigError(
+            f"trainer.replicas={replicas} would need about {need / 2**30:.1f} GiB "
+            f"({(4 * weights + 8 * samples) / 2**20:.2f} MiB per replica); "
+            f"{free / 2**30:.1f} GiB is free (valid: trainer.replicas <= {fits})"
+        )
+
+
 def loss_name(section: Mapping[str, Any], task: str) -> str:
     """``loss.name``, with ``auto`` resolved to the task's usual loss."""
     return TASKS[task].default_loss if section["name"] == "auto" else section["name"]
@@ -162,8 +202,17 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         validate(cfg)
         seed_everything(cfg.seed)
         data = build_data(cfg.data)
-        net = build_net(cfg.model, data.in_features, data.out_features)
+        replicas = cfg.trainer.get("replicas", 1)
+        if replicas == 1:
+            net = build_net(cfg.model, data.in_features, data.out_features)
+        else:
+            net = build_replicas(cfg.model, data, cfg.seed, replicas)
         loss = build_task_loss(cfg.loss, data.task, cfg.model.get("backend", "nnkit"))
+        if replicas > 1 and not isinstance(loss, Loss):
+            raise ConfigError(
+                f"trainer.replicas={replicas} needs a loss with a reduction (mse, bce, "
+                f"cross_entropy); loss '{cfg.loss.name}' has none"
+            )
         ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
     except OmegaConfBaseException as error:  # a key nnkit needs was removed (~key) or retyped
         raise ConfigError(f"{one_line(str(error))} (a key nnkit needs is missing)") from error

@@ -42,10 +42,26 @@ class FigureLogger(pl.Callback):
 
         was_training = module.training
         module.eval()
-        for tag, figure in figures_for(module.net, self.data).items():
-            trainer.logger.experiment.add_figure(tag, figure, global_step=trainer.global_step)
-            plt.close(figure)
+        for suffix, net in self._nets(module).items():
+            for tag, figure in figures_for(net, self.data).items():
+                experiment = trainer.logger.experiment
+                experiment.add_figure(tag + suffix, figure, global_step=trainer.global_step)
+                plt.close(figure)
         module.train(was_training)
+
+    @staticmethod
+    def _nets(module: Any) -> dict[str, Any]:
+        """The network to draw; with replicas, the best and the worst by the monitored metric
+        (suffixes ``_best_rK`` and ``_worst_rK``)."""
+        scores = module.replica_scores.get(module.task.monitor) if module.replicas > 1 else None
+        if scores is None:
+            return {"": module.net}
+        order = scores.argsort(descending=module.task.mode == "max").tolist()
+        best, worst = order[0], order[-1]
+        return {
+            f"_best_r{best}": module.net.replica(best),
+            f"_worst_r{worst}": module.net.replica(worst),
+        }
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1

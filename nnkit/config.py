@@ -56,6 +56,7 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1  # validation frequency
     precision: str = "32-true"  # Lightning precision
     checkpoint_interval_s: float = 10.0  # last.ckpt at epoch ends at most this often; 0: every
+    replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
 
 
 @dataclass
@@ -148,6 +149,7 @@ def at_least(
 
 
 MAX_SEED = 2**32 - 1  # the widest range every generator (Python, numpy, torch) accepts
+MAX_REPLICAS = 100_000
 
 
 def at_most(key: str, value: float, high: float) -> None:
@@ -252,6 +254,9 @@ def check_settings(cfg: Any) -> None:
         at_most(key, seed, MAX_SEED)
     at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
     at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
+    at_least("trainer.replicas", cfg.trainer.replicas, 0, strict=True, integer=True)
+    at_most("trainer.replicas", cfg.trainer.replicas, MAX_REPLICAS)
+    at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
     at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
     at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)

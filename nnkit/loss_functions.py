@@ -125,6 +125,31 @@ class LossPair:
 
     forward: Callable[[Tensor, Tensor], Tensor]
     backward: Callable[[Tensor, Tensor], Tensor]
+    counts: str = "output"  # what a mean divides by: the output's elements, or the targets'
+
+
+def replicated(pair_for: Callable[[str], LossPair], reduction: str, replicas: int) -> LossPair:
+    """The pair for ``replicas`` networks at once (a leading replica dimension on outputs and
+    targets): the sum of every replica's own cost, so that each replica's derivative is, to the
+    bit, the one its single run computes (the same operations in the same order).
+
+    >>> pair = replicated(mse_pair, "mean", replicas=2)
+    >>> pair.backward(torch.tensor([[0.5], [2.0]]), torch.zeros(2, 1))
+    tensor([[1.],
+            [4.]])
+    """
+    summed = pair_for("sum")
+
+    def count(y: Tensor, t: Tensor) -> int:
+        if reduction != "mean":
+            return 1
+        return (y if summed.counts == "output" else t).numel() // replicas
+
+    return LossPair(
+        lambda y, t: summed.forward(y, t) / count(y, t),
+        lambda y, t: summed.backward(y, t) / count(y, t),
+        summed.counts,
+    )
 
 
 def mse_pair(reduction: str) -> LossPair:
@@ -148,6 +173,7 @@ def cross_entropy_pair(reduction: str) -> LossPair:
     return LossPair(
         lambda z, t: cross_entropy_forward(z, t, reduction),
         lambda z, t: cross_entropy_backward(z, t, 1.0, reduction),
+        counts="target",
     )
 
 

@@ -58,8 +58,9 @@ class Loss(nn.Module):
         """The same mathematics from torch."""
         raise NotImplementedError
 
-    def pair(self) -> F.LossPair | None:
-        """The hand-derived value/derivative pair, for whole-network backpropagation."""
+    def pair(self, reduction: str | None = None) -> F.LossPair | None:
+        """The hand-derived value/derivative pair, for whole-network backpropagation (with
+        another ``reduction`` than the module's, if given)."""
         return None
 
     @staticmethod
@@ -78,8 +79,8 @@ class MSELoss(Loss):
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.mse(output, target, self.reduction)
 
-    def pair(self) -> F.LossPair:
-        return F.mse_pair(self.reduction)
+    def pair(self, reduction: str | None = None) -> F.LossPair:
+        return F.mse_pair(reduction or self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.mse_loss(output, target, reduction=self.reduction)
@@ -94,8 +95,8 @@ class BCELoss(Loss):
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.bce_with_logits(output, target, self.reduction)
 
-    def pair(self) -> F.LossPair:
-        return F.bce_pair(self.reduction)
+    def pair(self, reduction: str | None = None) -> F.LossPair:
+        return F.bce_pair(reduction or self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.binary_cross_entropy_with_logits(output, target, reduction=self.reduction)
@@ -111,8 +112,8 @@ class CrossEntropyLoss(Loss):
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(output, target, self.reduction)
 
-    def pair(self) -> F.LossPair:
-        return F.cross_entropy_pair(self.reduction)
+    def pair(self, reduction: str | None = None) -> F.LossPair:
+        return F.cross_entropy_pair(reduction or self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         return TF.cross_entropy(output, target, reduction=self.reduction)

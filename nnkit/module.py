@@ -17,11 +17,11 @@ from torchmetrics import MetricCollection
 
 from nnkit.errors import DivergenceError
 from nnkit.functions import SIGMOID, Pair
-from nnkit.loss_functions import LossPair
+from nnkit.loss_functions import LossPair, replicated
 from nnkit.network import network_loss_grads
 from nnkit.optimizers import build_optimizer
 from nnkit.rng import rng_state, set_rng_state
-from nnkit.task import TASKS, LossFeed, loss_feed, loss_inputs
+from nnkit.task import TASKS, LossFeed, loss_feed, loss_inputs, replica_columns
 
 
 def direct_backprop(
@@ -34,12 +34,18 @@ def direct_backprop(
     loss_pair = loss.pair() if hasattr(loss, "pair") else None
     if pairs is None or loss_pair is None or not hasattr(net, "network_params"):
         return None
+    replicas = getattr(net, "replicas", 1)
+    if replicas > 1:
+        loss_pair = replicated(loss.pair, loss.reduction, replicas)
     return pairs, loss_pair, SIGMOID if feed.squash else None
 
 
-def task_metrics(task: str, classes: int, outputs: int, prefix: str) -> MetricCollection:
-    """The task's metrics (accuracy, or MSE and R²), their keys starting with ``prefix``."""
-    return MetricCollection(TASKS[task].metrics(classes, outputs), prefix=prefix)
+def task_metrics(
+    task: str, classes: int, outputs: int, prefix: str, replicas: int = 1
+) -> MetricCollection:
+    """The task's metrics (accuracy, or MSE and R²), their keys starting with ``prefix``; one
+    value per replica when there are several."""
+    return MetricCollection(TASKS[task].metrics(classes, outputs, replicas), prefix=prefix)
 
 
 class NNKitModule(pl.LightningModule):
@@ -63,18 +69,42 @@ class NNKitModule(pl.LightningModule):
         self.feed = loss_feed(task, loss)
         classes, outputs = sizes
         self.outputs = outputs
-        self.train_metrics = task_metrics(task, classes, outputs, "train/")
-        self.val_metrics = task_metrics(task, classes, outputs, "val/")
-        self.test_metrics = task_metrics(task, classes, outputs, "test/")
+        self.replicas = getattr(net, "replicas", 1)
+        if self.replicas > 1:  # each replica's own loss, summed: a built-in loss with "sum"
+            self.summed_loss = type(loss)(reduction="sum", backend=loss.backend)
+        self.replica_scores: dict[str, Tensor] = {}  # per-replica metrics, latest of each
+        self.train_metrics = task_metrics(task, classes, outputs, "train/", self.replicas)
+        self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
+        self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
     def objective(self, outputs: Tensor, y: Tensor) -> Tensor:
-        return self.loss(*self.prepare(outputs, y))
+        """The loss; with replicas, the sum of every replica's own loss (so each replica's
+        gradient is its single run's), from the loss's ``sum`` and each replica's count."""
+        if self.replicas == 1:
+            return self.loss(*self.prepare(outputs, y))
+        values, targets = self.prepare(outputs, self._per_replica(y, outputs))
+        summed = self.summed_loss
+        if self.loss.reduction != "mean":
+            return summed(values, targets)
+        counted = values if getattr(self.loss, "targets", "dense") == "dense" else targets
+        return summed(values, targets) / (counted.numel() // self.replicas)
 
-    def _metric_target(self, y: Tensor) -> Tensor:
-        return y.long() if self.task.integer_targets else y
+    def _per_replica(self, y: Tensor, outputs: Tensor) -> Tensor:
+        """Targets with the replica dimension (evaluation shares one batch among replicas):
+        class indices have one dimension fewer than the outputs, other targets as many."""
+        full = outputs.dim() - (1 if self.task.name == "multiclass" else 0)
+        return y.expand(self.replicas, *y.shape) if y.dim() < full else y
+
+    def _metric_inputs(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        preds, target = self.task.predict(outputs), y.long() if self.task.integer_targets else y
+        if self.replicas > 1 and target.dim() < preds.dim():
+            target = target.expand(self.replicas, *target.shape)
+        if self.replicas > 1 and not self.task.integer_targets:
+            return replica_columns(preds), replica_columns(target)
+        return preds, target
 
     def on_train_start(self) -> None:
         precision = str(self.trainer.precision)
@@ -91,7 +121,10 @@ class NNKitModule(pl.LightningModule):
     def backprop(self) -> str:
         """How this module's training step computes its gradients, in words."""
         if getattr(self, "_direct", None) is not None and self._plain_steps:
-            return "whole network, hand-derived (nnkit.network), run directly in each step"
+            together = f"; {self.replicas} replicas as one program" if self.replicas > 1 else ""
+            return (
+                f"whole network, hand-derived (nnkit.network), run directly in each step{together}"
+            )
         return getattr(self.net, "backprop", "torch autograd")
 
     def _direct_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
@@ -150,12 +183,13 @@ class NNKitModule(pl.LightningModule):
             outputs.append(out.detach())
         losses_t = torch.stack(losses)  # (steps,)
         self._stop_if_diverged(losses_t)
-        targets = torch.cat([y for _, y in batches])
+        along = 1 if self.replicas > 1 else 0  # the batch dimension
+        targets = torch.cat([y for _, y in batches], dim=along)
+        mean_loss = losses_t.mean() / self.replicas  # the mean over replicas of their losses
         self.log(
-            "train/loss", losses_t.mean(), on_step=True, on_epoch=True, batch_size=len(targets)
+            "train/loss", mean_loss, on_step=True, on_epoch=True, batch_size=targets.shape[along]
         )
-        preds = self.task.predict(torch.cat(outputs))
-        self.train_metrics.update(preds, self._metric_target(targets))
+        self.train_metrics.update(*self._metric_inputs(torch.cat(outputs, dim=along), targets))
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         finite = torch.isfinite(losses)
@@ -182,8 +216,11 @@ class NNKitModule(pl.LightningModule):
                 )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Random-number generator states, as plain data, for exact resume."""
+        """Random-number generator states, as plain data, for exact resume; with replicas,
+        each replica's latest metrics (``nnkit.predict replica=best`` reads them)."""
         checkpoint["nnkit_rng"] = rng_state()
+        if self.replica_scores:
+            checkpoint["nnkit_replica_scores"] = dict(self.replica_scores)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nnkit_rng" in checkpoint:
@@ -193,10 +230,35 @@ class NNKitModule(pl.LightningModule):
         x, y = batch
         outputs = self.net(x)
         sync = self.trainer.world_size > 1
-        self.log(f"{stage}/loss", self.objective(outputs, y), batch_size=len(x), sync_dist=sync)
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(self.task.predict(outputs), self._metric_target(y))
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        loss = self.objective(outputs, y) / self.replicas
+        self.log(f"{stage}/loss", loss, batch_size=len(x), sync_dist=sync)
+        getattr(self, f"{stage}_metrics").update(*self._metric_inputs(outputs, y))
+
+    def _log_metrics(self, metrics: MetricCollection) -> None:
+        """Compute an epoch's metrics once and log them; with replicas, their mean (under the
+        usual key), min and max, a histogram, and each replica's own curve."""
+        values = metrics.compute()
+        metrics.reset()
+        if self.replicas == 1:
+            self.log_dict(values)
+            return
+        experiment = getattr(self.logger, "experiment", None) if self.logger else None
+        for key, per_replica in values.items():
+            per_replica = per_replica.detach().float()
+            self.replica_scores[key] = per_replica.cpu()
+            self.log(key, per_replica.mean())
+            self.log(f"{key}_min", per_replica.min())
+            self.log(f"{key}_max", per_replica.max())
+            if experiment is not None and self.trainer.is_global_zero:
+                experiment.add_histogram(f"replicas/{key}", per_replica, self.global_step)
+                for r, value in enumerate(per_replica.tolist()):
+                    experiment.add_scalar(f"replicas/{key}/{r:03d}", value, self.global_step)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -206,8 +268,7 @@ class NNKitModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """The epoch's training metrics, computed once (updated once per call), and the lr."""
-        self.log_dict(self.train_metrics.compute())
-        self.train_metrics.reset()
+        self._log_metrics(self.train_metrics)
         lr = self.optimizers().param_groups[0]["lr"]
         self.log("train/lr", lr, on_epoch=True, on_step=False)
 

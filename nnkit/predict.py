@@ -5,7 +5,7 @@ The network is rebuilt from the checkpoint's own config (plain data, loaded with
 Names that came from plugins need the plugin present: installed, or given as ``plugins=[...]``.
 
 >>> parse_args(["ckpt=a.ckpt", "input=[1, 0.5]"])
-{'plugins': [], 'ckpt': 'a.ckpt', 'input': [1.0, 0.5]}
+{'plugins': [], 'replica': 'best', 'ckpt': 'a.ckpt', 'input': [1.0, 0.5]}
 """
 
 from __future__ import annotations
@@ -23,19 +23,24 @@ from nnkit.checkpoints import load_checkpoint
 from nnkit.errors import USER_ERRORS, ConfigError
 from nnkit.plugins import load_modules
 from nnkit.registries import registry_of
-from nnkit.task import predictions
+from nnkit.replicas import ReplicaMLP
+from nnkit.task import TASKS, predictions
 
-USAGE = "usage: python -m nnkit.predict ckpt=PATH input=[x1,x2,...] [plugins=[module,...]]"
+USAGE = (
+    "usage: python -m nnkit.predict ckpt=PATH input=[x1,x2,...] [replica=K|best] "
+    "[plugins=[module,...]]"
+)
 
 
 def parse_args(argv: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` arguments: ``ckpt`` (a path), ``input`` (a list of numbers), ``plugins``."""
-    args: dict[str, Any] = {"plugins": []}
+    """``key=value`` arguments: ``ckpt`` (a path), ``input`` (a list of numbers), ``replica``
+    (a number or ``best``, for a run of several replicas), ``plugins``."""
+    args: dict[str, Any] = {"plugins": [], "replica": "best"}
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if not sep or key not in ("ckpt", "input", "plugins"):
+        if not sep or key not in ("ckpt", "input", "plugins", "replica"):
             raise ConfigError(f"unexpected argument '{arg}' ({USAGE})")
-        args[key] = value if key == "ckpt" else _literal(key, value)
+        args[key] = value if key in ("ckpt", "replica") else _literal(key, value)
     if "ckpt" not in args or "input" not in args:
         raise ConfigError(f"ckpt and input are both required ({USAGE})")
     if not all(isinstance(v, int | float) for v in args["input"]):
@@ -66,26 +71,54 @@ def _require_sources(sources: dict[str, str]) -> None:
             raise ConfigError(f"this checkpoint needs {kind} '{name}' from {source}: {hint}")
 
 
-def load_model(ckpt: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_model(ckpt: str | Path, replica: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trained network of a checkpoint (in eval mode) and its data description
-    (``task``, ``in_features``, ``out_features``, ``classes``)."""
+    (``task``, ``in_features``, ``out_features``, ``classes``). From a run of several
+    replicas, replica number ``replica``, or the best by the task's monitored metric."""
     checkpoint = load_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
     _require_sources(hparams.get("sources", {}))
     sizes = hparams["data"]
-    net = build_net(hparams["config"]["model"], sizes["in_features"], sizes["out_features"])
+    replicas = hparams["config"].get("trainer", {}).get("replicas", 1)
+
+    def make() -> torch.nn.Module:
+        return build_net(hparams["config"]["model"], sizes["in_features"], sizes["out_features"])
+
+    net = make() if replicas == 1 else ReplicaMLP([make() for _ in range(replicas)], make)
     weights = {
         k.removeprefix("net."): v
         for k, v in checkpoint["state_dict"].items()
         if k.startswith("net.")
     }
-    net.load_state_dict(weights)
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ConfigError(f"checkpoint '{ckpt}' does not fit its own config: {error}") from error
+    if replicas > 1:
+        net = net.replica(_choose_replica(checkpoint, sizes["task"], replica, replicas))
     return net.eval(), sizes
 
 
-def predict(ckpt: str, values: Sequence[float]) -> tuple[Any, list[float]]:
+def _choose_replica(checkpoint: dict[str, Any], task: str, replica: str, replicas: int) -> int:
+    if replica != "best":
+        if not replica.isdigit() or int(replica) >= replicas:
+            raise ConfigError(
+                f"replica={replica} is not valid (choose from: best, 0..{replicas - 1})"
+            )
+        return int(replica)
+    monitor = TASKS[task].monitor
+    scores = checkpoint.get("nnkit_replica_scores", {}).get(monitor)
+    if scores is None:
+        raise ConfigError(
+            f"this checkpoint has no {monitor} per replica: choose replica=0..{replicas - 1}"
+        )
+    best = scores.argmax() if TASKS[task].mode == "max" else scores.argmin()
+    return int(best)
+
+
+def predict(ckpt: str, values: Sequence[float], replica: str = "best") -> tuple[Any, list[float]]:
     """The prediction for one input, and the model's raw outputs."""
-    net, sizes = load_model(ckpt)
+    net, sizes = load_model(ckpt, replica)
     if len(values) != sizes["in_features"]:
         raise ConfigError(
             f"input has {len(values)} values; this model takes {sizes['in_features']}"
@@ -101,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         load_modules(args["plugins"])
-        answer, outputs = predict(args["ckpt"], args["input"])
+        answer, outputs = predict(args["ckpt"], args["input"], args["replica"])
     except USER_ERRORS as error:
         print(f"nnkit.predict: error: {error}", file=sys.stderr)
         return 2

@@ -43,23 +43,37 @@ def _same(outputs: Tensor) -> Tensor:
     return outputs
 
 
-def _accuracy(kind: str) -> Callable[[int, int], dict[str, Any]]:
-    def metrics(classes: int, outputs: int) -> dict[str, Any]:
+def _accuracy(kind: str) -> Callable[[int, int, int], dict[str, Any]]:
+    def metrics(classes: int, outputs: int, replicas: int = 1) -> dict[str, Any]:
+        """Accuracy; per replica (the leading dimension) when there are several."""
         import torchmetrics
 
-        extra = {"num_classes": classes} if kind == "multiclass" else {}
+        extra: dict[str, Any] = {"num_classes": classes} if kind == "multiclass" else {}
+        if replicas > 1:
+            extra["multidim_average"] = "samplewise"
         return {"acc": torchmetrics.Accuracy(task=kind, **extra)}
 
     return metrics
 
 
-def _regression_metrics(classes: int, outputs: int) -> dict[str, Any]:
+def _regression_metrics(classes: int, outputs: int, replicas: int = 1) -> dict[str, Any]:
+    """MSE and R²; with several replicas, one value per replica (``replica_columns`` layout)."""
     import torchmetrics
 
+    if replicas > 1:
+        return {
+            "mse": torchmetrics.MeanSquaredError(num_outputs=replicas),
+            "r2": torchmetrics.R2Score(multioutput="raw_values"),
+        }
     return {
         "mse": torchmetrics.MeanSquaredError(num_outputs=outputs),
         "r2": torchmetrics.R2Score(multioutput="uniform_average"),
     }
+
+
+def replica_columns(values: Tensor) -> Tensor:
+    """``(R, N, d)`` regression values as ``(N * d, R)``: one column per replica."""
+    return values.flatten(1).T
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ class Task:
     monitor: str  # the metric best.ckpt is chosen by
     mode: str  # "max" or "min": which direction of ``monitor`` is better
     predict: Callable[[Tensor], Tensor]  # raw outputs -> predictions
-    metrics: Callable[[int, int], dict[str, Any]]  # (classes, outputs) -> torchmetrics by name
+    metrics: Callable[..., dict[str, Any]]  # (classes, outputs, replicas) -> torchmetrics
     figures: tuple[str, ...]  # the figures drawn for it, where the data's shape allows
     squash_values: bool  # a "values" loss compares sigmoid(outputs), as the article's neurons
     integer_targets: bool  # metrics take int64 targets

@@ -11,25 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nnkit.build import Prepared, prepare
 from nnkit.compose import compose
-from nnkit.data.module import TensorDataModule
 from nnkit.errors import RunInterrupted
 from nnkit.lock import run_lock
 
 
-def train(
-    cfg: DictConfig, run_dir: str | Path, prepared: Prepared | None = None
-) -> dict[str, float]:
-    """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics.
+def train(cfg: DictConfig, run_dir: str | Path, prepared: Prepared | None = None) -> dict[str, Any]:
+    """Train and test as ``cfg`` says, writing everything into ``run_dir``; final metrics
+    (with ``trainer.replicas``, their mean, ``_min`` and ``_max``, and under ``"replicas"``
+    each replica's own).
 
     ``prepared`` is ``prepare(cfg, run_dir)``'s result when the caller already has it.
     """
     import torch
 
+    from nnkit.data.module import TensorDataModule
     from nnkit.trainer import (
         build_callbacks,
         build_logger,
@@ -38,6 +39,7 @@ def train(
         final_metrics,
         finish,
         quiet_lightning,
+        replica_metrics,
     )
 
     run_dir = Path(run_dir)
@@ -52,7 +54,12 @@ def train(
     # DDP synchronises gradients once per forward of its wrapper: one step per call there.
     steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
     data = TensorDataModule(
-        prepared.data, cfg.data.batch_size, cfg.data.eval_batch_size, cfg.seed, steps_per_call
+        prepared.data,
+        cfg.data.batch_size,
+        cfg.data.eval_batch_size,
+        cfg.seed,
+        steps_per_call,
+        replicas=module.replicas,
     )
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,9 +71,11 @@ def train(
         if not trainer.interrupted:
             raise
         raise interrupted(stop, run_dir) from stop
-    metrics = final_metrics(trainer.callback_metrics)
+    metrics: dict[str, Any] = final_metrics(trainer.callback_metrics)
     (test,) = trainer.test(module, datamodule=data, verbose=False)
     metrics.update(final_metrics(test))
+    if module.replicas > 1:
+        metrics["replicas"] = replica_metrics(module.replica_scores)
     if trainer.is_global_zero:
         finish(trainer, metrics, run_dir, prepared.config)
     return metrics
@@ -87,7 +96,7 @@ def interrupted(stop: SystemExit, run_dir: Path) -> RunInterrupted:
     )
 
 
-def run(overrides: Sequence[str] = ()) -> dict[str, float]:
+def run(overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Compose the config from ``overrides`` (as on the command line), train, return metrics.
 
     Raises nnkit's one-line errors (``nnkit.errors``) for bad input, before any folder exists.

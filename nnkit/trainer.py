@@ -138,6 +138,7 @@ def build_trainer(
 
 def check_trainer(t: DictConfig, run_dir: Path) -> None:
     """Raise a one-line ``ConfigError`` if Lightning would refuse the trainer settings."""
+    quiet_lightning()
     build_trainer(t, run_dir, False, [])
 
 
@@ -163,25 +164,50 @@ def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callb
     )
 
 
+def replica_metrics(scores: dict[str, Any]) -> list[dict[str, float]]:
+    """Each replica's final metrics, from the per-replica values the module kept."""
+    count = len(next(iter(scores.values()))) if scores else 0
+    return [{key: float(values[r]) for key, values in sorted(scores.items())} for r in range(count)]
+
+
+def replica_summary(metrics: dict[str, Any], monitor: str) -> str:
+    """Mean, min and max of the monitored metric over replicas, and for accuracy how many
+    replicas solved the task (reached 1.0)."""
+    values = [replica[monitor] for replica in metrics["replicas"] if monitor in replica]
+    if not values:
+        return ""
+    line = (
+        f"replicas: {len(values)}; {monitor} mean {sum(values) / len(values):.4g}, "
+        f"min {min(values):.4g}, max {max(values):.4g}"
+    )
+    if monitor.endswith("acc"):
+        line += f"; solved {sum(v == 1.0 for v in values)}/{len(values)}"
+    return line
+
+
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Epoch-level metrics as plain numbers (the ``_step``/``_epoch`` copies left out)."""
     return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
 
 
 def finish(
-    trainer: pl.Trainer, metrics: dict[str, float], run_dir: Path, config: dict[str, Any]
+    trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, config: dict[str, Any]
 ) -> None:
     """Write metrics.json and the hyperparameters, and print the summary."""
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, float)}
     if trainer.logger is not None:
         hp_metrics = {
-            f"hparams/{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)
+            f"hparams/{k.replace('/', '_')}": v for k, v in numbers.items() if math.isfinite(v)
         }
         trainer.logger.log_hyperparams(config, metrics=hp_metrics)
         trainer.logger.finalize("success")
-    width = max(len(k) for k in metrics) if metrics else 0
-    lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(metrics.items())]
+    width = max(len(k) for k in numbers) if numbers else 0
+    lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(numbers.items())]
     print("\nfinal metrics:\n" + "\n".join(lines))
+    module = trainer.lightning_module
+    if "replicas" in metrics:
+        print(replica_summary(metrics, module.task.monitor))
     print(f"backpropagation: {trainer.lightning_module.backprop}")
     print(f"run folder: {run_dir}")
     if trainer.logger is not None:

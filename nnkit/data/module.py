@@ -36,12 +36,25 @@ class EpochShuffle:
         return torch.randperm(n, generator=generator).to(device)
 
 
+class ReplicaShuffle(EpochShuffle):
+    """One ``EpochShuffle`` per replica, seeds ``seed, seed + 1, ...``: replica r draws the very
+    order a single run with ``seed + r`` draws. ``permutation`` returns them stacked ``(R, n)``."""
+
+    def __init__(self, seed: int, replicas: int) -> None:
+        super().__init__(seed)
+        self.replicas = [EpochShuffle(seed + r) for r in range(replicas)]
+
+    def permutation(self, n: int, device: torch.device, epoch: int) -> Tensor:
+        return torch.stack([r.permutation(n, device, epoch) for r in self.replicas])  # (R, n)
+
+
 class TensorBatches:
     """Batches of ``(x, y)`` sliced from whole tensors; shuffled per epoch when ``shuffle``.
 
     ``group`` = k >= 1 yields lists of up to k batches (for multi-step training calls);
     0 yields the batches themselves. With ``world_size`` > 1 each rank
-    takes every ``world_size``-th batch.
+    takes every ``world_size``-th batch. With ``replicas`` > 1, each replica is shuffled on
+    its own and batches carry a leading replica dimension: ``(R, batch, ...)``.
     """
 
     batch_sampler = None  # Lightning looks for it beside ``sampler``
@@ -57,9 +70,11 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         steps_done: Callable[[], int] | None = None,
+        replicas: int = 1,
     ) -> None:
         self.x, self.y, self.batch_size, self.group = x, y, batch_size, group
-        self.sampler = EpochShuffle(seed) if shuffle else None
+        shuffle_each = ReplicaShuffle(seed, replicas) if replicas > 1 else EpochShuffle(seed)
+        self.sampler = shuffle_each if shuffle else None
         self.steps_done = steps_done
         self.rank, self.world_size = rank, world_size
 
@@ -88,7 +103,12 @@ class TensorBatches:
             order = self.sampler.permutation(len(x), x.device, epoch)
             x, y = x[order], y[order]
         starts = self._batch_starts()[taken:]
-        batches = [(x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in starts]
+        if x.dim() == self.x.dim() + 1:  # (R, n, ...): each replica's own order
+            batches = [
+                (x[:, i : i + self.batch_size], y[:, i : i + self.batch_size]) for i in starts
+            ]
+        else:
+            batches = [(x[i : i + self.batch_size], y[i : i + self.batch_size]) for i in starts]
         if self.group == 0:
             return iter(batches)
         return iter([batches[i : i + self.group] for i in range(0, len(batches), self.group)])
@@ -104,9 +124,10 @@ class TensorDataModule(pl.LightningDataModule):
         eval_batch_size: int = 0,
         seed: int = 0,
         steps_per_call: int = 1,
+        replicas: int = 1,
     ) -> None:
         super().__init__()
-        self.data = data
+        self.data, self.replicas = data, replicas
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.seed, self.steps_per_call = seed, steps_per_call
         self._device = torch.device("cpu")
@@ -140,6 +161,7 @@ class TensorDataModule(pl.LightningDataModule):
             steps_done=self._steps_done,
             rank=rank,
             world_size=world,
+            replicas=self.replicas,
         )
 
     def _eval(self, split: tuple[Tensor, Tensor]) -> TensorBatches:

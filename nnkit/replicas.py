@@ -1,0 +1,83 @@
+"""Many networks as one program: R copies of an MLP, each with its own weights, trained at once.
+
+The parameters carry a leading replica dimension — weights ``(R, out, in)``, biases
+``(R, out)`` — so every layer is one batched product (``baddbmm``) for all R networks, and the
+whole-network backpropagation (``nnkit.network``) runs unchanged over the extra dimension.
+Replica r starts from exactly the weights a single run with ``seed + r`` starts from.
+
+>>> nets = ReplicaMLP.build(lambda: MLP(2, 1, hidden=[3]), seeds=[0, 1])
+>>> nets(torch.zeros(5, 2)).shape
+torch.Size([2, 5, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+import nnkit.functions as F
+from nnkit.models import MLP
+from nnkit.network import network
+from nnkit.rng import seed_everything
+
+
+class ReplicaMLP(nn.Module):
+    """``len(nets)`` MLPs of one shape, stacked; ``make`` builds one more of that shape (to
+    take a single replica out, for predictions and figures)."""
+
+    def __init__(self, nets: Sequence[MLP], make: Callable[[], MLP]) -> None:
+        super().__init__()
+        self.replicas, self.make = len(nets), make
+        linears = [list(net.layers)[::2] for net in nets]  # per net, its linear layers
+        by_layer = list(zip(*linears, strict=True))  # per layer, every net's linear
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin.weight.detach() for lin in ls])) for ls in by_layer]
+        )  # each (R, out, in)
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin.bias.detach() for lin in ls])) for ls in by_layer]
+        )  # each (R, out)
+        self.activations = nn.ModuleList(list(nets[0].layers)[1::2])
+        self.pairs = nets[0].pairs
+        self.backend = linears[0][0].backend
+        self.backprop = f"{nets[0].backprop}; {self.replicas} replicas as one batched program"
+
+    @classmethod
+    def build(cls, make: Callable[[], MLP], seeds: Sequence[int]) -> ReplicaMLP:
+        """One network per seed, each built as a single run with that seed builds it."""
+        nets = []
+        for seed in seeds:
+            seed_everything(seed)
+            nets.append(make())
+        return cls(nets, make)
+
+    def network_params(self) -> list[Tensor]:
+        """``W1, b1, ..., Wk, bk``, each with the leading replica dimension."""
+        return [p for pair in zip(self.weights, self.biases) for p in pair]
+
+    def _linear(self, x: Tensor, layer: int) -> Tensor:
+        weight, bias = self.weights[layer], self.biases[layer]
+        if self.backend == "nnkit":
+            return F.linear(x, weight, bias)  # (R, N, out), hand-derived
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (R, N, out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` is ``(R, N, in)`` (each replica its own batch) or ``(N, in)`` (one for all)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.replicas, -1, -1)  # (R, N, in)
+        if self.pairs is not None and self.backend == "nnkit":
+            return network(x, self.pairs, *self.network_params())  # (R, N, out)
+        value = x
+        for layer, activation in enumerate(self.activations):
+            value = activation(self._linear(value, layer))
+        return self._linear(value, len(self.weights) - 1)
+
+    def replica(self, r: int) -> MLP:
+        """Replica ``r`` as a network of its own."""
+        net = self.make()
+        with torch.no_grad():
+            for layer, linear in enumerate(list(net.layers)[::2]):
+                linear.weight.copy_(self.weights[layer][r])
+                linear.bias.copy_(self.biases[layer][r])
+        return net
