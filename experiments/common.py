@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -77,7 +78,7 @@ class Section:
         return "\n".join(lines)
 
 
-def train(overrides: Sequence[str], run_dir: Path | None = None) -> dict[str, float]:
+def train(overrides: Sequence[str], run_dir: Path | None = None) -> dict[str, Any]:
     """``nnkit.train.run`` quietly, in ``run_dir`` (a temporary folder if None)."""
     with contextlib.ExitStack() as stack:
         if run_dir is None:

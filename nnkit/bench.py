@@ -187,8 +187,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (tests: tiny)")
     parser.add_argument("--out", default="bench.json")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the CLI timing")
+    parser.add_argument("--no-replicas", action="store_true", help="skip the many-seeds case")
     args = parser.parse_args(argv)
     results = measure(args.repeats, args.scale)
+    if not args.no_replicas:
+        from nnkit.bench_replicas import Case, measure_replicas
+
+        small = args.scale < 0.1  # a quick look: few seeds, few steps
+        case = Case(copies=4, epochs=2) if small else Case()
+        seeds = 3 if small else 20
+        results["replicas 7-4-10"] = measure_replicas(case, seeds, many=10 * seeds)
     if not args.no_end_to_end:
         from nnkit.bench_e2e import measure_end_to_end
 

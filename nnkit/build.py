@@ -25,7 +25,7 @@ from nnkit.plugins import load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
 from nnkit.rng import seed_everything
-from nnkit.task import TASKS, check_loss_fits
+from nnkit.task import TASKS, check_loss_fits, resolve_objective
 
 
 def plain(value: Any) -> Any:
@@ -191,6 +191,7 @@ class Prepared:
     net: nn.Module
     loss: nn.Module
     ckpt_path: Path | None
+    objective: tuple[str, str]  # the metric best.ckpt is chosen by, and "max" or "min"
 
 
 def prepare(cfg: Any, run_dir: Path) -> Prepared:
@@ -214,6 +215,8 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
                 f"cross_entropy); loss '{cfg.loss.name}' has none"
             )
         ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
+        with _user_errors("objective"):
+            objective = resolve_objective(data.task, cfg.objective, replicas)
     except OmegaConfBaseException as error:  # a key nnkit needs was removed (~key) or retyped
         raise ConfigError(f"{one_line(str(error))} (a key nnkit needs is missing)") from error
-    return Prepared(plain(cfg), data, net, loss, ckpt_path)
+    return Prepared(plain(cfg), data, net, loss, ckpt_path, objective)

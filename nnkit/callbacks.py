@@ -1,6 +1,7 @@
 """Lightning callbacks and plugins: figures for TensorBoard, safe checkpoints.
 
-- ``ProgressBar`` is tqdm's training bar, redrawn a few times a second;
+- ``ProgressBar`` is tqdm's training bar, redrawn a few times a second; ``PlainProgress``
+  prints plain lines instead where stdout is not a terminal;
 - ``FigureLogger`` draws what the model has learned (``nnkit.figures``) every N epochs and at
   the end of training;
 - ``LastCheckpoint`` writes ``last.ckpt`` at epoch ends, at most every few seconds;
@@ -27,6 +28,13 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from nnkit.data.dataset import TensorData
 
 
+def tensorboard_of(trainer: pl.Trainer) -> Any:
+    """The run's TensorBoard logger (figures and histograms go there), or None."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+
 class FigureLogger(pl.Callback):
     """Logs the task's figures to TensorBoard every ``every_n_epochs`` (0: at the end only)."""
 
@@ -34,7 +42,8 @@ class FigureLogger(pl.Callback):
         self.data, self.every_n_epochs = data, every_n_epochs
 
     def _draw(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.logger is None or not trainer.is_global_zero:
+        board = tensorboard_of(trainer)
+        if board is None or not trainer.is_global_zero:
             return
         from matplotlib import pyplot as plt
 
@@ -44,19 +53,19 @@ class FigureLogger(pl.Callback):
         module.eval()
         for suffix, net in self._nets(module).items():
             for tag, figure in figures_for(net, self.data).items():
-                experiment = trainer.logger.experiment
-                experiment.add_figure(tag + suffix, figure, global_step=trainer.global_step)
+                board.experiment.add_figure(tag + suffix, figure, global_step=trainer.global_step)
                 plt.close(figure)
         module.train(was_training)
 
     @staticmethod
     def _nets(module: Any) -> dict[str, Any]:
-        """The network to draw; with replicas, the best and the worst by the monitored metric
+        """The network to draw; with replicas, the best and the worst by the objective
         (suffixes ``_best_rK`` and ``_worst_rK``)."""
-        scores = module.replica_scores.get(module.task.monitor) if module.replicas > 1 else None
+        name, mode = module.objective_metric
+        scores = module.replica_scores.get(name) if module.replicas > 1 else None
         if scores is None:
             return {"": module.net}
-        order = scores.argsort(descending=module.task.mode == "max").tolist()
+        order = scores.argsort(descending=mode == "max").tolist()
         best, worst = order[0], order[-1]
         return {
             f"_best_r{best}": module.net.replica(best),
@@ -119,6 +128,36 @@ class ProgressBar(TQDMProgressBar):
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         pass
+
+
+class PlainProgress(pl.Callback):
+    """For output that is not a terminal: one plain line every tenth of the run (and at its
+    end) with the epoch and that epoch's metrics — no bar, no carriage returns. A line is
+    printed when the next epoch starts, once every hook has logged the finished one."""
+
+    def __init__(self) -> None:
+        self._printed = 0
+
+    def _line(self, trainer: pl.Trainer, epoch: int) -> None:
+        shown = {
+            k: v
+            for k, v in trainer.callback_metrics.items()
+            if not k.endswith(("_step", "_epoch", "_min", "_max")) and k.count("/") == 1
+        }
+        values = "  ".join(f"{k} {float(v):.4g}" for k, v in sorted(shown.items()))
+        print(
+            f"epoch {epoch}/{trainer.max_epochs}  step {trainer.global_step}  {values}", flush=True
+        )
+        self._printed = epoch
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        done = trainer.current_epoch
+        if done and done % max(1, (trainer.max_epochs or 0) // 10) == 0:
+            self._line(trainer, done)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._printed != trainer.current_epoch:
+            self._line(trainer, trainer.current_epoch)
 
 
 class LastCheckpoint(pl.Callback):

@@ -14,6 +14,7 @@ SIGTERM (a checkpoint was saved either way).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import traceback
@@ -122,21 +123,21 @@ def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
     return pinned, sweep_dir
 
 
-def make_task(prepared: Any) -> Callable[[DictConfig], None]:
+def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
     """Hydra's task function: trains one job, reusing ``prepared`` for the job whose config it
-    was made from."""
+    was made from, and returns the job's objective (what Hydra's sweepers optimize)."""
     from nnkit.build import plain
 
     handed_over = [prepared] if prepared is not None else []
 
-    def nnkit_train(cfg: DictConfig) -> None:
+    def nnkit_train(cfg: DictConfig) -> float | None:
         from hydra.core.hydra_config import HydraConfig
 
         from nnkit.train import train
 
         ready = handed_over.pop() if handed_over and handed_over[0].config == plain(cfg) else None
         try:
-            train(cfg, HydraConfig.get().runtime.output_dir, ready)
+            metrics = train(cfg, HydraConfig.get().runtime.output_dir, ready)
         except USER_ERRORS as error:
             fail(str(error), 2)
         except DivergenceError as error:
@@ -144,8 +145,21 @@ def make_task(prepared: Any) -> Callable[[DictConfig], None]:
         except RunInterrupted as error:
             print(f"nnkit.train: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
+        return objective_value(metrics)
 
     return nnkit_train
+
+
+def objective_value(metrics: dict[str, Any]) -> float | None:
+    """The run's objective; a missing or non-finite one stops with a clear line (exit 1). Only
+    the process that wrote the metrics (rank 0) has one to give."""
+    objective = metrics.get("objective")
+    if objective is None:
+        return None
+    value = objective["value"]
+    if value is None or not math.isfinite(value):
+        fail(f"the objective {objective['name']} is {value}: nothing for a sweeper to compare", 1)
+    return value
 
 
 def main() -> None:

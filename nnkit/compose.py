@@ -23,8 +23,8 @@ from nnkit.registry import unknown_name_message
 
 CONFIG_MODULE = "nnkit.conf"
 FIXED_GROUPS = ("trainer", "logger")  # groups of settings, not of registry entries
-GROUPS = (*CONFIG_GROUPS, *FIXED_GROUPS, "experiment")
-OPTIONAL_GROUPS = ("experiment",)  # the only groups that may be left empty
+OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")  # presets, which may be left out
+GROUPS = (*CONFIG_GROUPS, *FIXED_GROUPS, *OPTIONAL_GROUPS)
 
 
 def parse(overrides: Sequence[str]) -> list[Any]:

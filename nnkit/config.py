@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import ListConfig
 
 from nnkit.errors import ConfigError
 from nnkit.plugins import LoadingPolicy
@@ -37,7 +38,7 @@ __all__ = ["ConfigError", "check_params", "check_settings", "store_schemas"]
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 PROGRESS_BARS = ("tqdm", "rich", "none")
-LOGGERS = ("tensorboard", "none")
+LOGGERS = ("tensorboard", "csv", "none")
 
 
 @dataclass
@@ -56,12 +57,16 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1  # validation frequency
     precision: str = "32-true"  # Lightning precision
     checkpoint_interval_s: float = 10.0  # last.ckpt at epoch ends at most this often; 0: every
+    early_stopping_patience: int = 0  # stop after this many validations without a better
+    # objective; 0: off
+    fast_dev_run: Any = False  # Lightning's smoke test: true (or N) runs N batches, writes nothing
+    overfit_batches: float = 0.0  # train (and validate) on this many batches (or this fraction)
     replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
 
 
 @dataclass
 class LoggerConfig:
-    name: str = "tensorboard"  # tensorboard or none
+    name: Any = "tensorboard"  # tensorboard, csv or none, or a list: [tensorboard, csv]
     figures_every_n_epochs: int = 0  # figures also every N epochs; 0: only at the end
     figures: bool = True  # decision boundary, fitted curve or confusion matrix
 
@@ -72,6 +77,7 @@ class NNKitConfig:
     plugins: list[str] = field(default_factory=list)  # modules or .py files to import first
     plugin_loading: LoadingPolicy = field(default_factory=LoadingPolicy)
     ckpt_path: Any = None  # checkpoint to resume from; "last" resumes the run folder's last
+    objective: str = "auto"  # what best.ckpt is chosen by and a sweep optimizes
     model: Any = None
     data: Any = None
     loss: Any = None
@@ -218,7 +224,7 @@ def check_params(
             )
         if not _type_fits(value, valid[key], hints.get(key)):
             raise ConfigError(
-                f"{kind} '{name}': {key}={value!r} should be a "
+                f"{kind} '{name}': {key}={value!r} should be "
                 f"{_type_name(hints.get(key), valid[key])} like the default {valid[key]!r}"
             )
     missing = [k for k, d in valid.items() if d is inspect.Parameter.empty and k not in params]
@@ -244,7 +250,9 @@ def check_settings(cfg: Any) -> None:
             "trainer.progress_bar=rich needs the 'rich' package: pip install rich "
             "(or choose from: tqdm, none)"
         )
-    one_of("logger.name", cfg.logger.name, LOGGERS)
+    names = cfg.logger.name if isinstance(cfg.logger.name, list | ListConfig) else [cfg.logger.name]
+    for name in names or ["(empty list)"]:
+        one_of("logger.name", name, LOGGERS)
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
     at_least("trainer.threads", cfg.trainer.threads, 0, integer=True)
@@ -253,6 +261,12 @@ def check_settings(cfg: Any) -> None:
         at_least(key, seed, 0, integer=True)
         at_most(key, seed, MAX_SEED)
     at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
+    at_least(
+        "trainer.early_stopping_patience", cfg.trainer.early_stopping_patience, 0, integer=True
+    )
+    at_least("trainer.overfit_batches", cfg.trainer.overfit_batches, 0)
+    if not isinstance(cfg.trainer.fast_dev_run, bool):
+        at_least("trainer.fast_dev_run", cfg.trainer.fast_dev_run, 0, integer=True)
     at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
     at_least("trainer.replicas", cfg.trainer.replicas, 0, strict=True, integer=True)
     at_most("trainer.replicas", cfg.trainer.replicas, MAX_REPLICAS)

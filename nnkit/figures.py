@@ -111,7 +111,43 @@ def _confusion_matrix(net: nn.Module, data: TensorData) -> Any:
     return confusion_matrix(net, x, y, data.classes)
 
 
+@torch.no_grad()
+def hidden_units(net: nn.Module, x: Tensor, steps: int = 48, most: int = 16):
+    """What each first-hidden-layer unit responds to over the input plane — its activation at
+    every point, one small picture per unit (the TensorFlow Playground's neuron thumbnails)."""
+    first, activation = list(net.layers)[:2]
+    low, high = x.min(0).values - 0.1, x.max(0).values + 0.1
+    gx, gy = torch.meshgrid(
+        torch.linspace(low[0], high[0], steps),
+        torch.linspace(low[1], high[1], steps),
+        indexing="xy",
+    )
+    grid = torch.stack([gx.flatten(), gy.flatten()], dim=1).to(x.dtype)  # (steps², 2)
+    device = next(net.parameters()).device
+    responses = activation(first(grid.to(device))).cpu()  # (steps², units)
+    units = min(most, responses.shape[1])
+    columns = min(4, units)
+    rows = -(-units // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.6 * rows), squeeze=False)
+    for unit, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if unit < units:
+            ax.imshow(responses[:, unit].reshape(steps, steps), origin="lower", cmap="RdBu_r")
+            ax.set_title(f"unit {unit}", fontsize=7)
+    fig.suptitle("first hidden layer, over the input plane", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _hidden_units(net: nn.Module, data: TensorData) -> Any:
+    layers = list(getattr(net, "layers", []))
+    if data.in_features != 2 or len(layers) < 3:  # 2-D inputs and at least one hidden layer
+        return None
+    return hidden_units(net, data.val[0].cpu())
+
+
 FIGURES = {
+    "hidden_units": _hidden_units,
     "decision_boundary": _decision_boundary,
     "fitted_curve": _fitted_curve,
     "confusion_matrix": _confusion_matrix,

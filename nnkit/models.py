@@ -64,7 +64,8 @@ def _check_size(hidden: list[int], widths: list[int]) -> None:
 
 @MODELS.register("mlp")
 class MLP(nn.Module):
-    """Fully connected layers of the given ``hidden`` widths, an activation after each hidden
+    """Fully connected layers of the given ``hidden`` widths (a number: one hidden layer of that
+    width), an activation after each hidden
     layer (one name for all, or one per layer), and a linear output layer.
 
     ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
@@ -76,13 +77,13 @@ class MLP(nn.Module):
         self,
         in_features: int,
         out_features: int,
-        hidden: Sequence[int] = (32,),
+        hidden: int | Sequence[int] = (32,),
         activation: str | Sequence[str] = "relu",
         activation_args: dict[str, Any] | None = None,
         backend: str = "nnkit",
     ) -> None:
         super().__init__()
-        hidden = list(hidden)
+        hidden = [hidden] if isinstance(hidden, int) else list(hidden)
         if any(not isinstance(w, int) or w <= 0 for w in hidden):
             raise ValueError(
                 f"model.hidden={hidden} must list positive widths, e.g. [8] or [16, 16]"

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from nnkit.callbacks import tensorboard_of
 from nnkit.errors import DivergenceError
 from nnkit.functions import SIGMOID, Pair
 from nnkit.loss_functions import LossPair, replicated
@@ -73,6 +74,7 @@ class NNKitModule(pl.LightningModule):
         if self.replicas > 1:  # each replica's own loss, summed: a built-in loss with "sum"
             self.summed_loss = type(loss)(reduction="sum", backend=loss.backend)
         self.replica_scores: dict[str, Tensor] = {}  # per-replica metrics, latest of each
+        self.objective_metric = (self.task.monitor, self.task.mode)  # what best.ckpt follows
         self.train_metrics = task_metrics(task, classes, outputs, "train/", self.replicas)
         self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
         self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
@@ -183,6 +185,9 @@ class NNKitModule(pl.LightningModule):
             outputs.append(out.detach())
         losses_t = torch.stack(losses)  # (steps,)
         self._stop_if_diverged(losses_t)
+        every = self.trainer.log_every_n_steps
+        if self.global_step // every > (self.global_step - len(batches)) // every:
+            self._log_gradient_norms()
         along = 1 if self.replicas > 1 else 0  # the batch dimension
         targets = torch.cat([y for _, y in batches], dim=along)
         mean_loss = losses_t.mean() / self.replicas  # the mean over replicas of their losses
@@ -190,6 +195,17 @@ class NNKitModule(pl.LightningModule):
             "train/loss", mean_loss, on_step=True, on_epoch=True, batch_size=targets.shape[along]
         )
         self.train_metrics.update(*self._metric_inputs(torch.cat(outputs, dim=along), targets))
+
+    def _log_gradient_norms(self) -> None:
+        """Each weight's and bias's gradient norm, from the gradients the last step computed
+        (with replicas, the mean over replicas): the vanishing gradient, in every run."""
+        norms = {}
+        for name, param in self.net.named_parameters():
+            if param.grad is not None:
+                grad = param.grad.flatten(1) if self.replicas > 1 else param.grad.flatten()
+                norms[f"grad_norm/{name}"] = float(grad.norm(dim=-1).mean())
+        for logger in self.loggers:
+            logger.log_metrics(norms, step=self.global_step)
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         finite = torch.isfinite(losses)
@@ -221,6 +237,7 @@ class NNKitModule(pl.LightningModule):
         checkpoint["nnkit_rng"] = rng_state()
         if self.replica_scores:
             checkpoint["nnkit_replica_scores"] = dict(self.replica_scores)
+            checkpoint["nnkit_objective"] = list(self.objective_metric)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nnkit_rng" in checkpoint:
@@ -242,7 +259,8 @@ class NNKitModule(pl.LightningModule):
         if self.replicas == 1:
             self.log_dict(values)
             return
-        experiment = getattr(self.logger, "experiment", None) if self.logger else None
+        board = tensorboard_of(self.trainer)
+        experiment = board.experiment if board is not None else None
         for key, per_replica in values.items():
             per_replica = per_replica.detach().float()
             self.replica_scores[key] = per_replica.cpu()

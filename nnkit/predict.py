@@ -106,13 +106,13 @@ def _choose_replica(checkpoint: dict[str, Any], task: str, replica: str, replica
                 f"replica={replica} is not valid (choose from: best, 0..{replicas - 1})"
             )
         return int(replica)
-    monitor = TASKS[task].monitor
+    monitor, mode = checkpoint.get("nnkit_objective", (TASKS[task].monitor, TASKS[task].mode))
     scores = checkpoint.get("nnkit_replica_scores", {}).get(monitor)
     if scores is None:
         raise ConfigError(
             f"this checkpoint has no {monitor} per replica: choose replica=0..{replicas - 1}"
         )
-    best = scores.argmax() if TASKS[task].mode == "max" else scores.argmin()
+    best = scores.argmax() if mode == "max" else scores.argmin()
     return int(best)
 
 

@@ -33,9 +33,24 @@ def _job(folder: Path) -> tuple[int, str]:
     return (int(folder.name), "") if folder.name.isdigit() else (1 << 30, folder.name)
 
 
+def best_job(rows: list[dict]) -> dict | None:
+    """The job whose objective is best (in its own direction), or None without objectives."""
+    scored = [r for r in rows if isinstance(r["metrics"].get("objective"), dict)]
+    scored = [r for r in scored if r["metrics"]["objective"]["value"] is not None]
+    if not scored:
+        return None
+
+    def score(row: dict) -> float:
+        objective = row["metrics"]["objective"]
+        return objective["value"] if objective["mode"] == "max" else -objective["value"]
+
+    return max(scored, key=score)
+
+
 def summarize(sweep_dir: Path) -> str:
-    """Write summary.json and summary.md; return the table as text."""
+    """Write summary.json and summary.md (the best job first); return the table as text."""
     rows = collect(sweep_dir)
+    best = best_job(rows)
     keys = sorted({k for row in rows for k in row["metrics"] if k.startswith(("val/", "test/"))})
     header = ["job", "overrides", *keys]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -43,6 +58,15 @@ def summarize(sweep_dir: Path) -> str:
         values = [f"{row['metrics'][k]:.4g}" if k in row["metrics"] else "" for k in keys]
         lines.append("| " + " | ".join([row["job"], " ".join(row["overrides"]), *values]) + " |")
     table = "\n".join(lines)
-    (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    if best is not None:
+        objective = best["metrics"]["objective"]
+        table = (
+            f"best: job {best['job']} ({' '.join(best['overrides']) or 'no overrides'}), "
+            f"{objective['name']} = {objective['value']:.4g} ({objective['mode']}imised)\n\n"
+            + table
+        )
+    (sweep_dir / "summary.json").write_text(
+        json.dumps({"best": best and best["job"], "jobs": rows}, indent=2) + "\n"
+    )
     (sweep_dir / "summary.md").write_text(table + "\n")
     return f"sweep summary ({len(rows)} runs, {sweep_dir / 'summary.md'}):\n{table}"

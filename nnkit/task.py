@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from nnkit.functions import sigmoid
+from nnkit.registry import unknown_name_message
 
 TaskName = Literal["binary", "multiclass", "regression"]
 
@@ -90,21 +91,23 @@ class Task:
     figures: tuple[str, ...]  # the figures drawn for it, where the data's shape allows
     squash_values: bool  # a "values" loss compares sigmoid(outputs), as the article's neurons
     integer_targets: bool  # metrics take int64 targets
+    metric_names: tuple[str, ...]  # what ``metrics`` logs, besides the loss
 
 
 TASKS: dict[str, Task] = {
     "binary": Task(
         "binary", "bce", ("bce", "mse"), "val/acc", "max", _label, _accuracy("binary"),
-        ("decision_boundary",), True, True,
+        ("decision_boundary", "hidden_units"), True, True, ("acc",),
     ),
     "multiclass": Task(
         "multiclass", "cross_entropy", ("bce", "cross_entropy", "mse"), "val/acc", "max",
-        _class_index, _accuracy("multiclass"), ("decision_boundary", "confusion_matrix"), True,
-        True,
+        _class_index, _accuracy("multiclass"),
+        ("decision_boundary", "hidden_units", "confusion_matrix"), True,
+        True, ("acc",),
     ),
     "regression": Task(
         "regression", "mse", ("mse",), "val/loss", "min", _same, _regression_metrics,
-        ("fitted_curve",), False, False,
+        ("fitted_curve",), False, False, ("mse", "r2"),
     ),
 }  # fmt: skip
 
@@ -114,6 +117,38 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"unknown task '{name}' (choose from: {', '.join(TASKS)})")
     return TASKS[name]
+
+
+def logged_metrics(task: str, replicas: int = 1) -> list[str]:
+    """Every metric a run of ``task`` logs: ``train/loss``, ``val/acc``, ... (with replicas,
+    also each one's ``_min`` and ``_max``).
+
+    >>> logged_metrics("regression")[:3]
+    ['train/loss', 'train/mse', 'train/r2']
+    """
+    names = ["loss", *TASKS[task].metric_names]
+    keys = [f"{stage}/{name}" for stage in ("train", "val", "test") for name in names]
+    spread = [f"{k}{s}" for k in keys for s in ("_min", "_max")] if replicas > 1 else []
+    return keys + spread
+
+
+def resolve_objective(task: str, key: str, replicas: int = 1) -> tuple[str, str]:
+    """``objective`` as (metric, "max" or "min"): ``auto`` is the task's own (``val/acc``, or
+    ``val/loss`` for regression), else any validation metric; accuracy and R² are maximised,
+    losses and errors minimised.
+
+    >>> resolve_objective("binary", "auto")
+    ('val/acc', 'max')
+    >>> resolve_objective("regression", "val/r2")
+    ('val/r2', 'max')
+    """
+    if key == "auto":
+        return TASKS[task].monitor, TASKS[task].mode
+    names = [n for n in logged_metrics(task, replicas) if n.startswith("val/")]
+    if key not in names:
+        raise ValueError(unknown_name_message("objective", key, names))
+    base = key.removesuffix("_min").removesuffix("_max")
+    return key, "max" if base.endswith(("acc", "r2")) else "min"
 
 
 def check_loss_fits(task: str, name: str, inputs: str, targets: str) -> None:

@@ -6,27 +6,29 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import RichProgressBar as RichBar
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from nnkit.build import Prepared, loss_name
 from nnkit.callbacks import (
     AtomicCheckpointIO,
     FigureLogger,
     LastCheckpoint,
+    PlainProgress,
     ProgressBar,
     SaveOnInterrupt,
 )
 from nnkit.errors import ConfigError
 from nnkit.module import NNKitModule
 from nnkit.registries import registry_of
-from nnkit.task import TASKS
 
 
 def quiet_lightning() -> None:
@@ -39,6 +41,7 @@ def quiet_lightning() -> None:
         ".*treespec, LeafSpec.*",
         ".*exists and is not empty.*",
         ".*weights_only. was not set.*",
+        ".*You requested to overfit but enabled.*",  # nnkit's batches stop shuffling themselves
     ):
         warnings.filterwarnings("ignore", message=message)
 
@@ -71,50 +74,65 @@ def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
     }
     sizes = (data.classes, data.out_features)
     optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    return NNKitModule(prepared.net, prepared.loss, data.task, sizes, optimizer, hparams)
+    module = NNKitModule(prepared.net, prepared.loss, data.task, sizes, optimizer, hparams)
+    module.objective_metric = prepared.objective
+    return module
+
+
+def logger_names(cfg: DictConfig) -> list[str]:
+    """The loggers a run writes to (``logger.name`` is one name or a list)."""
+    name = cfg.logger.name
+    names = [name] if isinstance(name, str) else list(name)
+    return [n for n in names if n != "none"]
 
 
 def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
-    """TensorBoard's logger in ``run_dir/tensorboard``, or ``False`` for ``logger=none``."""
-    if cfg.logger.name != "tensorboard":
-        return False
-    return TensorBoardLogger(
-        save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
-    )
+    """TensorBoard's logger in ``run_dir/tensorboard``, Lightning's CSV logger in
+    ``run_dir/csv/metrics.csv``, both, or ``False`` for ``logger=none``."""
+    loggers: list[Any] = []
+    for name in logger_names(cfg):
+        if name == "tensorboard":
+            loggers.append(
+                TensorBoardLogger(
+                    save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+                )
+            )
+        else:
+            loggers.append(CSVLogger(save_dir=str(run_dir), name="csv", version=""))
+    return loggers or False
 
 
 def _progress_bar(kind: str) -> list[pl.Callback]:
-    if kind == "tqdm":
-        return [ProgressBar()]
-    if kind == "rich":
-        try:
-            from pytorch_lightning.callbacks import RichProgressBar
-
-            return [RichProgressBar()]
-        except (ImportError, ModuleNotFoundError) as error:
-            raise ConfigError(
-                f"trainer.progress_bar=rich needs the 'rich' package ({error})"
-            ) from error
-    return []
+    """The bar in a terminal; where stdout is not one (CI, a log file, a cluster job), a plain
+    line every few epochs instead, with no carriage returns."""
+    if kind == "none":
+        return []
+    if not sys.stdout.isatty():
+        return [PlainProgress()]
+    return [ProgressBar()] if kind == "tqdm" else [RichBar()]
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[pl.Callback]:
-    """Checkpoints (best by the task's monitored metric, last), figures, the progress bar."""
-    task = TASKS[prepared.data.task]
+    """Checkpoints (best by the objective, last), figures, the progress bar."""
+    monitor, mode = prepared.objective
     folder = run_dir / "checkpoints"
     best = ModelCheckpoint(
         dirpath=folder,
         filename="best",
-        monitor=task.monitor,
-        mode=task.mode,
+        monitor=monitor,
+        mode=mode,
         save_top_k=1,
         enable_version_counter=False,
     )
     last = LastCheckpoint(folder / "last.ckpt", cfg.trainer.checkpoint_interval_s)
     callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
     callbacks += _progress_bar(cfg.trainer.progress_bar)
-    if cfg.logger.name != "none" and cfg.logger.figures:
+    if "tensorboard" in logger_names(cfg) and cfg.logger.figures:
         callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
+    if cfg.trainer.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStopping(monitor=monitor, mode=mode, patience=cfg.trainer.early_stopping_patience)
+        )
     return callbacks
 
 
@@ -156,7 +174,9 @@ def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callb
         check_val_every_n_epoch=t.check_val_every_n_epoch,
         logger=logger,
         callbacks=callbacks,
-        enable_progress_bar=t.progress_bar != "none",
+        enable_progress_bar=any(isinstance(c, ProgressBar | RichBar) for c in callbacks),
+        fast_dev_run=t.fast_dev_run,
+        overfit_batches=t.overfit_batches,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir),
@@ -194,21 +214,26 @@ def finish(
     trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, config: dict[str, Any]
 ) -> None:
     """Write metrics.json and the hyperparameters, and print the summary."""
+    name, mode = trainer.lightning_module.objective_metric
+    metrics["objective"] = {"name": name, "mode": mode, "value": metrics.get(name)}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     numbers = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    if trainer.logger is not None:
-        hp_metrics = {
-            f"hparams/{k.replace('/', '_')}": v for k, v in numbers.items() if math.isfinite(v)
-        }
-        trainer.logger.log_hyperparams(config, metrics=hp_metrics)
-        trainer.logger.finalize("success")
+    hp_metrics = {
+        f"hparams/{k.replace('/', '_')}": v for k, v in numbers.items() if math.isfinite(v)
+    }
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(config, metrics=hp_metrics)  # the HPARAMS tab
+        else:
+            logger.log_hyperparams(config)
+        logger.finalize("success")
     width = max(len(k) for k in numbers) if numbers else 0
     lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(numbers.items())]
     print("\nfinal metrics:\n" + "\n".join(lines))
     module = trainer.lightning_module
     if "replicas" in metrics:
-        print(replica_summary(metrics, module.task.monitor))
+        print(replica_summary(metrics, module.objective_metric[0]))
     print(f"backpropagation: {trainer.lightning_module.backprop}")
     print(f"run folder: {run_dir}")
-    if trainer.logger is not None:
+    if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
         print(f"tensorboard --logdir {run_dir}")

@@ -153,7 +153,7 @@ def test_generated_override_lines_run_or_are_refused_in_one_line(argv):
     refused_cleanly_or_prepared(argv)
 
 
-@settings(max_examples=4, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=2, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(LINES)
 @example(["model=null"])
 @example(["trainer.max_epochs=1", "seed=3"])

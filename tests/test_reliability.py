@@ -232,7 +232,7 @@ BAD_INPUTS = [
     (["model.activation=[relu,sigmoid]"], "lists 2 names for 1 hidden layers"),
     (["model.hidden=[0]"], "must list positive widths"),
     (["model.hidden=[-4]"], "must list positive widths"),
-    (["model.hidden=abc"], "hidden='abc' should be a list"),
+    (["model.hidden=abc"], "hidden='abc' should be int | list[int]"),
     (["model.hidden=[4,x"], "no viable alternative"),
     (["model.backend=jax"], "unknown backend 'jax' (choose from: nnkit, torch)"),
     (["optimizer.lr=0"], "optimizer.lr=0.0 is out of range (valid: optimizer.lr > 0.0)"),
@@ -283,8 +283,8 @@ BAD_INPUTS = [
     (["optimizer.lr=inf"], "optimizer.lr=inf should be a finite number"),
     (["optimizer.lr=nan"], "optimizer.lr=nan should be a finite number"),
     (["data.batch_size=2.5"], "data.batch_size=2.5 should be an integer"),
-    (["model.hidden=null"], "hidden=None should be a list"),
-    (["model.activation=null"], "activation=None should be a str | list[str]"),
+    (["model.hidden=null"], "hidden=None should be int | list[int]"),
+    (["model.activation=null"], "activation=None should be str | list[str]"),
     (["trainer.max_epochs=null"], "field 'trainer.max_epochs' is not Optional"),
     (["plugins=null"], "field 'plugins' is not Optional"),
     (["+model=mlp"], "model appears more than once"),
@@ -342,8 +342,14 @@ def test_sweep_runs_every_job_into_its_own_folder_and_summarises(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
     summary = (tmp_path / "summary.md").read_text().splitlines()
-    assert len(summary) == 2 + 4 and "model.activation=relu seed=1" in summary[-1]
+    assert len(summary) == 2 + 2 + 4 and "model.activation=relu seed=1" in summary[-1]
     assert "sweep summary (4 runs" in result.stdout
+    jobs = json.loads((tmp_path / "summary.json").read_text())
+    best = max(jobs["jobs"], key=lambda job: job["metrics"]["val/acc"])
+    assert jobs["best"] == best["job"] or (
+        [j["metrics"]["val/acc"] for j in jobs["jobs"]].count(best["metrics"]["val/acc"]) > 1
+    )
+    assert summary[0].startswith("best: job ") and "val/acc" in summary[0]
 
 
 @pytest.mark.slow

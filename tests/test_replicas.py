@@ -164,3 +164,15 @@ def test_a_model_that_cannot_be_stacked_is_refused(tmp_path):
 def test_relu_pair_is_what_replicas_use():
     nets = ReplicaMLP.build(lambda: MLP(2, 1, hidden=[3]), seeds=[0, 1])
     assert nets.pairs == (RELU,) and nets(torch.zeros(4, 2)).shape == (2, 4, 1)
+
+
+def test_a_sweep_trains_replicas_in_every_job(tmp_path):
+    result = cli(
+        "nnkit.train", "-m", "model.activation=relu,sigmoid", "trainer.replicas=2", *QUICK,
+        "trainer.max_epochs=1", "logger=none", f"hydra.sweep.dir={tmp_path}", timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for job in ("0", "1"):
+        metrics = json.loads((tmp_path / job / "metrics.json").read_text())
+        assert len(metrics["replicas"]) == 2
+    assert "sweep summary (2 runs" in result.stdout

@@ -71,8 +71,9 @@ class TensorBatches:
         world_size: int = 1,
         steps_done: Callable[[], int] | None = None,
         replicas: int = 1,
+        limit: int = 0,
     ) -> None:
-        self.x, self.y, self.batch_size, self.group = x, y, batch_size, group
+        self.x, self.y, self.batch_size, self.group, self.limit = x, y, batch_size, group, limit
         shuffle_each = ReplicaShuffle(seed, replicas) if replicas > 1 else EpochShuffle(seed)
         self.sampler = shuffle_each if shuffle else None
         self.steps_done = steps_done
@@ -81,7 +82,8 @@ class TensorBatches:
     def _batch_starts(self) -> list[int]:
         total = -(-len(self.x) // self.batch_size)
         per_rank = total // self.world_size if self.world_size > 1 else total  # equal on all ranks
-        return [(self.rank + k * self.world_size) * self.batch_size for k in range(per_rank)]
+        starts = [(self.rank + k * self.world_size) * self.batch_size for k in range(per_rank)]
+        return starts[: self.limit] if self.limit else starts
 
     def _position(self) -> tuple[int, int]:
         """The epoch about to be drawn, and how many of its batches were already taken. With
@@ -152,10 +154,15 @@ class TensorDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         rank, world = self._rank()
+        overfit = self.trainer.overfit_batches if self.trainer is not None else 0
+        train = self._on_device(self.data.train)
+        batches = -(-len(train[0]) // self.batch_size)
+        limit = int(overfit) if overfit >= 1 else max(1, int(overfit * batches)) if overfit else 0
         return TensorBatches(
-            *self._on_device(self.data.train),
+            *train,
             self.batch_size,
-            shuffle=True,
+            shuffle=not overfit,  # overfitting: the same first batches every epoch, by heart
+            limit=limit * self.steps_per_call,
             seed=self.seed,
             group=self.steps_per_call,
             steps_done=self._steps_done,
