@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from nnkit.checkpoints import check_resumable
-from nnkit.config import check_params, check_settings
+from nnkit.config import check_settings
 from nnkit.data.dataset import TensorData
 from nnkit.errors import ConfigError, PluginError, one_line
 from nnkit.losses import Loss
@@ -25,6 +25,7 @@ from nnkit.plugins import load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
 from nnkit.rng import seed_everything
+from nnkit.signature import check_params
 from nnkit.task import TASKS, check_loss_fits, resolve_objective
 
 

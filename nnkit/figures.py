@@ -29,6 +29,18 @@ def _some(*tensors: Tensor) -> tuple[Tensor, ...]:
     return tuple(t[::step] for t in tensors)
 
 
+def _plane(x: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
+    """A ``steps`` × ``steps`` grid over the points' bounding box (with a margin): its x and y
+    coordinates, and the grid as inputs ``(steps², 2)``."""
+    low, high = x.min(0).values - 0.1, x.max(0).values + 0.1
+    gx, gy = torch.meshgrid(
+        torch.linspace(low[0], high[0], steps),
+        torch.linspace(low[1], high[1], steps),
+        indexing="xy",
+    )
+    return gx, gy, torch.stack([gx.flatten(), gy.flatten()], dim=1).to(x.dtype)
+
+
 def _apply(net: nn.Module, x: Tensor) -> Tensor:
     """``net(x)`` on the net's own device, returned on the CPU."""
     device = next(net.parameters()).device
@@ -38,13 +50,7 @@ def _apply(net: nn.Module, x: Tensor) -> Tensor:
 @torch.no_grad()
 def decision_boundary(net: nn.Module, x: Tensor, y: Tensor, task: str, steps: int = 120):
     """The plane coloured by the predicted class, and the points coloured by their label."""
-    low, high = x.min(0).values - 0.1, x.max(0).values + 0.1
-    gx, gy = torch.meshgrid(
-        torch.linspace(low[0], high[0], steps),
-        torch.linspace(low[1], high[1], steps),
-        indexing="xy",
-    )
-    grid = torch.stack([gx.flatten(), gy.flatten()], dim=1).to(x.dtype)  # (steps², 2)
+    gx, gy, grid = _plane(x, steps)
     outputs = _apply(net, grid)
     if task == "binary":
         surface = torch.sigmoid(outputs).reshape(steps, steps)
@@ -116,13 +122,7 @@ def hidden_units(net: nn.Module, x: Tensor, steps: int = 48, most: int = 16):
     """What each first-hidden-layer unit responds to over the input plane — its activation at
     every point, one small picture per unit (the TensorFlow Playground's neuron thumbnails)."""
     first, activation = list(net.layers)[:2]
-    low, high = x.min(0).values - 0.1, x.max(0).values + 0.1
-    gx, gy = torch.meshgrid(
-        torch.linspace(low[0], high[0], steps),
-        torch.linspace(low[1], high[1], steps),
-        indexing="xy",
-    )
-    grid = torch.stack([gx.flatten(), gy.flatten()], dim=1).to(x.dtype)  # (steps², 2)
+    _, _, grid = _plane(x, steps)
     device = next(net.parameters()).device
     responses = activation(first(grid.to(device))).cpu()  # (steps², units)
     units = min(most, responses.shape[1])
