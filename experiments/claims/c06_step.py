@@ -39,10 +39,11 @@ def loss_curve(run_dir: Path) -> list[float]:
 
 
 def hidden_change(run_dir: Path, seed: int, activation: str) -> float:
-    """How far training moved the hidden layer's weights from their initial values."""
-    torch.manual_seed(seed)  # the run seeds torch the same way before building its model
+    """How far training moved the hidden layer's weights of the replica trained from ``seed``
+    (the run's seeds start at 0) from their initial values."""
+    torch.manual_seed(seed)  # the run seeds torch the same way before building each replica
     start = nnkit.build_model("mlp", 2, 1, hidden=[HIDDEN], activation=activation)
-    end, _ = nnkit.load_model(run_dir / "checkpoints" / "last.ckpt")
+    end, _ = nnkit.load_model(run_dir / "checkpoints" / "last.ckpt", replica=str(seed))
     return float((end.layers[0].weight - start.layers[0].weight).detach().abs().max())
 
 
@@ -66,27 +67,30 @@ def claim(size: Size, figures: Path) -> Section:
     moved: dict[str, list[float]] = {}
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, overrides in SETUPS.items():
-        scores[name], moved[name] = [], []
         activation = overrides[0].split("=")[1]
-        for seed in range(size.seeds):
-            with tempfile.TemporaryDirectory() as folder:
-                logged = ["logger=tensorboard", "logger.figures=false"] if seed == 0 else []
-                metrics = train(
-                    [
-                        "data=circular",
-                        f"model.hidden=[{HIDDEN}]",
-                        *overrides,
-                        epochs,
-                        f"seed={seed}",
-                        *logged,
-                    ],
-                    Path(folder),
-                )
-                scores[name].append(metrics["val/acc"])
-                moved[name].append(hidden_change(Path(folder), seed, activation))
-                if seed == 0:
-                    ax.plot(loss_curve(Path(folder)), label=name)
-    ax.set(xlabel="epoch", ylabel="training loss (BCE)", title="circular data, seed 0")
+        with tempfile.TemporaryDirectory() as folder:
+            metrics = train(
+                [
+                    "data=circular",
+                    f"model.hidden=[{HIDDEN}]",
+                    *overrides,
+                    epochs,
+                    f"trainer.replicas={size.seeds}",  # seeds 0..seeds-1, as one program
+                    "logger=tensorboard",
+                    "logger.figures=false",
+                ],
+                Path(folder),
+            )
+            scores[name] = [replica["val/acc"] for replica in metrics["replicas"]]
+            moved[name] = [
+                hidden_change(Path(folder), seed, activation) for seed in range(size.seeds)
+            ]
+            ax.plot(loss_curve(Path(folder)), label=name)
+    ax.set(
+        xlabel="epoch",
+        ylabel="training loss (BCE)",
+        title=f"circular data, mean over seeds 0–{size.seeds - 1}",
+    )
     ax.legend(fontsize=7)
     table = [
         [
@@ -104,7 +108,8 @@ def claim(size: Size, figures: Path) -> Section:
         "The step is not differentiable where it jumps and flat elsewhere, so its derivative "
         "cannot guide the adjustments; this is why it is no longer used.",
         f"`data=circular`, {HIDDEN} hidden units (as few as the article's networks), BCE, Adam "
-        f"0.01, {size.epochs_of(60)} epochs, seeds 0–{size.seeds - 1}: the step with its true "
+        f"0.01, {size.epochs_of(60)} epochs, seeds 0–{size.seeds - 1} trained together as "
+        f"replicas (`trainer.replicas={size.seeds}`): the step with its true "
         f"zero derivative, with two straight-through estimators, and sigmoid and ReLU. The last "
         f"column compares the trained hidden weights with the same seed's initial ones.",
         f"With the true derivative no error reaches the hidden layer: its weights never move "
@@ -121,5 +126,5 @@ def claim(size: Size, figures: Path) -> Section:
         table,
         save(fig, figures, "c06_step.png"),
         "python -m nnkit.train -m experiment=step_estimators "
-        "+model.activation_args.ste=none,identity,clipped seed=0,1,2,3,4",
+        "+model.activation_args.ste=none,identity,clipped trainer.replicas=5",
     )
