@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from nnkit.checkpoints import check_resumable
+from nnkit.checkpoints import Resume, check_resumable
 from nnkit.config import check_settings
 from nnkit.data.dataset import TensorData
 from nnkit.errors import ConfigError, PluginError, one_line
@@ -25,6 +25,7 @@ from nnkit.plugins import load_modules, set_policy
 from nnkit.registries import CONFIG_GROUPS, REGISTRIES
 from nnkit.registry import RegistryError
 from nnkit.rng import seed_everything
+from nnkit.run_proof import RunProof, prove_ops, run_ops
 from nnkit.signature import check_params
 from nnkit.task import TASKS, check_loss_fits, resolve_objective
 
@@ -191,13 +192,15 @@ class Prepared:
     data: TensorData
     net: nn.Module
     loss: nn.Module
-    ckpt_path: Path | None
+    resume: Resume | None  # the checkpoint to resume from, checked
     objective: tuple[str, str]  # the metric best.ckpt is chosen by, and "max" or "min"
+    proof: RunProof  # the gradient proof of the run's ops, made before the first step
 
 
 def prepare(cfg: Any, run_dir: Path) -> Prepared:
     """Check ``cfg`` and build its run: plugins → settings → seed → data → model → loss →
-    the checkpoint to resume from. Raises a one-line user error for any mistake."""
+    the proof of its ops' gradients → the checkpoint to resume from. Raises a one-line user
+    error for any mistake, a failed proof included."""
     from omegaconf.errors import OmegaConfBaseException
 
     try:
@@ -215,9 +218,11 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
                 f"trainer.replicas={replicas} needs a loss with a reduction (mse, bce, "
                 f"cross_entropy); loss '{cfg.loss.name}' has none"
             )
-        ckpt_path = check_resumable(cfg.ckpt_path, Path(run_dir), net)
+        ops = run_ops(cfg.model, loss_name(cfg.loss, data.task), params_of("loss", cfg.loss))
+        proof = prove_ops(ops, cfg.plugin_loading.get("prove", True), list(cfg.plugins))
+        resume = check_resumable(cfg.ckpt_path, Path(run_dir), net)
         with _user_errors("objective"):
             objective = resolve_objective(data.task, cfg.objective, replicas)
     except OmegaConfBaseException as error:  # a key nnkit needs was removed (~key) or retyped
         raise ConfigError(f"{one_line(str(error))} (a key nnkit needs is missing)") from error
-    return Prepared(plain(cfg), data, net, loss, ckpt_path, objective)
+    return Prepared(plain(cfg), data, net, loss, resume, objective, proof)

@@ -7,25 +7,25 @@
 - ``LastCheckpoint`` writes ``last.ckpt`` at epoch ends, at most every few seconds;
 - ``SaveOnInterrupt`` writes ``last.ckpt`` when a run is stopped with Ctrl-C, never when it
   diverged;
-- ``AtomicCheckpointIO`` writes each checkpoint to a temporary file in the same folder, syncs
-  it to disk and renames it into place, so a run killed mid-write leaves the previous file
-  whole.
+- ``AtomicCheckpointIO`` writes each checkpoint with ``nnkit.storage.write_atomic`` (a
+  temporary file in the same folder, synced, renamed into place), so a run killed mid-write or
+  a full disk leaves the previous file whole.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import time
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks import Checkpoint, TQDMProgressBar
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from nnkit.data.dataset import TensorData
+from nnkit.storage import write_atomic
 
 
 def tensorboard_of(trainer: pl.Trainer) -> Any:
@@ -160,10 +160,12 @@ class PlainProgress(pl.Callback):
             self._line(trainer, trainer.current_epoch)
 
 
-class LastCheckpoint(pl.Callback):
+class LastCheckpoint(Checkpoint):
     """``last.ckpt`` at the end of an epoch — the first, then at most every ``interval_s``
     seconds, and the last — so a long run loses at most that much work to a kill while short
-    epochs do not pay a write each. Resuming from it continues exactly (``ckpt_path=last``)."""
+    epochs do not pay a write each. Resuming from it continues exactly (``ckpt_path=last``).
+    As a ``Checkpoint``, Lightning calls it after the module's own epoch end, so the saved
+    file holds that epoch's training metrics too."""
 
     def __init__(self, path: Path, interval_s: float) -> None:
         self.path, self.interval_s = path, interval_s
@@ -204,17 +206,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return torch.load(path, map_location=map_location or "cpu", weights_only=True)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "wb") as file:
-                torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()  # serialised in memory: the disk sees one plain write
+        torch.save(checkpoint, buffer)
+        write_atomic(Path(path), buffer.getvalue())

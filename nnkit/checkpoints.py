@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,37 @@ def resume_path(ckpt_path: Any, run_dir: Path) -> Path | None:
     return run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
 
 
-def check_resumable(ckpt_path: Any, run_dir: Path, net: torch.nn.Module) -> Path | None:
-    """The checkpoint to resume from, checked to load safely and to fit ``net``."""
+@dataclass(frozen=True)
+class Resume:
+    """A checked checkpoint to resume from, and how far its run had come."""
+
+    path: Path
+    epochs_done: int  # epochs whose training had ended when it was saved
+    steps_done: int  # optimizer steps taken
+    metrics: dict[str, float]  # the latest epoch-level metrics it holds
+
+    def finished(self, max_epochs: int, max_steps: int) -> bool:
+        """Whether a run to ``max_epochs`` (and ``max_steps``, if >= 0) has nothing left to
+        train from here: Lightning's own rule for leaving its fit loop."""
+        return self.epochs_done >= max_epochs or 0 <= max_steps <= self.steps_done
+
+
+def _epochs_done(checkpoint: dict[str, Any]) -> int:
+    try:
+        return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def check_resumable(ckpt_path: Any, run_dir: Path, net: torch.nn.Module) -> Resume | None:
+    """The checkpoint to resume from, checked to load safely and to fit ``net``. With
+    ``ckpt_path=last`` and no ``last.ckpt`` yet (a job killed before its first checkpoint,
+    then requeued), None: the run starts from scratch, as Lightning's own ``last`` does."""
     path = resume_path(ckpt_path, run_dir)
-    if path is None:
+    if path is None or (ckpt_path == "last" and not path.exists()):
         return None
     state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    check_compatible(load_checkpoint(path), state, path)
-    return path
+    checkpoint = load_checkpoint(path)
+    check_compatible(checkpoint, state, path)
+    metrics = checkpoint.get("nnkit_metrics", {})
+    return Resume(path, _epochs_done(checkpoint), int(checkpoint.get("global_step", 0)), metrics)

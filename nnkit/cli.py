@@ -7,8 +7,9 @@ was prepared is handed to the job whose config it is, so nothing is built twice.
 sweep) folder is pinned, so that Hydra, Lightning's DDP workers and the sweep summary all use
 the same one.
 
-Exit codes: 0 done, 1 training diverged, 2 bad input, 130 interrupted by Ctrl-C and 143 by
-SIGTERM (a checkpoint was saved either way).
+Exit codes: 0 done, 1 training diverged or a write was refused during the run (no space, no
+permission), 2 bad input (a run folder that cannot be written included), 130 interrupted by
+Ctrl-C and 143 by SIGTERM (a checkpoint was saved either way).
 """
 
 from __future__ import annotations
@@ -34,8 +35,15 @@ from nnkit.compose import (
     parse,
     register_options,
 )
-from nnkit.errors import USER_ERRORS, ConfigError, DivergenceError, RunInterrupted
+from nnkit.errors import (
+    USER_ERRORS,
+    ConfigError,
+    DivergenceError,
+    RunInterrupted,
+    StorageError,
+)
 from nnkit.lock import run_lock
+from nnkit.storage import check_writable, checkpoint_bytes, os_reason
 
 HELP_FLAGS = (
     "--help",
@@ -97,6 +105,10 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     from nnkit.trainer import check_trainer
 
     check_trainer(cfg.trainer, Path(full.hydra.run.dir))
+    folder = Path(full.hydra.sweep.dir if multirun else full.hydra.run.dir)
+    check_writable(
+        folder, checkpoint_bytes(prepared.net), "sweep folder" if multirun else "run folder"
+    )
     return full, prepared
 
 
@@ -140,7 +152,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
             metrics = train(cfg, HydraConfig.get().runtime.output_dir, ready)
         except USER_ERRORS as error:
             fail(str(error), 2)
-        except DivergenceError as error:
+        except (DivergenceError, StorageError) as error:
             fail(str(error), 1)
         except RunInterrupted as error:
             print(f"nnkit.train: {error}", file=sys.stderr)
@@ -191,4 +203,7 @@ def main() -> None:
     if sweep_dir is not None and _is_multirun(argv):
         from nnkit.sweep import summarize
 
-        print(summarize(sweep_dir))
+        try:
+            print(summarize(sweep_dir))
+        except OSError as error:
+            fail(f"could not write the sweep summary {error.filename}: {os_reason(error)}", 1)

@@ -1,8 +1,9 @@
 """The errors nnkit reports to its users, in one small module that every layer may import.
 
 Each carries one line: the bad value and the valid choices. The command line turns them into
-exit codes: 2 for a user's mistake (``USER_ERRORS``), 1 for ``DivergenceError``, 130 or 143
-for ``RunInterrupted`` (Ctrl-C or SIGTERM).
+exit codes: 2 for a user's mistake (``USER_ERRORS``), 1 for ``DivergenceError`` and
+``StorageError`` (the machine refused a write during the run), 130 or 143 for ``RunInterrupted``
+(Ctrl-C or SIGTERM).
 
 >>> raise ConfigError("optimizer.lr=0 is out of range (valid: optimizer.lr > 0)")
 Traceback (most recent call last):
@@ -25,6 +26,11 @@ class PluginError(ImportError):
 
 class DivergenceError(RuntimeError):
     """The loss or the weights became NaN or infinite."""
+
+
+class StorageError(RuntimeError):
+    """A file of the run could not be written (no space, no permission, a read-only
+    filesystem); the message names the file, the OS error and the checkpoint to resume from."""
 
 
 class RunInterrupted(Exception):

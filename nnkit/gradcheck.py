@@ -8,8 +8,9 @@ absolute difference over the largest reference magnitude). Smooth ops are also p
 
 The linear layer and the whole-network Function are proved too (``nnkit.netcheck``).
 
-``python -m nnkit.gradcheck [PATTERN]`` prints one row per op and exits 1 if any row fails, or
-if an op is unproved (it declares no contract and reference) unless ``--allow-unproved``.
+``python -m nnkit.gradcheck [PATTERN] [--plugin MODULE_OR_FILE ...]`` prints one row per op and
+exits 1 if any row fails, or if an op is unproved (it declares no contract and reference) unless
+``--allow-unproved``; ``--plugin`` imports a plugin first, so its ops are proved too.
 
 >>> row = check_activation("sigmoid")[0]
 >>> row.verdict, row.contract
@@ -28,8 +29,10 @@ from torch import Tensor
 
 from nnkit.activations import ACTIVATIONS, build_activation
 from nnkit.contract import Contract
+from nnkit.errors import PluginError
 from nnkit.losses import LOSSES, Loss, build_loss
 from nnkit.netcheck import check_networks
+from nnkit.plugins import load_modules
 from nnkit.proof import EDGE_VALUES, TOLERANCE, CheckResult, errors
 
 __all__ = ["EDGE_VALUES", "TOLERANCE", "CheckResult", "check_activation", "check_all", "errors"]
@@ -149,12 +152,15 @@ def _unproved(kind: str, name: str) -> CheckResult:
     )
 
 
-def check_activation(name_or_obj: Any, name: str | None = None) -> list[CheckResult]:
-    """Check one activation (every variant it declares) against its reference."""
+def check_activation(
+    name_or_obj: Any, name: str | None = None, variants: Sequence[dict[str, Any]] | None = None
+) -> list[CheckResult]:
+    """Check one activation against its reference: every variant it declares, or the options
+    in ``variants``."""
     obj = ACTIVATIONS.get(name_or_obj)
     name = name or (name_or_obj if isinstance(name_or_obj, str) else obj.__name__)
     rows = []
-    for options in getattr(obj, "variants", ({},)):
+    for options in variants if variants is not None else getattr(obj, "variants", ({},)):
         module = build_activation(obj, **options).double()
         contract, reference = _declared(module, obj)
         label = _label(name, options)
@@ -166,12 +172,16 @@ def check_activation(name_or_obj: Any, name: str | None = None) -> list[CheckRes
     return rows
 
 
-def check_loss(name_or_obj: Any, name: str | None = None) -> list[CheckResult]:
-    """Check one loss, for each reduction, against its reference (gradient in the output)."""
+def check_loss(
+    name_or_obj: Any, name: str | None = None, variants: Sequence[dict[str, Any]] | None = None
+) -> list[CheckResult]:
+    """Check one loss against its reference (gradient in the output): for each reduction, or
+    the options in ``variants``."""
     obj = LOSSES.get(name_or_obj)
     name = name or (name_or_obj if isinstance(name_or_obj, str) else obj.__name__)
     rows = []
-    for options in getattr(obj, "variants", ({"reduction": "mean"}, {"reduction": "sum"})):
+    default = ({"reduction": "mean"}, {"reduction": "sum"})
+    for options in variants if variants is not None else getattr(obj, "variants", default):
         module = build_loss(obj, **options)
         contract, reference = _declared(module, obj)
         label = _label(name, options)
@@ -247,11 +257,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style name filter")
     parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="import a plugin (a module name or a .py file) first, so its ops are proved too",
+    )
+    parser.add_argument(
         "--allow-unproved",
         action="store_true",
         help="exit 0 even if an op declares no contract and reference (its row still shows)",
     )
     args = parser.parse_args(argv)
+    try:
+        load_modules(args.plugin)
+    except PluginError as error:
+        print(f"nnkit.gradcheck: error: {error}", file=sys.stderr)
+        return 2
     rows = check_all(args.pattern)
     print(format_table(rows))
     failed = [r for r in rows if r.verdict == "FAIL"]

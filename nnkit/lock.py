@@ -42,7 +42,10 @@ def _owner(lock: Path) -> int | None:
 def run_lock(folder: Path) -> Iterator[None]:
     """Hold ``folder``'s lock while the block runs (creating the folder); a live run holding
     it already is a one-line ``ConfigError``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"run folder {folder} cannot be created: {error}") from None
     lock = folder / LOCK_NAME
     mine = False
     while not mine:

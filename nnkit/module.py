@@ -41,6 +41,15 @@ def direct_backprop(
     return pairs, loss_pair, SIGMOID if feed.squash else None
 
 
+def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Epoch-level metrics as plain numbers (the ``_step``/``_epoch`` copies left out).
+
+    >>> final_metrics({"val/acc": torch.tensor(0.5), "train/loss_step": torch.tensor(1.0)})
+    {'val/acc': 0.5}
+    """
+    return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
+
+
 def task_metrics(
     task: str, classes: int, outputs: int, prefix: str, replicas: int = 1
 ) -> MetricCollection:
@@ -232,9 +241,11 @@ class NNKitModule(pl.LightningModule):
                 )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Random-number generator states, as plain data, for exact resume; with replicas,
-        each replica's latest metrics (``nnkit.predict replica=best`` reads them)."""
+        """Random-number generator states, as plain data, for exact resume; the latest
+        epoch-level metrics (a finished run re-reports them when resumed); with replicas, each
+        replica's latest metrics (``nnkit.predict replica=best`` reads them)."""
         checkpoint["nnkit_rng"] = rng_state()
+        checkpoint["nnkit_metrics"] = final_metrics(self.trainer.callback_metrics)
         if self.replica_scores:
             checkpoint["nnkit_replica_scores"] = dict(self.replica_scores)
             checkpoint["nnkit_objective"] = list(self.objective_metric)
@@ -242,6 +253,7 @@ class NNKitModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nnkit_rng" in checkpoint:
             set_rng_state(checkpoint["nnkit_rng"])
+        self.replica_scores.update(checkpoint.get("nnkit_replica_scores", {}))
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch

@@ -127,6 +127,13 @@ def _edge_filled(x: Tensor) -> Tensor:
     return x
 
 
+def brings_pair(activation: Any, options: dict[str, Any]) -> bool:
+    """Whether the activation, with ``options``, brings a hand-derived pair (and so runs in the
+    whole-network Function)."""
+    module = build_activation(activation, **options)
+    return getattr(module, "pair", lambda: None)() is not None
+
+
 def network_variants(pattern: str = "*") -> list[tuple[Any, dict[str, Any]]]:
     """Every registered activation that brings a pair (each variant it declares), and a mix of
     all of them, for ``check_network``."""
@@ -135,8 +142,7 @@ def network_variants(pattern: str = "*") -> list[tuple[Any, dict[str, Any]]]:
     for name in ACTIVATIONS.names(pattern):
         obj = ACTIVATIONS.get(name)
         for options in getattr(obj, "variants", ({},)):
-            module = build_activation(obj, **options)
-            if getattr(module, "pair", lambda: None)() is not None:
+            if brings_pair(obj, options):
                 variants.append((name, options))
                 with_pairs.append(name)
     if len(set(with_pairs)) > 1:

@@ -53,6 +53,7 @@ class LoadingPolicy:
     discover: bool = True  # load installed packages' entry points
     strict: bool = False  # a package that fails to load stops the run instead of warning
     timeout_s: float = 30.0  # an import that takes longer is reported as hanging; 0: no limit
+    prove: bool = True  # prove plugin ops' gradients before the first step (nnkit.run_proof)
 
 
 POLICY = LoadingPolicy()

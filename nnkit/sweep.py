@@ -11,6 +11,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from nnkit.storage import write_atomic
+
 
 def collect(sweep_dir: Path) -> list[dict]:
     """Every finished job under ``sweep_dir``: its number, overrides and metrics."""
@@ -65,8 +67,7 @@ def summarize(sweep_dir: Path) -> str:
             f"{objective['name']} = {objective['value']:.4g} ({objective['mode']}imised)\n\n"
             + table
         )
-    (sweep_dir / "summary.json").write_text(
-        json.dumps({"best": best and best["job"], "jobs": rows}, indent=2) + "\n"
-    )
-    (sweep_dir / "summary.md").write_text(table + "\n")
+    summary = json.dumps({"best": best and best["job"], "jobs": rows}, indent=2) + "\n"
+    write_atomic(sweep_dir / "summary.json", summary.encode())
+    write_atomic(sweep_dir / "summary.md", (table + "\n").encode())
     return f"sweep summary ({len(rows)} runs, {sweep_dir / 'summary.md'}):\n{table}"

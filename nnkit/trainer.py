@@ -29,6 +29,7 @@ from nnkit.callbacks import (
 from nnkit.errors import ConfigError
 from nnkit.module import NNKitModule
 from nnkit.registries import registry_of
+from nnkit.storage import write_atomic
 
 
 def quiet_lightning() -> None:
@@ -42,6 +43,7 @@ def quiet_lightning() -> None:
         ".*exists and is not empty.*",
         ".*weights_only. was not set.*",
         ".*You requested to overfit but enabled.*",  # nnkit's batches stop shuffling themselves
+        ".*callbacks used to create the checkpoint.*",  # testing a finished run's checkpoint
     ):
         warnings.filterwarnings("ignore", message=message)
 
@@ -64,13 +66,9 @@ def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
     data = prepared.data
     hparams = {
         "config": prepared.config,
-        "data": {
-            "task": data.task,
-            "in_features": data.in_features,
-            "out_features": data.out_features,
-            "classes": data.classes,
-        },
+        "data": data.description(),
         "sources": provenance(cfg, data.task),
+        "proof": prepared.proof.as_dict(),
     }
     sizes = (data.classes, data.out_features)
     optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
@@ -205,18 +203,15 @@ def replica_summary(metrics: dict[str, Any], monitor: str) -> str:
     return line
 
 
-def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Epoch-level metrics as plain numbers (the ``_step``/``_epoch`` copies left out)."""
-    return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
-
-
-def finish(
-    trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, config: dict[str, Any]
-) -> None:
-    """Write metrics.json and the hyperparameters, and print the summary."""
+def finish(trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, prepared: Prepared) -> None:
+    """Write metrics.json (with the objective and the gradient proof) and the
+    hyperparameters, and print the summary."""
     name, mode = trainer.lightning_module.objective_metric
     metrics["objective"] = {"name": name, "mode": mode, "value": metrics.get(name)}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    metrics["proof"] = prepared.proof.as_dict()
+    text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+    write_atomic(run_dir / "metrics.json", text.encode())
+    config = prepared.config
     numbers = {k: v for k, v in metrics.items() if isinstance(v, float)}
     hp_metrics = {
         f"hparams/{k.replace('/', '_')}": v for k, v in numbers.items() if math.isfinite(v)
@@ -234,6 +229,7 @@ def finish(
     if "replicas" in metrics:
         print(replica_summary(metrics, module.objective_metric[0]))
     print(f"backpropagation: {trainer.lightning_module.backprop}")
+    print(prepared.proof.summary())
     print(f"run folder: {run_dir}")
     if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
         print(f"tensorboard --logdir {run_dir}")

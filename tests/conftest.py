@@ -8,6 +8,8 @@ from hypothesis import settings
 from nnkit.plugins import POLICY, LoadingPolicy
 from nnkit.registries import REGISTRIES
 
+collect_ignore = ["plugins"]  # plugin files the tests load by path; importing them registers
+
 
 @pytest.fixture(autouse=True)
 def restore_registries():

@@ -25,6 +25,19 @@ def cli(
     )
 
 
+def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
+    """Run the real CLI entry point (``nnkit.cli.main``) in this process; its exit code and
+    stderr."""
+    import pytest
+
+    from nnkit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err
+
+
 def pip_install(project: Path, target: Path) -> None:
     """Install a project (a folder or a wheel) into ``target``, offline, without dependencies."""
     subprocess.run(

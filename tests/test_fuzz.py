@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import string
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -231,9 +232,15 @@ def test_broken_checkpoints_are_refused_in_one_line(good_checkpoint, cut, noise,
             assert str(error) and "\n" not in str(error)
 
 
+REPLICAS = st.sampled_from(["replica=5", "replica=best", "replica=0", "replica=-1", "replica="])
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(values(), st.text(max_size=8)), max_size=3))
+@given(st.lists(st.one_of(values(), st.text(max_size=8), REPLICAS), max_size=3))
 @example(["input=[1,0,1,1,1,1,1]"])
+@example(["input=[1e39,0,0,0,0,0,0]"])
+@example(["input=[1e308,1e308,1e308,1e308,1e308,1e308,1e308]"])
+@example(["input=[1,0,1,1,1,1,1]", "replica=3"])
 @example(["input=[nan,inf,-inf,1e308,0,0,0]"])
 @example(["input=[[1]]"])
 @example(["input=1"])
@@ -242,6 +249,32 @@ def test_predict_takes_any_input_without_a_traceback(good_checkpoint, args):
 
     argv = [f"ckpt={good_checkpoint}", *[a if "=" in a else f"input={a}" for a in args]]
     assert predict.main(argv) in (0, 2)
+
+
+SEGMENT = st.text(string.ascii_letters + string.digits + "_-.", min_size=1, max_size=8).filter(
+    lambda name: name.strip(".")  # "." and ".." name no new folder
+)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    base=st.sampled_from(["file", "/proc/version", "/proc/1"]),
+    below=st.lists(SEGMENT, min_size=1, max_size=3),
+)
+def test_run_folders_that_cannot_be_written_are_refused_in_one_line(tmp_path, base, below):
+    """Run folders below a file or in a filesystem that takes no new files: refused before the
+    run, in one line naming the folder; nothing is created."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    folder = Path(blocker if base == "file" else base).joinpath(*below)
+    try:
+        preflight(["trainer.max_epochs=1", f"hydra.run.dir={folder}"])
+    except USER_ERRORS as error:
+        message = str(error)
+        assert "\n" not in message and "cannot be" in message, message
+    else:
+        raise AssertionError(f"{folder} was accepted")
+    assert not folder.exists() and sorted(tmp_path.iterdir()) == [blocker]
 
 
 def test_profiles_are_registered():

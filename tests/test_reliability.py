@@ -16,9 +16,10 @@ import torch
 
 from nnkit.module import DivergenceError
 from nnkit.train import run
-from tests.helpers import cli
+from tests.helpers import cli, main_exit
 
 QUICK = ["data=circular", "data.n=300", "trainer.progress_bar=none", "logger=none"]
+WRONG_PLUGIN = Path(__file__).parent / "plugins" / "wrong_square.py"
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -34,6 +35,26 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     metrics = [json.loads((d / "metrics.json").read_text()) for d in (whole, part)]
     assert metrics[0] == metrics[1]
+
+
+def test_resuming_a_finished_run_reports_it_again_twice_and_the_same(tmp_path, capsys):
+    line = [*QUICK, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path}"]
+    first = run(line)
+    written = (tmp_path / "metrics.json").read_text()
+    events = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    capsys.readouterr()
+    for _ in range(2):
+        assert run([*line, "ckpt_path=last"]) == first
+        assert "this run has finished already (epoch 2/2, step 14)" in capsys.readouterr().out
+        assert (tmp_path / "metrics.json").read_text() == written
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == events
+
+
+def test_ckpt_path_last_without_a_checkpoint_starts_from_scratch(tmp_path, capsys):
+    line = [*QUICK, "trainer.max_epochs=2", "ckpt_path=last"]
+    fresh = run([*line, f"hydra.run.dir={tmp_path / 'a'}"])
+    assert "no last.ckpt in" in capsys.readouterr().out
+    assert fresh == run([*QUICK, "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'b'}"])
 
 
 def test_same_seed_gives_bit_identical_weights_and_metrics(tmp_path):
@@ -174,16 +195,6 @@ def checkpoints(tmp_path_factory):
     return crafted_checkpoints(folder, marker), marker
 
 
-def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
-    """Run the real CLI entry point in this process; its exit code and stderr."""
-    from nnkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    return stop.value.code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("which", "extra", "message"),
     [
@@ -211,6 +222,25 @@ def test_bad_checkpoints_are_refused_in_one_line_and_touch_nothing(
     assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.json"]
     assert (run_dir / "metrics.json").read_text() == "{}"
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["input=[1e309,0]"], "input holds inf: every value must be a finite number"),
+        (["input=[-1e309,0]"], "input holds -inf: every value must be a finite number"),
+        (["input=[1e39,0]"], "does not fit in float32"),
+        (["input=[1,0]", "replica=5"], "replica=5: checkpoint"),
+        (["input=[1,0]", "replica=worst"], "holds one network, not replicas"),
+    ],
+)
+def test_predict_refuses_in_one_line(checkpoints, capsys, args, message):
+    from nnkit import predict
+
+    files, _ = checkpoints
+    assert predict.main([f"ckpt={files['good']}", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_predict_refuses_a_crafted_checkpoint(checkpoints):
@@ -289,6 +319,12 @@ BAD_INPUTS = [
     (["plugins=null"], "field 'plugins' is not Optional"),
     (["+model=mlp"], "model appears more than once"),
     (["plugin_loading.timeout_s=-1"], "plugin_loading.timeout_s=-1.0 is out of range"),
+    (
+        [f"plugins=[{WRONG_PLUGIN}]", "model.activation=wrong_square"],
+        "activation 'wrong_square' (module wrong_square) fails its gradient proof "
+        "(activation wrong_square: relative error 5.0e-01 > 1e-12",
+    ),
+    (["plugin_loading.prove=maybe"], "Value 'maybe' is not a valid bool"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Datasets: generated (or shipped in a package), deterministic given their own seed."""
 
-from nnkit.data import digits, planar, regression, seven_segment
+from nnkit.data import digits, files, planar, regression, seven_segment
 from nnkit.data.dataset import DATASETS, TensorData, check_range, split
 from nnkit.task import TASKS, Task
 
@@ -11,6 +11,7 @@ __all__ = [
     "TensorData",
     "check_range",
     "digits",
+    "files",
     "planar",
     "regression",
     "seven_segment",

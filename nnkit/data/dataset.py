@@ -25,7 +25,9 @@ class TensorData:
     """Train, validation and test splits as ``(inputs, targets)`` tensors, and their task.
 
     Targets are float ``(N, 1)`` 0/1 labels for ``binary``, int64 ``(N,)`` class indices for
-    ``multiclass`` and float ``(N, d)`` values for ``regression``.
+    ``multiclass`` and float ``(N, d)`` values for ``regression``. Data read from a user's file
+    also carries its feature and label names and the statistics its inputs were standardised
+    with, which travel into checkpoints for ``nnkit.predict``.
     """
 
     train: tuple[Tensor, Tensor]
@@ -33,6 +35,10 @@ class TensorData:
     test: tuple[Tensor, Tensor]
     task: TaskName
     classes: int = 0
+    features: tuple[str, ...] = ()  # the inputs' names, where the data has them
+    labels: tuple[str, ...] = ()  # the class names, in class order
+    mean: tuple[float, ...] = ()  # raw inputs = standardised inputs * std + mean
+    std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -40,6 +46,19 @@ class TensorData:
     @property
     def in_features(self) -> int:
         return self.train[0].shape[-1]
+
+    def description(self) -> dict[str, Any]:
+        """What a checkpoint keeps about the data, as plain values."""
+        return {
+            "task": self.task,
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "classes": self.classes,
+            "features": list(self.features),
+            "labels": list(self.labels),
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
     @property
     def out_features(self) -> int:

@@ -14,7 +14,7 @@ from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size, sp
 
 @DATASETS.register("linear")
 def linear(
-    n: int = 500,
+    n: int = 1000,
     dim: int = 1,
     slope: float = 2.0,
     intercept: float = 0.5,
