@@ -44,6 +44,7 @@ def quiet_lightning() -> None:
         ".*weights_only. was not set.*",
         ".*You requested to overfit but enabled.*",  # nnkit's batches stop shuffling themselves
         ".*callbacks used to create the checkpoint.*",  # testing a finished run's checkpoint
+        ".*The `srun` command is available on your system but is not used.*",  # a login node
     ):
         warnings.filterwarnings("ignore", message=message)
 
@@ -228,6 +229,7 @@ def finish(trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, prepared
     module = trainer.lightning_module
     if "replicas" in metrics:
         print(replica_summary(metrics, module.objective_metric[0]))
+    print(prepared.data.summary())
     print(f"backpropagation: {trainer.lightning_module.backprop}")
     print(prepared.proof.summary())
     print(f"run folder: {run_dir}")

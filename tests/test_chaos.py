@@ -24,8 +24,8 @@ from tests.helpers import cli
 
 CHAOS = [
     "data=circular",
-    "data.n=1500",
-    "trainer.max_epochs=6",
+    "data.n=1000",
+    "trainer.max_epochs=5",
     "trainer.progress_bar=none",
     "trainer.checkpoint_interval_s=0",
     "logger=none",
@@ -55,7 +55,7 @@ def uninterrupted(tmp_path_factory) -> tuple[dict, dict, float]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(kills=st.lists(st.floats(0.05, 1.1), min_size=1, max_size=3))
+@given(kills=st.lists(st.floats(0.05, 1.1), min_size=1, max_size=2))
 @example(kills=[0.95, 0.9])  # late: around the last epoch's checkpoint and metrics.json
 def test_killed_at_any_moment_and_resumed_ends_bit_identical(uninterrupted, kills):
     weights, metrics, duration = uninterrupted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from omegaconf import open_dict
 
@@ -20,9 +22,25 @@ NEEDS = {
 }
 
 
+def own_file(option: str, folder: Path) -> list[str]:
+    """A file for the datasets that read one (an export of the circle), as overrides."""
+    import numpy as np
+
+    from nnkit.data.export import export
+
+    if option == "csv":
+        export("circular", folder / "circle.csv", n=100)
+        return [f"data.path={folder / 'circle.csv'}"]
+    x = np.random.default_rng(0).normal(size=(100, 3))
+    np.savez(folder / "arrays.npz", x=x, y=(x.sum(1) > 0).astype(int))
+    return [f"data.path={folder / 'arrays.npz'}"]
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_validates_and_builds(group, option, tmp_path):
     extra = NEEDS.get((group, option), [])
+    if group == "data" and option in ("csv", "npz"):
+        extra = own_file(option, tmp_path)
     cfg = compose([f"{group}={option}", *extra])
     with open_dict(cfg):
         del cfg["hydra"]

@@ -130,16 +130,13 @@ def test_prove_false_trains_anyway_and_says_so(tmp_path):
     assert metrics["proof"]["skipped"] is True and metrics["proof"]["checked"] == []
 
 
-def test_a_proved_plugin_is_recorded_in_metrics_checkpoint_and_summary(tmp_path):
+def test_a_proved_plugin_is_recorded_in_metrics_checkpoint_and_summary(tmp_path, capsys):
     pair = "Pair(lambda x: x * x, lambda x, y, g: 2 * x * g, needs_input=True)"
     path = square(tmp_path, "good_square", factor=2, pair=pair)
     run_dir = tmp_path / "run"
-    result = cli(
-        "nnkit.train", *QUICK, f"plugins=[{path}]", "model.activation=good_square",
-        "model.hidden=[4]", "optimizer.lr=0.001", f"hydra.run.dir={run_dir}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "proof: activation good_square proved before training in" in result.stdout
+    run([*QUICK, f"plugins=[{path}]", "model.activation=good_square", "model.hidden=[4]",
+         "optimizer.lr=0.001", f"hydra.run.dir={run_dir}"])  # fmt: skip
+    assert "proof: activation good_square proved before training in" in capsys.readouterr().out
     proof = json.loads((run_dir / "metrics.json").read_text())["proof"]
     assert [row["row"] for row in proof["checked"]] == ["good_square", "mlp[good_square]"]
     assert all(row["max_rel_error"] <= 1e-12 for row in proof["checked"])
@@ -148,7 +145,7 @@ def test_a_proved_plugin_is_recorded_in_metrics_checkpoint_and_summary(tmp_path)
     assert saved["hyper_parameters"]["proof"] == proof
 
 
-def test_an_undeclared_op_runs_with_one_warning(tmp_path):
+def test_an_undeclared_op_runs_with_one_warning(tmp_path, capsys):
     path = plugin(
         tmp_path,
         "plain_act",
@@ -162,17 +159,18 @@ def test_an_undeclared_op_runs_with_one_warning(tmp_path):
         """,
     )
     run_dir = tmp_path / "run"
-    result = cli("nnkit.train", *QUICK, f"plugins=[{path}]", "model.activation=softsign_plain",
-                 f"hydra.run.dir={run_dir}")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    warnings = [line for line in result.stderr.splitlines() if "unproved" in line]
+    run(
+        [*QUICK, f"plugins=[{path}]", "model.activation=softsign_plain", f"hydra.run.dir={run_dir}"]
+    )
+    result = capsys.readouterr()
+    warnings = [line for line in result.err.splitlines() if "unproved" in line]
     assert warnings == [
         "nnkit.train: warning: activation softsign_plain declares no gradient contract and "
         "torch reference: unproved, its backward is trusted as written"
     ]
     proof = json.loads((run_dir / "metrics.json").read_text())["proof"]
     assert proof["unproved"] == ["activation softsign_plain"]
-    assert "UNPROVED: activation softsign_plain" in result.stdout
+    assert "UNPROVED: activation softsign_plain" in result.out
 
 
 def test_built_ins_in_their_declared_variants_are_not_proved_again():
@@ -183,13 +181,14 @@ def test_built_ins_in_their_declared_variants_are_not_proved_again():
     assert proof.built_in == ["activation step[ste=clipped]", "loss mse[reduction=sum]"]
 
 
-def test_gradcheck_proves_a_plugin_file(tmp_path):
+def test_gradcheck_proves_a_plugin_file(tmp_path, capsys):
+    from nnkit import gradcheck
+
     bad, good = square(tmp_path, "sq_bad", 3), square(tmp_path, "sq_good", 2)
-    failed = cli("nnkit.gradcheck", "sq_*", "--plugin", str(bad), "--plugin", str(good))
-    assert failed.returncode == 1
-    assert "sq_bad" in failed.stdout and "FAIL (relative error 5.0e-01" in failed.stdout
-    assert "1 passed, 1 failed" in failed.stdout
-    passed = cli("nnkit.gradcheck", "sq_good", "--plugin", str(good))
-    assert passed.returncode == 0 and "1 passed, 0 failed, 0 unproved" in passed.stdout
-    missing = cli("nnkit.gradcheck", "--plugin", str(tmp_path / "nope.py"))
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert gradcheck.main(["sq_*", "--plugin", str(bad), "--plugin", str(good)]) == 1
+    out = capsys.readouterr().out
+    assert "sq_bad" in out and "FAIL (relative error 5.0e-01" in out and "1 passed, 1 failed" in out
+    assert gradcheck.main(["sq_good", "--plugin", str(good)]) == 0
+    assert "1 passed, 0 failed, 0 unproved" in capsys.readouterr().out
+    assert gradcheck.main(["--plugin", str(tmp_path / "nope.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -60,6 +60,16 @@ class TensorData:
             "std": list(self.std),
         }
 
+    def summary(self) -> str:
+        """One line: the task, the inputs, the classes and the split sizes."""
+        sizes = "/".join(str(len(part[0])) for part in (self.train, self.val, self.test))
+        names = f" ({', '.join(self.features)})" if self.features else ""
+        classes = f", classes {', '.join(self.labels)}" if self.labels else ""
+        scaled = ", standardised by the training split" if self.mean else ""
+        return (
+            f"data: {self.task} on {self.in_features} inputs{names}{classes}; {sizes} rows{scaled}"
+        )
+
     @property
     def out_features(self) -> int:
         if self.task == "multiclass":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,11 @@ def read_csv_rows(file: Path, delimiter: str, header: bool) -> tuple[list[str], 
         raise ValueError(f"data.path={file} is empty")
     names = [name.strip() for name in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
     body = rows[1:] if header else rows
+    if not body:
+        raise ValueError(f"data.path={file} has no data rows, only a header")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{file}: column names repeat ({', '.join(map(repr, repeated))})")
     for number, row in enumerate(body, start=2 if header else 1):
         if len(row) != len(names):
             raise ValueError(
@@ -141,10 +147,11 @@ def read_csv_table(
     header: bool,
     split_column: str,
 ) -> Table:
-    """A CSV file as a ``Table``: ``target`` (default: the last column), ``features``
+    """A CSV file as a ``Table``: ``target`` (default: the last column but the split column),
+    ``features``
     (default: every other column), and the optional ``split_column``."""
     names, rows = read_csv_rows(file, delimiter, header)
-    target = target or names[-1]
+    target = target or [name for name in names if name != split_column][-1]
     target_index = column(names, target, file, "data.target")
     split_index = column(names, split_column, file, "data.split_column") if split_column else None
     skipped = {target_index, split_index}
@@ -247,13 +254,15 @@ def _numpy_inputs(file: Path, suffix: str) -> np.ndarray:
 
 
 def _csv_inputs(file: Path, names: list[str], width: int, delimiter: str) -> np.ndarray:
-    columns, rows = read_csv_rows(file, delimiter, header=False)
-    first = rows[0]
+    """The chosen columns of a CSV file: read by NumPy's C parser, and where that fails, row by
+    row for a message naming the bad cell."""
+    check_memory(file, CSV_MEMORY_FACTOR)
+    with file.open(newline="", encoding="utf-8-sig") as handle:
+        first = next(csv.reader(handle, delimiter=delimiter), None)
+    if not first:
+        raise ValueError(f"input={file} is empty")
     header = not all(_is_number(cell) for cell in first)
-    body, line = (rows[1:], 2) if header else (rows, 1)
-    if not body:
-        raise ValueError(f"input={file} has no rows to predict")
-    columns = [cell.strip() for cell in first] if header else columns
+    columns = [cell.strip() for cell in first] if header else [str(i) for i in range(len(first))]
     if header and names and set(names) <= set(columns):
         wanted = [columns.index(name) for name in names]
     elif len(columns) == width:
@@ -264,7 +273,18 @@ def _csv_inputs(file: Path, names: list[str], width: int, delimiter: str) -> np.
             f"input={file} has {len(columns)} columns; this model takes {width}{expected}"
             + (" — name them in a header line" if names else "")
         )
-    return np.stack([numbers([r[i] for r in body], file, columns[i], line) for i in wanted], 1)
+    try:
+        with warnings.catch_warnings():  # an empty file is refused below, in nnkit's words
+            warnings.simplefilter("ignore", UserWarning)
+            x = np.loadtxt(file, delimiter=delimiter, skiprows=int(header), usecols=wanted,
+                           ndmin=2, encoding="utf-8-sig")  # fmt: skip
+    except ValueError:
+        _, rows = read_csv_rows(file, delimiter, header)
+        lines = 2 if header else 1
+        x = np.stack([numbers([r[i] for r in rows], file, columns[i], lines) for i in wanted], 1)
+    if not len(x):
+        raise ValueError(f"input={file} has no rows to predict")
+    return x
 
 
 def _is_number(cell: str) -> bool:

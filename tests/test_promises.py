@@ -1,0 +1,43 @@
+"""Every built-in dataset keeps the figure the README promises for its default run
+(``python -m nnkit.train data=NAME``, nothing else changed), and the article's contrasts hold:
+a linear model cannot fit the circle, and the network fits the curve far better than a line."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnkit.train import run
+
+QUIET = ["trainer.progress_bar=none", "logger=none"]  # neither changes a number
+
+PROMISES = {  # dataset: (metric, the least its default run reaches)
+    "seven_segment": ("val/acc", 1.0),
+    "circular": ("val/acc", 0.97),
+    "xor": ("val/acc", 0.95),
+    "spiral": ("val/acc", 0.9),
+    "gaussians": ("val/acc", 0.97),
+    "digits": ("val/acc", 0.95),
+    "linear": ("val/r2", 0.99),
+    "nonlinear": ("val/r2", 0.95),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", sorted(PROMISES))
+def test_each_default_run_keeps_its_promise(tmp_path, dataset):
+    metric, least = PROMISES[dataset]
+    metrics = run([f"data={dataset}", *QUIET, f"hydra.run.dir={tmp_path}"])
+    assert metrics[metric] >= least, (dataset, metric, metrics[metric])
+
+
+@pytest.mark.slow
+def test_a_linear_model_cannot_fit_the_circle(tmp_path):
+    metrics = run(["data=circular", "model=linear", *QUIET, f"hydra.run.dir={tmp_path}"])
+    assert metrics["val/acc"] <= 0.7
+
+
+@pytest.mark.slow
+def test_the_network_fits_the_curve_far_better_than_a_line(tmp_path):
+    mlp = run(["data=nonlinear", *QUIET, f"hydra.run.dir={tmp_path / 'mlp'}"])
+    line = run(["data=nonlinear", "model=linear", *QUIET, f"hydra.run.dir={tmp_path / 'line'}"])
+    assert mlp["val/mse"] * 5 <= line["val/mse"]
