@@ -9,7 +9,8 @@ the same one.
 
 Exit codes: 0 done, 1 training diverged or a write was refused during the run (no space, no
 permission), 2 bad input (a run folder that cannot be written included), 130 interrupted by
-Ctrl-C and 143 by SIGTERM (a checkpoint was saved either way).
+Ctrl-C and 143 by SIGTERM (a checkpoint was saved either way). A multirun records a failed job
+and goes on; it exits 0 when at least one job succeeded, 1 when every job failed.
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ from nnkit.errors import (
     USER_ERRORS,
     ConfigError,
     DivergenceError,
+    ObjectiveError,
     RunInterrupted,
     StorageError,
 )
+from nnkit.launch import Launch, complete_slurm_env, current
 from nnkit.lock import run_lock
 from nnkit.storage import check_writable, checkpoint_bytes, os_reason
 
+JOB_FAILURES = (*USER_ERRORS, DivergenceError, StorageError, ObjectiveError)
 HELP_FLAGS = (
     "--help",
     "-h",
@@ -96,9 +100,9 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     parsed = parse([a for a in argv if not a.startswith("-")])
     apply_plugin_overrides(parsed)  # first: a plugin's names are valid options below
     check_group_overrides(parsed)
-    if multirun:
-        check_sweeper(parsed)
     full = compose(first_job(parsed, multirun))
+    if multirun:
+        check_sweeper(parsed, str(full.hydra.sweeper.get("_target_", "")))
     cfg = without_hydra(full)
     _check_launch(cfg, multirun)
     prepared = prepare(cfg, Path(full.hydra.run.dir))
@@ -137,48 +141,71 @@ def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
 
 def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
     """Hydra's task function: trains one job, reusing ``prepared`` for the job whose config it
-    was made from, and returns the job's objective (what Hydra's sweepers optimize)."""
+    was made from, and returns the job's objective (what Hydra's sweepers optimize).
+
+    In a multirun, a job that fails (diverges, is refused, cannot write, ends without a finite
+    objective) is recorded in its folder (``failure.json``) and returns no objective — Optuna
+    marks the trial failed and samples on — instead of ending the whole sweep."""
     from nnkit.build import plain
 
     handed_over = [prepared] if prepared is not None else []
 
     def nnkit_train(cfg: DictConfig) -> float | None:
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
         from nnkit.train import train
 
+        hydra_cfg = HydraConfig.get()
+        folder = Path(hydra_cfg.runtime.output_dir)
         ready = handed_over.pop() if handed_over and handed_over[0].config == plain(cfg) else None
         try:
-            metrics = train(cfg, HydraConfig.get().runtime.output_dir, ready)
-        except USER_ERRORS as error:
-            fail(str(error), 2)
-        except (DivergenceError, StorageError) as error:
-            fail(str(error), 1)
+            return objective_value(train(cfg, folder, ready))
         except RunInterrupted as error:
             print(f"nnkit.train: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
-        return objective_value(metrics)
+        except JOB_FAILURES as error:
+            if hydra_cfg.mode != RunMode.MULTIRUN:
+                fail(str(error), 2 if isinstance(error, USER_ERRORS) else 1)
+            from nnkit.sweep import record_failure
+
+            record_failure(folder, error)
+            print(f"nnkit.train: job {hydra_cfg.job.num} failed: {error}", file=sys.stderr)
+            return None
 
     return nnkit_train
 
 
 def objective_value(metrics: dict[str, Any]) -> float | None:
-    """The run's objective; a missing or non-finite one stops with a clear line (exit 1). Only
-    the process that wrote the metrics (rank 0) has one to give."""
+    """The run's objective; a missing or non-finite one is an ``ObjectiveError``. Only the
+    process that wrote the metrics (rank 0) has one to give."""
     objective = metrics.get("objective")
     if objective is None:
         return None
     value = objective["value"]
     if value is None or not math.isfinite(value):
-        fail(f"the objective {objective['name']} is {value}: nothing for a sweeper to compare", 1)
+        raise ObjectiveError(
+            f"the objective {objective['name']} is {value}: nothing for a sweeper to compare"
+        )
     return value
+
+
+def with_launch_folder(argv: list[str], launch: Launch) -> list[str]:
+    """Under ``srun`` or ``torchrun`` every rank must name the same run folder: without an
+    explicit ``hydra.run.dir``, it is ``runs/JOB`` (the job every rank shares), not a time
+    each rank reads for itself."""
+    given = any(a.split("=", 1)[0].lstrip("+") == "hydra.run.dir" for a in argv)
+    if not launch.multi_process or given or _is_multirun(argv):
+        return list(argv)
+    return [*argv, f"hydra.run.dir=runs/{launch.job}"]
 
 
 def main() -> None:
     """The console entry point (``nnkit-train``, ``python -m nnkit.train``)."""
     import hydra
 
-    argv = sys.argv[1:]
+    complete_slurm_env()
+    argv = with_launch_folder(sys.argv[1:], current())
     prepared, sweep_dir, folder = None, None, None
     if _asks_for_help(argv):
         register_options()
@@ -204,6 +231,9 @@ def main() -> None:
         from nnkit.sweep import summarize
 
         try:
-            print(summarize(sweep_dir))
+            text, succeeded = summarize(sweep_dir)
         except OSError as error:
             fail(f"could not write the sweep summary {error.filename}: {os_reason(error)}", 1)
+        print(text)
+        if not succeeded:
+            fail(f"every job of the sweep failed (see {sweep_dir / 'summary.md'})", 1)

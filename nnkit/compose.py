@@ -23,7 +23,7 @@ from nnkit.registry import unknown_name_message
 
 CONFIG_MODULE = "nnkit.conf"
 FIXED_GROUPS = ("trainer", "logger")  # groups of settings, not of registry entries
-OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug")  # presets, which may be left out
+OPTIONAL_GROUPS = ("experiment", "hparams_search", "debug", "launcher", "study")  # presets
 GROUPS = (*CONFIG_GROUPS, *FIXED_GROUPS, *OPTIONAL_GROUPS)
 
 
@@ -174,12 +174,13 @@ def first_job(parsed: Sequence[Any], multirun: bool) -> list[str]:
     return line
 
 
-def check_sweeper(parsed: Sequence[Any]) -> None:
+def check_sweeper(parsed: Sequence[Any], sweeper_target: str) -> None:
     """Interval sweeps need a sampling sweeper (Optuna, Nevergrad, ...): Hydra's basic sweeper
-    only enumerates choices and ranges."""
-    sweeper_chosen = any(o.key_or_group == "hydra/sweeper" for o in parsed)
+    (``sweeper_target``, as composed: chosen on the line or by a preset) only enumerates
+    choices and ranges."""
+    basic = sweeper_target.endswith("BasicSweeper")
     for override in parsed:
-        if override.is_interval_sweep() and not sweeper_chosen:
+        if override.is_interval_sweep() and basic:
             raise ConfigError(
                 f"{override.input_line}: Hydra's basic sweeper enumerates only choices and "
                 f"ranges; choose a sampling sweeper for intervals (e.g. hydra/sweeper=optuna)"

@@ -33,6 +33,10 @@ class StorageError(RuntimeError):
     filesystem); the message names the file, the OS error and the checkpoint to resume from."""
 
 
+class ObjectiveError(RuntimeError):
+    """A run ended without a finite objective for a sweeper to compare."""
+
+
 class RunInterrupted(Exception):
     """The run was stopped (Ctrl-C or SIGTERM) after saving a checkpoint; ``exit_code`` is the
     shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM."""

@@ -13,7 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
 from nnkit.callbacks import tensorboard_of
 from nnkit.errors import DivergenceError
@@ -87,6 +87,7 @@ class NNKitModule(pl.LightningModule):
         self.train_metrics = task_metrics(task, classes, outputs, "train/", self.replicas)
         self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
         self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
+        self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -119,13 +120,15 @@ class NNKitModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         precision = str(self.trainer.precision)
-        self._plain_steps = precision in ("32-true", "64-true", "32", "64")
+        # DDP reduces gradients in autograd hooks that only Lightning's manual_backward arms
+        # (its strategy prepares the reducer): under DDP every step goes through Lightning.
+        alone = self.trainer.world_size == 1
+        self._plain_steps = alone and precision in ("32-true", "64-true", "32", "64")
         # Lightning counts manual optimizer steps (global_step) in this progress tracker when
         # its LightningOptimizer.step runs; the plain steps call torch's optimizer directly,
         # so they count themselves here (nnkit's resume tests check the count stays exact).
         manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
         self._step_progress = manual_loop.optim_step_progress
-        alone = self.trainer.world_size == 1  # DDP reduces gradients in autograd's hooks
         self._direct = direct_backprop(self.net, self.loss, self.feed) if alone else None
 
     @property
@@ -258,10 +261,16 @@ class NNKitModule(pl.LightningModule):
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
         outputs = self.net(x)
-        sync = self.trainer.world_size > 1
         loss = self.objective(outputs, y) / self.replicas
-        self.log(f"{stage}/loss", loss, batch_size=len(x), sync_dist=sync)
+        self.eval_losses[stage].update(loss.detach(), weight=len(x))
         getattr(self, f"{stage}_metrics").update(*self._metric_inputs(outputs, y))
+
+    def _log_eval_loss(self, stage: str) -> None:
+        """The stage's loss over its whole split: a mean weighted by batch size that torchmetrics
+        reduces over every rank under DDP (each rank evaluates its shard)."""
+        mean = self.eval_losses[stage]
+        self.log(f"{stage}/loss", mean.compute())
+        mean.reset()
 
     def _log_metrics(self, metrics: MetricCollection) -> None:
         """Compute an epoch's metrics once and log them; with replicas, their mean (under the
@@ -285,9 +294,11 @@ class NNKitModule(pl.LightningModule):
                     experiment.add_scalar(f"replicas/{key}/{r:03d}", value, self.global_step)
 
     def on_validation_epoch_end(self) -> None:
+        self._log_eval_loss("val")
         self._log_metrics(self.val_metrics)
 
     def on_test_epoch_end(self) -> None:
+        self._log_eval_loss("test")
         self._log_metrics(self.test_metrics)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:

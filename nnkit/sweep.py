@@ -13,21 +13,31 @@ from omegaconf import OmegaConf
 
 from nnkit.storage import write_atomic
 
+FAILURE_NAME = "failure.json"
+
+
+def record_failure(job_dir: Path, error: BaseException) -> None:
+    """Write why a sweep's job failed into its folder (the summary lists it)."""
+    reason = {"error": type(error).__name__, "reason": str(error)}
+    write_atomic(job_dir / FAILURE_NAME, (json.dumps(reason, indent=2) + "\n").encode())
+
 
 def collect(sweep_dir: Path) -> list[dict]:
-    """Every finished job under ``sweep_dir``: its number, overrides and metrics."""
+    """Every job under ``sweep_dir`` that finished or failed: its number, overrides, and its
+    metrics or its failure."""
     rows = []
-    for metrics_file in sorted(sweep_dir.glob("*/metrics.json"), key=lambda p: _job(p.parent)):
-        overrides_file = metrics_file.parent / ".hydra" / "overrides.yaml"
+    folders = {p.parent for p in sweep_dir.glob(f"*/{FAILURE_NAME}")}
+    folders |= {p.parent for p in sweep_dir.glob("*/metrics.json")}
+    for folder in sorted(folders, key=_job):
+        overrides_file = folder / ".hydra" / "overrides.yaml"
         overrides = list(OmegaConf.load(overrides_file)) if overrides_file.exists() else []
         shown = [o for o in overrides if not o.startswith("hydra.")]
-        rows.append(
-            {
-                "job": metrics_file.parent.name,
-                "overrides": shown,
-                "metrics": json.loads(metrics_file.read_text()),
-            }
-        )
+        row = {"job": folder.name, "overrides": shown, "metrics": {}}
+        if (folder / "metrics.json").exists():
+            row["metrics"] = json.loads((folder / "metrics.json").read_text())
+        else:
+            row["failure"] = json.loads((folder / FAILURE_NAME).read_text())
+        rows.append(row)
     return rows
 
 
@@ -49,16 +59,19 @@ def best_job(rows: list[dict]) -> dict | None:
     return max(scored, key=score)
 
 
-def summarize(sweep_dir: Path) -> str:
-    """Write summary.json and summary.md (the best job first); return the table as text."""
+def summarize(sweep_dir: Path) -> tuple[str, bool]:
+    """Write summary.json and summary.md (the best job first, failed jobs with their reason);
+    return the table as text and whether any job succeeded."""
     rows = collect(sweep_dir)
     best = best_job(rows)
     keys = sorted({k for row in rows for k in row["metrics"] if k.startswith(("val/", "test/"))})
-    header = ["job", "overrides", *keys]
+    header = ["job", "overrides", *keys, "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         values = [f"{row['metrics'][k]:.4g}" if k in row["metrics"] else "" for k in keys]
-        lines.append("| " + " | ".join([row["job"], " ".join(row["overrides"]), *values]) + " |")
+        status = f"FAILED: {row['failure']['reason']}" if "failure" in row else "ok"
+        cells = [row["job"], " ".join(row["overrides"]), *values, status.replace("|", "/")]
+        lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     if best is not None:
         objective = best["metrics"]["objective"]
@@ -70,4 +83,7 @@ def summarize(sweep_dir: Path) -> str:
     summary = json.dumps({"best": best and best["job"], "jobs": rows}, indent=2) + "\n"
     write_atomic(sweep_dir / "summary.json", summary.encode())
     write_atomic(sweep_dir / "summary.md", (table + "\n").encode())
-    return f"sweep summary ({len(rows)} runs, {sweep_dir / 'summary.md'}):\n{table}"
+    failed = sum("failure" in row for row in rows)
+    counts = f"{len(rows)} runs" + (f", {failed} failed" if failed else "")
+    text = f"sweep summary ({counts}, {sweep_dir / 'summary.md'}):\n{table}"
+    return text, failed < len(rows)

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nnkit.build import Prepared, prepare
 from nnkit.compose import compose
 from nnkit.errors import RunInterrupted
+from nnkit.launch import requeued
 from nnkit.lock import run_lock
 from nnkit.run_proof import unproved_warning
 from nnkit.storage import (
@@ -45,6 +46,12 @@ def train(cfg: DictConfig, run_dir: str | Path, prepared: Prepared | None = None
     from nnkit.trainer import quiet_lightning
 
     run_dir = Path(run_dir)
+    if cfg.ckpt_path is None and requeued() and (run_dir / "checkpoints" / "last.ckpt").exists():
+        print(f"nnkit.train: SLURM requeued this job: resuming from {run_dir}/checkpoints")
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.ckpt_path = "last"
+        prepared = None  # what was prepared before the requeue knew no checkpoint
     prepared = prepared or prepare(cfg, run_dir)  # seed, plugins, data, model, loss, proof
     warning = unproved_warning(prepared.proof)
     if warning:

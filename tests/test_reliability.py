@@ -120,29 +120,6 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_leaves_last_checkpoint_whole_and_resumable(tmp_path):
-    process = start_long_run(tmp_path)
-    last = tmp_path / "checkpoints" / "last.ckpt"
-    wait_for(last, process)
-    time.sleep(1.3)  # mid-epoch, possibly mid-write
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    epoch = torch.load(last, weights_only=True)["epoch"]
-    result = cli(
-        "nnkit.train",
-        "data=circular",
-        "data.n=4000",
-        f"trainer.max_epochs={epoch + 2}",
-        "trainer.progress_bar=none",
-        "logger=none",
-        "ckpt_path=last",
-        f"hydra.run.dir={tmp_path}",
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert torch.load(last, weights_only=True)["epoch"] == epoch + 1
-
-
-@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     process = start_long_run(tmp_path)
     last = tmp_path / "checkpoints" / "last.ckpt"
@@ -343,21 +320,6 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(
 
 
 @pytest.mark.slow
-def test_ddp_on_cpu_trains_logs_once_and_matches_single_process(tmp_path):
-    common = ["data=circular", "data.n=600", "trainer.max_epochs=3", "trainer.progress_bar=none"]
-    ddp = cli(
-        "nnkit.train", *common, "trainer=ddp_cpu", f"hydra.run.dir={tmp_path / 'ddp'}", timeout=300
-    )
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert ddp.stdout.count("final metrics:") == 1
-    events = list((tmp_path / "ddp" / "tensorboard").glob("events.out.tfevents.*"))
-    assert len({e.name.split(".")[4] for e in events}) == 1  # one process (pid) wrote events
-    single = run([*common, "logger=none", f"hydra.run.dir={tmp_path / 'single'}"])
-    multi = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    assert abs(multi["val/acc"] - single["val/acc"]) <= 0.1
-
-
-@pytest.mark.slow
 def test_sweep_runs_every_job_into_its_own_folder_and_summarises(tmp_path):
     result = subprocess.run(
         [
@@ -433,11 +395,13 @@ def test_a_second_run_into_a_busy_run_folder_refuses_and_touches_nothing(tmp_pat
         (run_dir / "metrics.json").write_text("{}")
         result = cli("nnkit.train", *QUICK, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert f"is in use by another run (process {owner.pid})" in result.stderr
+        assert f"is in use by another run (process {owner.pid}, job pid-{owner.pid})" in (
+            result.stderr
+        )
         assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_NAME, "metrics.json"]
     finally:
         owner.kill()
         owner.wait()
     with run_lock(run_dir):  # the owner is gone: its lock is stale and taken over
-        assert (run_dir / LOCK_NAME).read_text() == str(os.getpid())
+        assert json.loads((run_dir / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert not (run_dir / LOCK_NAME).exists()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import cli
+from tests.helpers import cli, main_exit
 
 TINY = [
     "data=circular",
@@ -60,3 +60,68 @@ def test_the_joblib_launcher_runs_jobs_in_parallel_into_the_pinned_folder(tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(jobs(tmp_path)) == 2
     assert "sweep summary (2 runs" in result.stdout and (tmp_path / "summary.md").exists()
+
+
+LINEAR = ["data=linear", "data.n=200", "trainer.max_epochs=2", "trainer.progress_bar=none",
+          "logger=none", "optimizer=sgd"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
+    result = cli("nnkit.train", "-m", "optimizer.lr=0.01,1e6,0.02", *LINEAR,
+                 f"hydra.sweep.dir={tmp_path}", timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "nnkit.train: job 1 failed: training diverged" in result.stderr
+    assert "sweep summary (3 runs, 1 failed" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    failed = [job for job in summary["jobs"] if "failure" in job]
+    assert [job["job"] for job in failed] == ["1"]
+    assert "optimizer.lr=1000000.0" in failed[0]["overrides"]
+    assert "optimizer.lr=1000000.0" in failed[0]["failure"]["reason"]
+    assert summary["best"] in ("0", "2")
+    lines = (tmp_path / "summary.md").read_text().splitlines()
+    assert "| FAILED: training diverged: the loss became" in lines[-2]
+
+
+@pytest.mark.slow
+def test_an_optuna_search_marks_diverging_trials_failed_and_samples_on(tmp_path):
+    result = cli("nnkit.train", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=4",
+                 "hydra.sweeper.sampler.seed=1", "optimizer.lr=tag(log,interval(0.001,1e6))",
+                 *LINEAR, f"hydra.sweep.dir={tmp_path}", timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    failed = [job for job in summary["jobs"] if "failure" in job]
+    assert len(summary["jobs"]) == 4 and 1 <= len(failed) < 4
+    assert "Failed experiment" in result.stdout + result.stderr  # the sweeper marked it FAIL
+
+
+def test_a_sweep_whose_every_job_fails_exits_1(tmp_path):
+    result = cli("nnkit.train", "-m", "optimizer.lr=1e6,1e7", *LINEAR,
+                 f"hydra.sweep.dir={tmp_path}", timeout=300)  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("nnkit.train: error: every job of the sweep failed")
+    )
+
+
+def test_a_single_run_still_exits_1_on_divergence(tmp_path, monkeypatch, capsys):
+    code, err = main_exit([*LINEAR, "optimizer.lr=1e6", f"hydra.run.dir={tmp_path}"],
+                          monkeypatch, capsys)  # fmt: skip
+    assert code == 1 and err.startswith("nnkit.train: error: training diverged")
+
+
+@pytest.mark.slow
+def test_the_sqlite_study_preset_continues_its_study(tmp_path):
+    import optuna
+
+    line = ["-m", "study=sqlite", "hydra.sweeper.study_name=again", "hydra.sweeper.n_trials=1",
+            "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY]  # fmt: skip
+    for name in ("first", "second"):
+        result = cli("nnkit.train", *line, f"hydra.sweep.dir={tmp_path / name}", cwd=tmp_path,
+                     timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="again", storage=f"sqlite:///{tmp_path}/nnkit-studies.db")
+    assert len(study.trials) == 2
