@@ -121,19 +121,19 @@ def load_model(
         raise ConfigError(f"checkpoint '{ckpt}' does not fit its own config: {error}") from error
     if replicas > 1:
         net = net.replica(_choose_replica(checkpoint, sizes["task"], replica or "best", replicas))
-    elif replica not in (None, "best", "0"):
+    elif replica not in (None, "best", "worst", "0"):
         raise ConfigError(
             f"replica={replica}: checkpoint '{ckpt}' holds one network, not replicas "
-            f"(it was trained without trainer.replicas; valid: best, 0, or leave it out)"
+            f"(it was trained without trainer.replicas; valid: best, worst, 0, or leave it out)"
         )
     return net.eval(), sizes
 
 
 def _choose_replica(checkpoint: dict[str, Any], task: str, replica: str, replicas: int) -> int:
-    if replica != "best":
+    if replica not in ("best", "worst"):
         if not replica.isdigit() or int(replica) >= replicas:
             raise ConfigError(
-                f"replica={replica} is not valid (choose from: best, 0..{replicas - 1})"
+                f"replica={replica} is not valid (choose from: best, worst, 0..{replicas - 1})"
             )
         return int(replica)
     monitor, mode = checkpoint.get("nnkit_objective", (TASKS[task].monitor, TASKS[task].mode))
@@ -142,8 +142,13 @@ def _choose_replica(checkpoint: dict[str, Any], task: str, replica: str, replica
         raise ConfigError(
             f"this checkpoint has no {monitor} per replica: choose replica=0..{replicas - 1}"
         )
-    best = scores.argmax() if mode == "max" else scores.argmin()
-    return int(best)
+    highest = (mode == "max") == (replica == "best")
+    return int(scores.argmax() if highest else scores.argmin())
+
+
+def checkpoint_config(ckpt: str | Path) -> dict[str, Any]:
+    """The run's own config, as the checkpoint keeps it (plain data)."""
+    return load_checkpoint(ckpt)["hyper_parameters"]["config"]
 
 
 def class_names(sizes: dict[str, Any]) -> list[str]:

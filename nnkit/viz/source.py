@@ -1,0 +1,116 @@
+"""Where ``nnkit.explain`` and ``nnkit.draw`` get a network and an example: a checkpoint (any
+replica of it) or the article's worked example, and the input and target as the network sees
+them (standardised where its data was, one-hot where its loss wants it).
+
+>>> example = load(["example=article", "input=[1,0.5]", "target=[1]"])
+>>> example.x.tolist(), example.target.tolist()
+([[1.0, 0.5]], [[1.0]])
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nnkit.errors import ConfigError
+from nnkit.functions import SIGMOID, Pair
+from nnkit.loss_functions import LossPair
+
+KEYS = ("ckpt", "example", "input", "target", "lr", "replica", "out", "plugins")
+
+
+@dataclass
+class Example:
+    """A network with hand-derived pairs, one input row, an optional target, and how the
+    network's output meets its cost (``squash``, ``loss``)."""
+
+    net: torch.nn.Module
+    x: torch.Tensor  # (1, in)
+    target: torch.Tensor | None  # (1, out) as the cost takes it
+    squash: Pair | None
+    loss: LossPair | None  # nnkit's hand-derived cost (None: the article's MSE)
+    reference: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None  # torch's twin
+    lr: float
+    labels: list[str]
+    args: dict[str, Any]
+
+
+def parse(argv: Sequence[str], usage: str) -> dict[str, Any]:
+    """``key=value`` arguments; lists and numbers as Python literals."""
+    args: dict[str, Any] = {"lr": 0.1, "replica": None}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in KEYS:
+            raise ConfigError(f"unexpected argument '{arg}' ({usage})")
+        args[key] = _literal(key, value) if key in ("input", "target", "lr") else value
+    if ("ckpt" in args) == ("example" in args) or "input" not in args:
+        raise ConfigError(f"give input=[...] and one of ckpt=PATH or example=article ({usage})")
+    if args.get("example", "article") != "article":
+        raise ConfigError(f"example={args['example']} is not known (choose from: article)")
+    return args
+
+
+def _literal(key: str, value: str) -> Any:
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise ConfigError(f"{key}={value} is not a number or a list like [1,0.5]") from None
+    values = parsed if isinstance(parsed, list | tuple) else [parsed]
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        raise ConfigError(f"{key}={value} must hold finite numbers")
+    return float(values[0]) if key == "lr" else [float(v) for v in values]
+
+
+def load(argv: Sequence[str], usage: str = "") -> Example:
+    """The network and the example that ``argv`` names."""
+    args = parse(argv, usage)
+    if "example" in args:
+        from nnkit.viz.step import article_network
+
+        return _article(article_network(), args)
+    return _checkpoint(args)
+
+
+def _article(net: torch.nn.Module, args: dict[str, Any]) -> Example:
+    x = torch.tensor([args["input"]], dtype=torch.float64)
+    if x.shape[1] != 2:
+        raise ConfigError(f"input={args['input']}: the article's network takes 2 values")
+    target = torch.tensor([args["target"]], dtype=torch.float64) if "target" in args else None
+    return Example(net, x, target, SIGMOID, None, None, args["lr"], [], args)
+
+
+def _checkpoint(args: dict[str, Any]) -> Example:
+    from nnkit.build import build_task_loss
+    from nnkit.plugins import load_modules
+    from nnkit.predict import checkpoint_config, class_names, load_model, net_inputs
+    from nnkit.task import loss_feed
+
+    load_modules([p for p in args.get("plugins", "").strip("[]").split(",") if p])
+    net, sizes = load_model(args["ckpt"], args["replica"])
+    if getattr(net, "pairs", None) is None:
+        raise ConfigError(
+            f"checkpoint '{args['ckpt']}': its activations bring no hand-derived pairs "
+            f"(model.backend=torch, or a plugin without a pair), so its step cannot be traced"
+        )
+    what = f"input={args['input']}"
+    x = net_inputs(torch.tensor([args["input"]]), sizes, what).double()
+    net = net.double()
+    section = checkpoint_config(args["ckpt"])["loss"]
+    loss = build_task_loss(section, sizes["task"], "nnkit")
+    feed = loss_feed(sizes["task"], loss)
+    target = None
+    if "target" in args:
+        raw = torch.tensor([args["target"]], dtype=torch.float64)
+        if feed.one_hot:
+            raw = torch.nn.functional.one_hot(raw.long()[:, 0], sizes["out_features"]).double()
+        elif sizes["task"] == "multiclass":
+            raw = raw.long()[:, 0]  # (1,) a class index
+        target = raw
+    squash = SIGMOID if feed.squash else None
+    labels = class_names(sizes)
+    return Example(net, x, target, squash, loss.pair(), loss.reference, args["lr"], labels, args)

@@ -1,0 +1,155 @@
+"""One step of the article's mathematics, every number kept: the weighted sums and activations
+of each layer (forward), the cost, the error at the output, each layer's error after its
+activation's derivative, and each weight's and bias's correction (−lr · gradient) — by nnkit's
+hand-derived pairs, and the same numbers by torch's autograd, to set beside them.
+
+>>> net = article_network()
+>>> x, target = torch.tensor([[1.0, 0.5]]).double(), torch.tensor([[1.0]]).double()
+>>> step = trace(net, x, target, lr=0.1)
+>>> [round(v, 4) for v in step.layers[0].weighted[0].tolist()]
+[3.25, -0.3]
+>>> [round(v, 4) for v in step.layers[0].activated[0].tolist()], round(float(step.answer), 4)
+([3.25, 0.0], 0.9985)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nnkit.functions import SIGMOID, Pair, linear_forward
+from nnkit.loss_functions import LossPair, mse_pair
+
+# The article's worked example: inputs (1, 0.5); hidden unit 1 has weights 1 and 0.5 and bias
+# 2 (3.25 → ReLU → 3.25); unit 2 (its weights are not given) receives -0.3 (→ 0); the output
+# weights 2 and -1.25 give 6.5, and the sigmoid 0.9985.
+ARTICLE = {
+    "hidden_weight": [[1.0, 0.5], [-0.5, 0.4]],
+    "hidden_bias": [2.0, 0.0],
+    "output_weight": [[2.0, -1.25]],
+    "output_bias": [0.0],
+}
+
+
+@dataclass
+class Layer:
+    """One layer's numbers for a batch: what it received, its weighted sums and activations;
+    after the backward pass its error (dC/dz) and its corrections (−lr · dC/dW, −lr · dC/db)."""
+
+    name: str
+    received: Tensor  # (N, in)
+    weighted: Tensor  # (N, out)
+    activated: Tensor  # (N, out)
+    error: Tensor | None = None  # (N, out)
+    weight_correction: Tensor | None = None  # (out, in)
+    bias_correction: Tensor | None = None  # (out,)
+
+
+@dataclass
+class Step:
+    """Every layer of one step, the network's answer (after the output squash) and the cost."""
+
+    layers: list[Layer]
+    answer: Tensor  # (N, out)
+    cost: float | None = None
+
+
+def article_network() -> torch.nn.Module:
+    """The article's 2-2-1 network (ReLU hidden units, a sigmoid output) with its weights."""
+    from nnkit.models import build_model
+
+    net = build_model("mlp", 2, 1, hidden=[2], activation="relu").double()
+    hidden, _, output = net.layers
+    with torch.no_grad():
+        for layer, prefix in ((hidden, "hidden"), (output, "output")):
+            layer.weight.copy_(torch.tensor(ARTICLE[f"{prefix}_weight"]))
+            layer.bias.copy_(torch.tensor(ARTICLE[f"{prefix}_bias"]))
+    return net
+
+
+def _names(net: torch.nn.Module) -> list[str]:
+    activations = [type(m).__name__.lower() for m in net.layers if not hasattr(m, "weight")]
+    return [f"hidden {i + 1} ({a})" for i, a in enumerate(activations)] + ["output"]
+
+
+@torch.no_grad()
+def trace(
+    net: torch.nn.Module,
+    x: Tensor,
+    target: Tensor | None = None,
+    loss: LossPair | None = None,
+    squash: Pair | None = SIGMOID,
+    lr: float = 0.1,
+) -> Step:
+    """The step by nnkit's hand-derived pairs (``net.pairs``): forward keeping every value,
+    then — with a ``target`` — the cost (``loss``, by default the article's MSE), the error at
+    the output through ``squash``, walked back layer by layer to every correction."""
+    pairs, params = list(net.pairs), net.network_params()
+    layers, value = [], x
+    for index, name in enumerate(_names(net)):
+        z = linear_forward(value, params[2 * index], params[2 * index + 1])  # (N, out)
+        last = index == len(pairs)
+        activated = z if last else pairs[index].forward(z)
+        layers.append(Layer(name, value, z, activated))
+        value = activated
+    answer = squash.forward(value) if squash is not None else value
+    if target is None:
+        return Step(layers, answer)
+    loss = loss or mse_pair("mean")
+    error = loss.backward(answer, target)  # dC/d(answer)
+    error = squash.backward(value, answer, error) if squash is not None else error
+    for index in reversed(range(len(layers))):
+        layer = layers[index]
+        layer.error = error  # dC/dz of this layer
+        layer.weight_correction = -lr * error.T @ layer.received  # (out, in)
+        layer.bias_correction = -lr * error.sum(dim=0)
+        if index:
+            below = layers[index - 1]
+            carried = error @ params[2 * index]  # dC/d(activation below)
+            error = pairs[index - 1].backward(below.weighted, below.activated, carried)
+    return Step(layers, answer, float(loss.forward(answer, target)))
+
+
+def trace_with_autograd(
+    net: torch.nn.Module,
+    x: Tensor,
+    target: Tensor,
+    lr: float = 0.1,
+    cost: Callable[[Tensor, Tensor], Tensor] | None = None,
+    squash: bool = True,
+) -> Step:
+    """The same step by torch: the activations' torch references, ``torch.sigmoid`` at the
+    output if ``squash``, the ``cost`` (by default the mean squared error), and
+    ``torch.autograd.grad`` for every error and correction."""
+    cost = cost or (lambda y, t: ((y - t) ** 2).mean())
+    params = [p.detach().requires_grad_(True) for p in net.network_params()]
+    activations = [m for m in net.layers if not hasattr(m, "weight")]
+    layers, zs, value = [], [], x
+    for index, name in enumerate(_names(net)):
+        z = value @ params[2 * index].T + params[2 * index + 1]
+        activated = z if index == len(activations) else activations[index].reference(z)
+        layers.append(Layer(name, value.detach(), z.detach(), activated.detach()))
+        zs.append(z)
+        value = activated
+    answer = torch.sigmoid(value) if squash else value
+    total = cost(answer, target)
+    grads = torch.autograd.grad(total, [*zs, *params])
+    for index, layer in enumerate(layers):
+        layer.error = grads[index]
+        layer.weight_correction = -lr * grads[len(zs) + 2 * index]
+        layer.bias_correction = -lr * grads[len(zs) + 2 * index + 1]
+    return Step(layers, answer.detach(), float(total.detach()))
+
+
+def largest_difference(ours: Step, theirs: Step) -> float:
+    """The largest absolute difference between two traces' numbers."""
+    worst = abs(ours.answer - theirs.answer).max().item()
+    for a, b in zip(ours.layers, theirs.layers, strict=True):
+        for field in ("weighted", "activated", "error", "weight_correction", "bias_correction"):
+            left, right = getattr(a, field), getattr(b, field)
+            if left is not None and right is not None:
+                worst = max(worst, (left - right).abs().max().item())
+    return worst
