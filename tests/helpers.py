@@ -25,6 +25,17 @@ def cli(
     )
 
 
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:
+    """Wait until ``path`` exists (a checkpoint, typically) while ``process`` runs."""
+    import time
+
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, f"{path} did not appear"
+        time.sleep(0.1)
+
+
 def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
     """Run the real CLI entry point (``nnkit.cli.main``) in this process; its exit code and
     stderr."""

@@ -16,7 +16,7 @@ import torch
 
 from nnkit.module import DivergenceError
 from nnkit.train import run
-from tests.helpers import cli, main_exit
+from tests.helpers import cli, main_exit, wait_for
 
 QUICK = ["data=circular", "data.n=300", "trainer.progress_bar=none", "logger=none"]
 WRONG_PLUGIN = Path(__file__).parent / "plugins" / "wrong_square.py"
@@ -109,14 +109,6 @@ def start_long_run(run_dir: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.communicate()[1][-2000:]
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
 
 
 @pytest.mark.slow

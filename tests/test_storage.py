@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from nnkit.storage import write_atomic
-from tests.helpers import cli, main_exit
+from tests.helpers import cli, main_exit, wait_for
 
 QUICK = ["data=circular", "data.n=300", "trainer.max_epochs=2", "trainer.progress_bar=none"]
 LONG = [
@@ -136,27 +136,31 @@ NOBODY_REFUSAL = _nobody_can_run_nnkit()
 
 
 @pytest.mark.skipif(NOBODY_REFUSAL is not None, reason=str(NOBODY_REFUSAL))
-def test_a_folder_without_permission_is_refused(tmp_path):
-    locked = Path(tmp_path / "locked")
-    locked.mkdir()
-    locked.chmod(0o555)
-    for parent in [tmp_path, *tmp_path.parents]:  # let the other user reach it
-        if parent != Path("/"):
-            parent.chmod(parent.stat().st_mode | 0o005)
-    run_dir, home = locked / "run", tmp_path / "home"
-    home.mkdir(mode=0o777)
-    home.chmod(0o777)
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    command = [*(prefix if os.geteuid() == 0 else []), sys.executable, "-m", "nnkit.train"]
-    result = subprocess.run(
-        [*command, *QUICK, f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, cwd="/", timeout=120,
-        env={**os.environ, "MPLCONFIGDIR": str(home), "HOME": str(home)},
-    )  # fmt: skip
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert_one_line(result.stderr, f"run folder {run_dir} cannot be written",
-                    "Permission denied (EACCES)")  # fmt: skip
-    assert list(locked.iterdir()) == []
+def test_a_folder_without_permission_is_refused():
+    # in a folder of its own under /tmp, which the other user can reach (pytest keeps its own
+    # temporary folders private to their owner)
+    folder = Path(tempfile.mkdtemp(prefix="nnkit-permission-"))
+    try:
+        folder.chmod(0o755)
+        locked, home = folder / "locked", folder / "home"
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)
+        home.mkdir()
+        home.chmod(0o777)
+        run_dir = locked / "run"
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command = [*(prefix if os.geteuid() == 0 else []), sys.executable, "-m", "nnkit.train"]
+        result = subprocess.run(
+            [*command, *QUICK, f"hydra.run.dir={run_dir}"],
+            capture_output=True, text=True, cwd="/", timeout=120,
+            env={**os.environ, "MPLCONFIGDIR": str(home), "HOME": str(home)},
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert_one_line(result.stderr, f"run folder {run_dir} cannot be written",
+                        "Permission denied (EACCES)")  # fmt: skip
+        assert list(locked.iterdir()) == []
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @needs_mount
@@ -178,14 +182,6 @@ def start(run_dir: Path, *extra: str) -> subprocess.Popen:
          f"hydra.run.dir={run_dir}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-
-
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.communicate()[1][-2000:]
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.1)
 
 
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
