@@ -200,7 +200,7 @@ def test_bad_checkpoints_are_refused_in_one_line_and_touch_nothing(
         (["input=[-1e309,0]"], "input holds -inf: every value must be a finite number"),
         (["input=[1e39,0]"], "does not fit in float32"),
         (["input=[1,0]", "replica=5"], "replica=5: checkpoint"),
-        (["input=[1,0]", "replica=worst"], "holds one network, not replicas"),
+        (["input=[1,0]", "replica=2"], "holds one network, not replicas"),
     ],
 )
 def test_predict_refuses_in_one_line(checkpoints, capsys, args, message):

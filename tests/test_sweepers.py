@@ -114,14 +114,14 @@ def test_a_single_run_still_exits_1_on_divergence(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.slow
-def test_the_sqlite_study_preset_continues_its_study(tmp_path):
+def test_the_sqlite_study_preset_keeps_the_study_in_a_file(tmp_path):
+    """The study outlives the sweep in nnkit-studies.db (that a second sweep continues a study
+    is tested against PostgreSQL, tests/test_postgres.py: the same Optuna mechanism)."""
     import optuna
 
-    line = ["-m", "study=sqlite", "hydra.sweeper.study_name=again", "hydra.sweeper.n_trials=1",
-            "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY]  # fmt: skip
-    for name in ("first", "second"):
-        result = cli("nnkit.train", *line, f"hydra.sweep.dir={tmp_path / name}", cwd=tmp_path,
-                     timeout=300)  # fmt: skip
-        assert result.returncode == 0, result.stderr[-3000:]
-    study = optuna.load_study(study_name="again", storage=f"sqlite:///{tmp_path}/nnkit-studies.db")
-    assert len(study.trials) == 2
+    result = cli("nnkit.train", "-m", "study=sqlite", "hydra.sweeper.study_name=kept",
+                 "hydra.sweeper.n_trials=1", "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY,
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="kept", storage=f"sqlite:///{tmp_path}/nnkit-studies.db")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
