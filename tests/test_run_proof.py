@@ -17,34 +17,8 @@ from tests.helpers import cli
 
 QUICK = ["data=circular", "data.n=200", "trainer.max_epochs=1", "trainer.progress_bar=none"]
 
-SQUARE = """
-import torch
-import nnkit
-from nnkit.functions import Pair
+WRONG_SQUARE = Path(__file__).parent / "plugins" / "wrong_square.py"  # x², backward 3x
 
-
-@nnkit.register_activation("{name}")
-class Square(torch.autograd.Function):
-    contract = nnkit.Contract("smooth")
-    pair = {pair}
-
-    @staticmethod
-    def forward(x):
-        return x * x
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return {factor} * x * grad
-
-    @staticmethod
-    def reference(x):
-        return x * x
-"""
 
 WRONG_LOSS = """
 import torch
@@ -84,8 +58,12 @@ def plugin(folder: Path, name: str, source: str) -> Path:
 
 
 def square(folder: Path, name: str, factor: int, pair: str = "None") -> Path:
-    """``x²`` with a backward of ``factor·x·grad`` (2 is right), and a pair if given."""
-    return plugin(folder, name, SQUARE.format(name=name, factor=factor, pair=pair))
+    """``x²`` with a backward of ``factor·x·grad`` (2 is right), and a pair if given: the
+    shipped wrong plugin, renamed and mended as asked."""
+    source = WRONG_SQUARE.read_text().replace('"wrong_square"', f'"{name}"')
+    source = source.replace("3 * x * grad", f"{factor} * x * grad")
+    source = source.replace("    contract = ", f"    pair = {pair}\n    contract = ")
+    return plugin(folder, name, "from nnkit.functions import Pair\n" + source)
 
 
 def test_a_wrong_derivative_refuses_the_run_before_any_folder(tmp_path):
