@@ -14,15 +14,12 @@ statistics kept in the checkpoint) and answers the file's label names.
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from nnkit.build import build_net
@@ -30,6 +27,7 @@ from nnkit.checkpoints import load_checkpoint
 from nnkit.data.tables import read_inputs
 from nnkit.errors import USER_ERRORS, ConfigError
 from nnkit.plugins import load_modules
+from nnkit.prediction_table import class_names, prediction_table
 from nnkit.registries import registry_of
 from nnkit.replicas import ReplicaMLP
 from nnkit.storage import os_reason, write_atomic
@@ -151,12 +149,6 @@ def checkpoint_config(ckpt: str | Path) -> dict[str, Any]:
     return load_checkpoint(ckpt)["hyper_parameters"]["config"]
 
 
-def class_names(sizes: dict[str, Any]) -> list[str]:
-    """The names of the classes, in class order: the data's labels, or 0, 1, ..."""
-    count = 2 if sizes["task"] == "binary" else sizes.get("classes", 0)
-    return list(sizes.get("labels") or [str(i) for i in range(count)])
-
-
 def net_inputs(raw: torch.Tensor, sizes: dict[str, Any], what: str) -> torch.Tensor:
     """Raw inputs ``(N, F)`` as the network saw its training data: standardised with the
     training split's statistics where the data was. Non-finite values are refused."""
@@ -217,61 +209,6 @@ def predict_file(
     target = Path(output) if output else Path(path).with_suffix(".predictions.csv")
     write_atomic(target, prediction_table(sizes, outputs))
     return target, len(outputs)
-
-
-def prediction_table(sizes: dict[str, Any], outputs: torch.Tensor) -> bytes:
-    """The CSV: ``prediction`` and, for classification, ``p_LABEL`` for each class
-    (probabilities to 6 decimals)."""
-    task = sizes["task"]
-    if task == "regression":
-        width = outputs.shape[1]
-        columns = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
-        return (csv_line(columns) + csv_lines(outputs.double().tolist())).encode()
-    names = class_names(sizes)
-    scores = outputs.sigmoid() if task == "binary" else outputs.softmax(dim=-1)
-    probabilities = torch.cat([1 - scores, scores], 1) if task == "binary" else scores  # (N, C)
-    header = csv_line(["prediction", *(f"p_{n}" for n in names)]).encode()
-    return header + probability_rows(names, probabilities.double().numpy())
-
-
-def csv_line(cells: list[Any]) -> str:
-    """One CSV line (quoted where a cell needs it)."""
-    return csv_lines([cells])
-
-
-def csv_lines(rows: list[list[Any]]) -> str:
-    """CSV lines, numbers formatted by the ``csv`` module (in C)."""
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(rows)
-    return text.getvalue()
-
-
-def probability_rows(names: list[str], probabilities: np.ndarray) -> bytes:
-    """``LABEL,0.dddddd,...`` for every row, the most probable class's label first: built as
-    one byte array (a padded row each, the padding dropped), with no Python loop over rows.
-
-    >>> probability_rows(["no", "yes"], np.array([[0.25, 0.75], [1.0, 0.0]]))
-    b'yes,0.250000,0.750000\\nno,1.000000,0.000000\\n'
-    """
-    labels = [csv_line([name]).rstrip("\n").encode() for name in names]
-    width = max(map(len, labels))
-    label_bytes = np.zeros((len(names), width), dtype=np.uint8)
-    for i, label in enumerate(labels):
-        label_bytes[i, : len(label)] = np.frombuffer(label, dtype=np.uint8)
-    micro = np.round(probabilities * 1e6).astype(np.int64)  # (N, C) in 0..1_000_000
-    digits = micro[..., None] // 10 ** np.arange(6, -1, -1) % 10  # (N, C, 7)
-    fields = np.empty((*micro.shape, 9), dtype=np.uint8)  # ",d.dddddd"
-    fields[..., 0], fields[..., 1], fields[..., 2] = ord(","), digits[..., 0] + 48, ord(".")
-    fields[..., 3:] = digits[..., 1:] + 48
-    rows = np.concatenate(
-        [
-            label_bytes[probabilities.argmax(axis=1)],
-            fields.reshape(len(micro), -1),
-            np.full((len(micro), 1), ord("\n"), dtype=np.uint8),
-        ],
-        axis=1,
-    )
-    return rows[rows != 0].tobytes()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

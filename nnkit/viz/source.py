@@ -87,7 +87,8 @@ def _article(net: torch.nn.Module, args: dict[str, Any]) -> Example:
 def _checkpoint(args: dict[str, Any]) -> Example:
     from nnkit.build import build_task_loss
     from nnkit.plugins import load_modules
-    from nnkit.predict import checkpoint_config, class_names, load_model, net_inputs
+    from nnkit.predict import checkpoint_config, load_model, net_inputs
+    from nnkit.prediction_table import class_names
     from nnkit.task import loss_feed
 
     load_modules([p for p in args.get("plugins", "").strip("[]").split(",") if p])
