@@ -48,11 +48,15 @@ class FigureLogger(pl.Callback):
         from matplotlib import pyplot as plt
 
         from nnkit.figures import figures_for
+        from nnkit.viz.board import drawable, network_figure
 
         was_training = module.training
         module.eval()
         for suffix, net in self._nets(module).items():
-            for tag, figure in figures_for(net, self.data).items():
+            drawn = figures_for(net, self.data)
+            if drawable(net):
+                drawn["figures/network"] = network_figure(net, self.data)
+            for tag, figure in drawn.items():
                 board.experiment.add_figure(tag + suffix, figure, global_step=trainer.global_step)
                 plt.close(figure)
         module.train(was_training)

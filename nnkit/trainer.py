@@ -30,6 +30,7 @@ from nnkit.errors import ConfigError
 from nnkit.module import NNKitModule
 from nnkit.registries import registry_of
 from nnkit.storage import write_atomic
+from nnkit.viz.board import BoardViews
 
 
 def quiet_lightning() -> None:
@@ -126,8 +127,10 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
     last = LastCheckpoint(folder / "last.ckpt", cfg.trainer.checkpoint_interval_s)
     callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
     callbacks += _progress_bar(cfg.trainer.progress_bar)
-    if "tensorboard" in logger_names(cfg) and cfg.logger.figures:
-        callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
+    if "tensorboard" in logger_names(cfg):
+        callbacks.append(BoardViews(prepared.data, OmegaConf.to_yaml(cfg, resolve=True)))
+        if cfg.logger.figures:
+            callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
     if cfg.trainer.early_stopping_patience > 0:
         callbacks.append(
             EarlyStopping(monitor=monitor, mode=mode, patience=cfg.trainer.early_stopping_patience)
@@ -212,26 +215,42 @@ def finish(trainer: pl.Trainer, metrics: dict[str, Any], run_dir: Path, prepared
     metrics["proof"] = prepared.proof.as_dict()
     text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
     write_atomic(run_dir / "metrics.json", text.encode())
-    config = prepared.config
     numbers = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    summary = run_summary(trainer, metrics, numbers, run_dir, prepared)
     hp_metrics = {
         f"hparams/{k.replace('/', '_')}": v for k, v in numbers.items() if math.isfinite(v)
     }
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(config, metrics=hp_metrics)  # the HPARAMS tab
+            logger.log_hyperparams(prepared.config, metrics=hp_metrics)  # the HPARAMS tab
+            logger.experiment.add_text("summary", "```\n" + summary + "\n```", 0)  # the Text tab
         else:
-            logger.log_hyperparams(config)
+            logger.log_hyperparams(prepared.config)
         logger.finalize("success")
-    width = max(len(k) for k in numbers) if numbers else 0
-    lines = [f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(numbers.items())]
-    print("\nfinal metrics:\n" + "\n".join(lines))
-    module = trainer.lightning_module
-    if "replicas" in metrics:
-        print(replica_summary(metrics, module.objective_metric[0]))
-    print(prepared.data.summary())
-    print(f"backpropagation: {trainer.lightning_module.backprop}")
-    print(prepared.proof.summary())
-    print(f"run folder: {run_dir}")
+    print("\n" + summary)
     if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
         print(f"tensorboard --logdir {run_dir}")
+
+
+def run_summary(
+    trainer: pl.Trainer,
+    metrics: dict[str, Any],
+    numbers: dict[str, float],
+    run_dir: Path,
+    prepared: Prepared,
+) -> str:
+    """The run's summary: final metrics, replicas, data, backpropagation, proof, folder."""
+    width = max(len(k) for k in numbers) if numbers else 0
+    lines = ["final metrics:"] + [
+        f"  {k.ljust(width)}  {v:.4g}" for k, v in sorted(numbers.items())
+    ]
+    module = trainer.lightning_module
+    if "replicas" in metrics:
+        lines.append(replica_summary(metrics, module.objective_metric[0]))
+    lines += [
+        prepared.data.summary(),
+        f"backpropagation: {module.backprop}",
+        prepared.proof.summary(),
+        f"run folder: {run_dir}",
+    ]
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,123 @@
+"""Every TensorBoard tab put to use by a run: Custom Scalars (train and validation on one chart),
+Text (the resolved config, the run summary), PR curves (binary tasks), the Projector (the last
+hidden layer's representation of the test points, labelled), the Graph (where the model can be
+traced), and the network drawn for one input (``figures/network``), beside nnkit's figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from nnkit.data.dataset import TensorData
+
+MAX_DRAWN_UNITS = 16  # networks with wider layers are not drawn every few epochs
+
+
+def custom_scalars(task: str) -> dict[str, Any]:
+    """The Custom Scalars layout: each metric's training and validation curves on one chart."""
+    metrics = ["loss", "acc"] if task != "regression" else ["loss", "r2", "mse"]
+    charts = {
+        metric: ["Multiline", [f"train/{metric}_epoch" if metric == "loss" else f"train/{metric}",
+                               f"val/{metric}"]]
+        for metric in metrics
+    }  # fmt: skip
+    return {"train and validation": charts}
+
+
+def log_start(experiment: Any, task: str, config_yaml: str) -> None:
+    """What a run shows from its first step: the charts' layout and its config."""
+    experiment.add_custom_scalars(custom_scalars(task))
+    experiment.add_text("config", "```\n" + config_yaml + "\n```", 0)
+
+
+def drawable(net: nn.Module) -> bool:
+    """A network small enough to draw every few epochs, whose step can be traced."""
+    widths = [m.out_features for m in getattr(net, "layers", []) if hasattr(m, "out_features")]
+    return getattr(net, "pairs", None) is not None and 0 < max(widths or [0]) <= MAX_DRAWN_UNITS
+
+
+def network_figure(net: nn.Module, data: TensorData) -> Any:
+    """The network drawn for the first validation input (``nnkit.viz.draw``)."""
+    from nnkit.viz.draw import draw
+    from nnkit.viz.step import trace
+
+    x = data.val[0][:1].double()
+    twin = _double(net)
+    params = twin.network_params()
+    step = trace(twin, x, squash=None)
+    return draw(step, params[0::2], params[1::2], "the first validation input")
+
+
+def _double(net: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(net).double()
+
+
+def last_hidden(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """The last hidden layer's activations for ``x`` (an MLP with a hidden layer), else None."""
+    layers = getattr(net, "layers", None)
+    if layers is None or len(layers) < 3:
+        return None
+    with torch.no_grad():
+        return layers[:-1](x)
+
+
+def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> None:
+    """What a finished run adds: PR curves, the projector's embedding, the graph."""
+    x_val, y_val = data.val
+    with torch.no_grad():
+        outputs = net(x_val)
+    if data.task == "binary":
+        experiment.add_pr_curve("pr_curve/val", y_val.flatten().long(),
+                                torch.sigmoid(outputs).flatten(), step)  # fmt: skip
+    x_test, y_test = data.test
+    hidden = last_hidden(net, x_test)
+    if hidden is not None:
+        labels = _labels(data, y_test)
+        experiment.add_embedding(hidden, metadata=labels, tag="last_hidden_layer/test",
+                                 global_step=step)  # fmt: skip
+    with contextlib.suppress(Exception):
+        experiment.add_graph(net, x_val[:1])
+
+
+def _labels(data: TensorData, y: torch.Tensor) -> list[str]:
+    if data.task == "regression":
+        return [f"{v:.3g}" for v in y[:, 0].tolist()]
+    names = list(data.labels) or [str(i) for i in range(max(2, data.classes))]
+    indices = y.flatten().long().tolist()
+    return [names[i] for i in indices]
+
+
+class BoardViews(pl.Callback):
+    """Adds the views above to the run's TensorBoard (rank 0): the layout and the config when
+    training starts, PR curves, the embedding and the graph when it ends."""
+
+    def __init__(self, data: TensorData, config_yaml: str) -> None:
+        self.data, self.config_yaml = data, config_yaml
+
+    def _experiment(self, trainer: pl.Trainer) -> Any:
+        from nnkit.callbacks import tensorboard_of
+
+        board = tensorboard_of(trainer)
+        return board.experiment if board is not None and trainer.is_global_zero else None
+
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        experiment = self._experiment(trainer)
+        if experiment is not None:
+            log_start(experiment, self.data.task, self.config_yaml)
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        experiment = self._experiment(trainer)
+        if experiment is None:
+            return
+        was_training = module.training
+        module.eval()
+        net = module.net.replica(0) if getattr(module, "replicas", 1) > 1 else module.net
+        log_end(experiment, net, self.data, trainer.global_step)
+        module.train(was_training)
