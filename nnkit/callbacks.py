@@ -2,7 +2,9 @@
 
 - ``ProgressBar`` is tqdm's training bar, redrawn a few times a second; ``PlainProgress``
   prints plain lines instead where stdout is not a terminal;
-- ``FigureLogger`` draws what the model has learned (``nnkit.figures``) every N epochs and at
+- ``BoardViews`` fills TensorBoard's other tabs (``nnkit.viz.board``): Custom Scalars, Text, PR
+  curves, the Projector, the Graph;
+- ``FigureLogger`` draws what the model has learned (``nnkit.viz.figures``) every N epochs and at
   the end of training;
 - ``LastCheckpoint`` writes ``last.ckpt`` at epoch ends, at most every few seconds;
 - ``SaveOnInterrupt`` writes ``last.ckpt`` when a run is stopped with Ctrl-C, never when it
@@ -26,6 +28,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from nnkit.data.dataset import TensorData
 from nnkit.storage import write_atomic
+from nnkit.viz.board import log_end, log_start
 
 
 def tensorboard_of(trainer: pl.Trainer) -> Any:
@@ -47,8 +50,8 @@ class FigureLogger(pl.Callback):
             return
         from matplotlib import pyplot as plt
 
-        from nnkit.figures import figures_for
         from nnkit.viz.board import drawable, network_figure
+        from nnkit.viz.figures import figures_for
 
         was_training = module.training
         module.eval()
@@ -84,6 +87,33 @@ class FigureLogger(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._draw(trainer, module)
+
+
+class BoardViews(pl.Callback):
+    """Adds the views above to the run's TensorBoard (rank 0): the layout and the config when
+    training starts, PR curves, the embedding and the graph when it ends."""
+
+    def __init__(self, data: TensorData, config_yaml: str) -> None:
+        self.data, self.config_yaml = data, config_yaml
+
+    def _experiment(self, trainer: pl.Trainer) -> Any:
+        board = tensorboard_of(trainer)
+        return board.experiment if board is not None and trainer.is_global_zero else None
+
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        experiment = self._experiment(trainer)
+        if experiment is not None:
+            log_start(experiment, self.data.task, self.config_yaml)  # nnkit.viz.board
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        experiment = self._experiment(trainer)
+        if experiment is None:
+            return
+        was_training = module.training
+        module.eval()
+        net = module.net.replica(0) if getattr(module, "replicas", 1) > 1 else module.net
+        log_end(experiment, net, self.data, trainer.global_step)
+        module.train(was_training)
 
 
 class ProgressBar(TQDMProgressBar):

@@ -20,6 +20,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from nnkit.build import Prepared, loss_name
 from nnkit.callbacks import (
     AtomicCheckpointIO,
+    BoardViews,
     FigureLogger,
     LastCheckpoint,
     PlainProgress,
@@ -30,7 +31,6 @@ from nnkit.errors import ConfigError
 from nnkit.module import NNKitModule
 from nnkit.registries import registry_of
 from nnkit.storage import write_atomic
-from nnkit.viz.board import BoardViews
 
 
 def quiet_lightning() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
@@ -92,32 +91,3 @@ def _labels(data: TensorData, y: torch.Tensor) -> list[str]:
     names = list(data.labels) or [str(i) for i in range(max(2, data.classes))]
     indices = y.flatten().long().tolist()
     return [names[i] for i in indices]
-
-
-class BoardViews(pl.Callback):
-    """Adds the views above to the run's TensorBoard (rank 0): the layout and the config when
-    training starts, PR curves, the embedding and the graph when it ends."""
-
-    def __init__(self, data: TensorData, config_yaml: str) -> None:
-        self.data, self.config_yaml = data, config_yaml
-
-    def _experiment(self, trainer: pl.Trainer) -> Any:
-        from nnkit.callbacks import tensorboard_of
-
-        board = tensorboard_of(trainer)
-        return board.experiment if board is not None and trainer.is_global_zero else None
-
-    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        experiment = self._experiment(trainer)
-        if experiment is not None:
-            log_start(experiment, self.data.task, self.config_yaml)
-
-    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        experiment = self._experiment(trainer)
-        if experiment is None:
-            return
-        was_training = module.training
-        module.eval()
-        net = module.net.replica(0) if getattr(module, "replicas", 1) > 1 else module.net
-        log_end(experiment, net, self.data, trainer.global_step)
-        module.train(was_training)
