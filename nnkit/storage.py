@@ -21,6 +21,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +127,28 @@ def last_checkpoint_note(run_dir: Path) -> str:
 
 def storage_error(error: OSError, run_dir: Path) -> StorageError:
     """A write refused during the run, as one line: the file, the OS error, what is kept."""
-    where = error.filename or "a file of the run"
+    where = error.filename or f"into {run_dir} (a log or checkpoint being written)"
     return StorageError(
         f"could not write {where}: {os_reason(error)}; {last_checkpoint_note(Path(run_dir))}"
     )
+
+
+def quiet_writer_threads() -> None:
+    """TensorBoard writes event files from a thread of its own; when the disk fills up, that
+    thread would print a traceback before the run reports the same error in one line (the
+    writer hands it to the next log call). Keep a writer thread's ``OSError`` quiet; any other
+    exception in a thread is printed as before. Installed once per process."""
+    previous = threading.excepthook
+    if getattr(previous, "nnkit_quiet_writes", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError) and args.exc_value.errno is not None:
+            return
+        previous(args)
+
+    hook.nnkit_quiet_writes = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def find_os_error(error: BaseException) -> OSError | None:

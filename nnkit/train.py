@@ -27,6 +27,7 @@ from nnkit.storage import (
     check_writable,
     checkpoint_bytes,
     find_os_error,
+    quiet_writer_threads,
     storage_error,
     write_atomic,
 )
@@ -59,6 +60,7 @@ def train(cfg: DictConfig, run_dir: str | Path, prepared: Prepared | None = None
     if cfg.ckpt_path == "last" and prepared.resume is None:
         print(f"nnkit.train: no last.ckpt in {run_dir / 'checkpoints'} yet: starting from scratch")
     quiet_lightning()  # after Lightning's import, which sets its own logger's level
+    quiet_writer_threads()  # a full disk is reported once, in one line
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     try:
