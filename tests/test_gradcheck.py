@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -24,31 +27,11 @@ def test_every_loss_matches_its_torch_reference(name):
     assert all(row.verdict == "pass" for row in rows), gradcheck.format_table(rows)
 
 
-class WrongSquare(torch.autograd.Function):
-    """x² with a backward that forgets the factor 2."""
-
-    contract = Contract("smooth")
-
-    @staticmethod
-    def forward(x):
-        return x * x
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * x
-
-    @staticmethod
-    def reference(x):
-        return x * x
+WRONG_SQUARE = Path(__file__).parent / "plugins" / "wrong_square.py"  # x², backward 3x
 
 
 def test_a_wrong_backward_fails_with_a_clear_row(capsys):
-    nnkit.register_activation("wrong_square", WrongSquare)
+    runpy.run_path(str(WRONG_SQUARE))  # registers "wrong_square"
     rows = gradcheck.check_activation("wrong_square")
     assert [row.verdict for row in rows] == ["FAIL"]
     assert "relative error" in rows[0].detail
