@@ -197,9 +197,18 @@ def linear_backward(
     g2 = grad if grad.dim() == 2 else grad.reshape(-1, grad.shape[-1])  # (N, out)
     x2 = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])  # (N, in)
     grad_x = grad.matmul(weight) if needs[0] else None
-    grad_w = g2.t().mm(x2) if needs[1] else None
+    grad_w = _weight_grad(g2, x2) if needs[1] else None
     grad_b = g2.sum(0) if needs[2] else None
     return grad_x, grad_w, grad_b
+
+
+def _weight_grad(grad: Tensor, x: Tensor) -> Tensor:
+    """g^T x for g (N, out) and x (N, in), contiguous (out, in). With few inputs and a long
+    batch, (x^T g)^T is the same product several times faster on CPU (a (N, in) operand
+    read once as the row-major left side)."""
+    if x.shape[1] < grad.shape[1]:
+        return x.t().mm(grad).t().contiguous()
+    return grad.t().mm(x)
 
 
 class LinearFunction(Function):

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from nnkit.callbacks import tensorboard_of
+from nnkit.direct_update import direct_update
 from nnkit.errors import DivergenceError
 from nnkit.functions import SIGMOID, Pair
 from nnkit.loss_functions import LossPair, replicated
@@ -88,6 +89,8 @@ class NNKitModule(pl.LightningModule):
         self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
         self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
+        self._update, self._order = None, None  # the optimizer's direct update, when it has one
+        self._last_grads: tuple[list[Tensor], list[Tensor]] = ([], [])  # the gradient norms'
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -149,12 +152,27 @@ class NNKitModule(pl.LightningModule):
         params = self.net.network_params()
         target = self.feed.targets(y, self.outputs, x.dtype)
         loss, outputs, grads = network_loss_grads(x, target, pairs, params, loss_pair, squash)
-        for param, grad in zip(params, grads, strict=True):
-            param.grad = grad
-        optimizer.step()
+        self._update_weights(optimizer, params, grads)
+        return outputs, loss
+
+    def _update_weights(
+        self, optimizer: torch.optim.Optimizer, params: list[Tensor], grads: list[Tensor]
+    ) -> None:
+        """The optimizer's update from ``grads``: its kernel called directly where
+        ``direct_update`` can (bit for bit ``step()``), else ``step()``; counted in
+        Lightning's progress as ``LightningOptimizer.step`` would."""
+        if self._update is not None and self._order is None:
+            self._order = self._update.order_of(params)
+        if self._update is not None and self._order is not None:
+            self._update([grads[i] for i in self._order])
+        else:
+            for param, grad in zip(params, grads, strict=True):
+                param.grad = grad
+            optimizer.step()
+            self._update, self._order = direct_update(optimizer), None  # Adam's state exists now
+        self._last_grads = (params, grads)
         self._step_progress.increment_ready()
         self._step_progress.increment_completed()
-        return outputs, loss
 
     def _steps_left(self, wanted: int) -> int:
         max_steps = self.trainer.max_steps
@@ -168,9 +186,8 @@ class NNKitModule(pl.LightningModule):
         outputs = self.net(x)
         loss = self.objective(outputs, y)
         loss.backward()
-        optimizer.step()
-        self._step_progress.increment_ready()
-        self._step_progress.increment_completed()
+        params = [p for p in self.net.parameters() if p.grad is not None]
+        self._update_weights(optimizer, params, [p.grad for p in params])
         return outputs, loss
 
     def _lightning_step(self, optimizer: Any, x: Tensor, y: Tensor):
@@ -190,6 +207,8 @@ class NNKitModule(pl.LightningModule):
         step = self._plain_step if self._plain_steps else self._lightning_step
         step = self._direct_step if self._plain_steps and self._direct is not None else step
         optimizer = optimizer.optimizer if self._plain_steps else optimizer
+        # built per call: loading a checkpoint replaces the optimizer's state tensors
+        self._update, self._order = direct_update(optimizer) if self._plain_steps else None, None
         losses, outputs = [], []
         for x, y in batches:
             out, loss = step(optimizer, x, y)
@@ -212,9 +231,12 @@ class NNKitModule(pl.LightningModule):
         """Each weight's and bias's gradient norm, from the gradients the last step computed
         (with replicas, the mean over replicas): the vanishing gradient, in every run."""
         norms = {}
+        params, last = self._last_grads
+        grads = {id(param): grad for param, grad in zip(params, last, strict=True)}
         for name, param in self.net.named_parameters():
-            if param.grad is not None:
-                grad = param.grad.flatten(1) if self.replicas > 1 else param.grad.flatten()
+            grad = grads.get(id(param), param.grad)
+            if grad is not None:
+                grad = grad.flatten(1) if self.replicas > 1 else grad.flatten()
                 norms[f"grad_norm/{name}"] = float(grad.norm(dim=-1).mean())
         for logger in self.loggers:
             logger.log_metrics(norms, step=self.global_step)
