@@ -25,6 +25,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import ListConfig
 
+from nnkit.compiled import CHOICES as COMPILE_CHOICES
+from nnkit.compiled import choice
 from nnkit.errors import ConfigError
 from nnkit.plugins import LoadingPolicy
 from nnkit.registries import CONFIG_GROUPS
@@ -59,6 +61,7 @@ class TrainerConfig:
     fast_dev_run: Any = False  # Lightning's smoke test: true (or N) runs N batches, writes nothing
     overfit_batches: float = 0.0  # train (and validate) on this many batches (or this fraction)
     replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
+    compile: str = "auto"  # the hand-derived step through torch.compile: auto, true or false
 
 
 @dataclass
@@ -150,6 +153,7 @@ def check_settings(cfg: Any) -> None:
     names = cfg.logger.name if isinstance(cfg.logger.name, list | ListConfig) else [cfg.logger.name]
     for name in names or ["(empty list)"]:
         one_of("logger.name", name, LOGGERS)
+    one_of("trainer.compile", choice(cfg.trainer.compile), COMPILE_CHOICES)
     at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
     at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
     at_least("trainer.threads", cfg.trainer.threads, 0, integer=True)

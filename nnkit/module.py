@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from nnkit.callbacks import tensorboard_of
+from nnkit.compiled import CompiledStep
 from nnkit.direct_update import direct_update
 from nnkit.errors import DivergenceError
 from nnkit.functions import SIGMOID, Pair
@@ -90,6 +91,8 @@ class NNKitModule(pl.LightningModule):
         self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self._update, self._order = None, None  # the optimizer's direct update, when it has one
+        self.compile_step = False  # trainer.compile: the direct step through torch.compile
+        self._grads: Any = network_loss_grads
         self._last_grads: tuple[list[Tensor], list[Tensor]] = ([], [])  # the gradient norms'
 
     def forward(self, x: Tensor) -> Tensor:
@@ -133,15 +136,17 @@ class NNKitModule(pl.LightningModule):
         manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
         self._step_progress = manual_loop.optim_step_progress
         self._direct = direct_backprop(self.net, self.loss, self.feed) if alone else None
+        if self._direct is not None and self._plain_steps and self.compile_step:
+            self._grads = CompiledStep(network_loss_grads)
 
     @property
     def backprop(self) -> str:
         """How this module's training step computes its gradients, in words."""
         if getattr(self, "_direct", None) is not None and self._plain_steps:
             together = f"; {self.replicas} replicas as one program" if self.replicas > 1 else ""
-            return (
-                f"whole network, hand-derived (nnkit.network), run directly in each step{together}"
-            )
+            compiled = getattr(self._grads, "compiled", False)
+            how = "compiled by torch.compile" if compiled else "run directly"
+            return f"whole network, hand-derived (nnkit.network), {how} in each step{together}"
         return getattr(self.net, "backprop", "torch autograd")
 
     def _direct_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
@@ -151,7 +156,7 @@ class NNKitModule(pl.LightningModule):
         pairs, loss_pair, squash = self._direct
         params = self.net.network_params()
         target = self.feed.targets(y, self.outputs, x.dtype)
-        loss, outputs, grads = network_loss_grads(x, target, pairs, params, loss_pair, squash)
+        loss, outputs, grads = self._grads(x, target, pairs, params, loss_pair, squash)
         self._update_weights(optimizer, params, grads)
         return outputs, loss
 

@@ -106,6 +106,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[st
     callbacks = build_callbacks(cfg, run_dir, prepared)
     trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
     data = _data_module(cfg, prepared, trainer.world_size, module.replicas)
+    module.compile_step = _compiles(cfg, prepared, trainer.strategy.root_device)
     if trainer.is_global_zero:
         write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
     ckpt_path = prepared.resume and str(prepared.resume.path)
@@ -123,6 +124,16 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[st
     if trainer.is_global_zero:
         finish(trainer, metrics, run_dir, prepared)
     return metrics
+
+
+def _compiles(cfg: DictConfig, prepared: Prepared, device: Any) -> bool:
+    """``trainer.compile`` decided for this run's length and device."""
+    from nnkit.compiled import planned_steps, should_compile
+
+    t = cfg.trainer
+    samples = len(prepared.data.train[0])
+    steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
+    return should_compile(t.compile, device, steps)
 
 
 def _report_finished(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[str, Any]:

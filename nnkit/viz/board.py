@@ -15,6 +15,7 @@ from torch import nn
 from nnkit.data.dataset import TensorData
 
 MAX_DRAWN_UNITS = 16  # networks with wider layers are not drawn every few epochs
+PROJECTED_POINTS = 2000  # the Projector shows the first test points, up to this many
 
 
 def custom_scalars(task: str) -> dict[str, Any]:
@@ -68,14 +69,15 @@ def last_hidden(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
 
 
 def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> None:
-    """What a finished run adds: PR curves, the projector's embedding, the graph."""
+    """What a finished run adds: PR curves, the projector's embedding (of the first
+    ``PROJECTED_POINTS`` test points: its metadata is written row by row), the graph."""
     x_val, y_val = data.val
     with torch.no_grad():
         outputs = net(x_val)
     if data.task == "binary":
         experiment.add_pr_curve("pr_curve/val", y_val.flatten().long(),
                                 torch.sigmoid(outputs).flatten(), step)  # fmt: skip
-    x_test, y_test = data.test
+    x_test, y_test = (part[:PROJECTED_POINTS] for part in data.test)
     hidden = last_hidden(net, x_test)
     if hidden is not None:
         labels = _labels(data, y_test)
