@@ -67,7 +67,7 @@ class CompiledStep:
             return self.fn(*args)
         try:
             return self._call(*args)
-        except Exception as error:  # noqa: BLE001 - any compiler failure: the eager step is exact
+        except Exception as error:  # any compiler failure: the eager step is exact
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             warnings.warn(f"trainer.compile: the step runs eagerly ({reason})", stacklevel=2)
             self.compiled = False
