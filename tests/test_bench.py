@@ -8,24 +8,42 @@ import math
 
 import pytest
 
-from nnkit import bench
+from nnkit.bench import cli, throughput
+from nnkit.bench.machine import step_flops_per_sample
 
 
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
-    argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end"]
-    assert bench.main(argv) == 0
+    argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
+            "--no-compile"]  # fmt: skip
+    assert cli.main(argv) == 0
     report = json.loads(out.read_text())
-    assert set(report["results"]) == {*bench.CASES, "replicas 7-4-10"}
-    for case in bench.CASES:
-        row = report["results"][case]
+    results = report["results"]
+    expected = {"machine", *throughput.CASES, "nnkit's network under autograd", "replicas 7-4-10"}
+    assert set(results) == expected
+    peak = results["machine"]["matmul GFLOP/s (1 thread)"]
+    assert peak > 0
+    flops = step_flops_per_sample(throughput.WIDTHS)
+    for case in throughput.CASES:
+        row = results[case]
+        assert "nnkit-compiled samples/s" not in row
         for name in ("nnkit", "lightning", "nnkit-backend-torch", "sklearn"):
             rate, raw = row[f"{name} samples/s"], row["raw samples/s"]
             if math.isfinite(rate) and math.isfinite(raw):
                 assert row[f"{name} / raw"] == pytest.approx(rate / raw)
-    replicas = report["results"]["replicas 7-4-10"]
+                assert row[f"{name} GFLOP/s"] == pytest.approx(rate * flops / 1e9)
+        share = row["nnkit share of the machine's matmul rate"]
+        assert share == pytest.approx(row["nnkit GFLOP/s"] / peak)
+    autograd = results["nnkit's network under autograd"]
+    assert autograd["batch 32 torch / nnkit"] == pytest.approx(
+        autograd["batch 32 torch us/step"] / autograd["batch 32 nnkit us/step"]
+    )
+    replicas = results["replicas 7-4-10"]
     assert replicas["replicas speed-up over loops"] == pytest.approx(
         replicas["loops s (3 seeds)"] / replicas["replicas s (3 seeds)"]
+    )
+    assert replicas["cli replicas speed-up over multirun"] == pytest.approx(
+        replicas["cli multirun s (3 seeds)"] / replicas["cli replicas s (3 seeds)"]
     )
     assert replicas["replicas ms per seed (30 seeds)"] > 0
     assert report["machine"]["torch"]

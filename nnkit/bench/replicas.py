@@ -1,10 +1,14 @@
 """Many seeds at once, for ``python -m nnkit.bench``: the article's 7-4-10 digit network,
-trained for the same number of steps from every seed, four ways, in one process:
+trained for the same number of steps from every seed, four ways in one process:
 
 - ``replicas``: one nnkit run with ``trainer.replicas=N`` (defaults on);
 - ``multirun``: N nnkit runs one after another, one per seed — what ``-m seed=0,...`` runs;
 - ``loops``: N hand-written PyTorch loops (``nn.Sequential``, cross-entropy, Adam);
 - ``sklearn``: N ``MLPClassifier`` fits (same layers, Adam, batch size).
+
+and two ways through the command line, each a process timed from start to exit:
+``python -m nnkit.train trainer.replicas=N`` against ``python -m nnkit.train -m
+'seed=range(0,N)'`` (Hydra's multirun: the N runs one after another in one process).
 
 The data is the ten digits with noisy copies (``data.copies``), so that an epoch has many
 steps of 10 samples each, as a fixed number of steps needs.
@@ -12,6 +16,10 @@ steps of 10 samples each, as a fixed number of steps needs.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -20,6 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nnkit.bench.machine import step_flops_per_sample
 from nnkit.data.dataset import DATASETS
 
 
@@ -39,14 +48,18 @@ class Case:
             f"trainer.max_epochs={self.epochs}",
         ]
 
+    def steps(self) -> int:
+        return (self.copies + 1) * self.epochs  # 10 samples a step, 10 (copies + 1) samples
+
     def data(self):
         return DATASETS.get("seven_segment")(copies=self.copies, noise=0.05).train
 
 
 def _seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
 
 
 def nnkit_replicas(case: Case, seeds: int) -> float:
@@ -104,9 +117,31 @@ def sklearn_fits(case: Case, seeds: int) -> float:
         return _seconds(lambda: [one(s) for s in range(seeds)])
 
 
-def measure_replicas(case: Case, seeds: int = 20, many: int = 200) -> dict[str, float]:
+def cli_seconds(case: Case, seeds: int) -> dict[str, float]:
+    """Wall seconds of the two command lines: N replicas in one run, N seeds as a multirun."""
+    with tempfile.TemporaryDirectory() as folder:
+        train = [sys.executable, "-m", "nnkit.train"]
+
+        def wall(command: list[str]) -> float:
+            start = time.perf_counter()
+            subprocess.run(command, cwd=folder, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+        replicas = wall([*train, *case.args(), f"trainer.replicas={seeds}", "hydra.run.dir=r"])
+        seeds_range = f"seed=range(0,{seeds})"
+        multirun = wall([*train, "-m", *case.args(), seeds_range, "hydra.sweep.dir=m"])
+    return {
+        f"cli replicas s ({seeds} seeds)": replicas,
+        f"cli multirun s ({seeds} seeds)": multirun,
+        "cli replicas speed-up over multirun": multirun / replicas,
+    }
+
+
+def measure_replicas(
+    case: Case, seeds: int = 20, many: int = 200, machine_gflops: float = float("nan")
+) -> dict[str, float]:
     """Seconds for ``seeds`` seeds each way, the speed-ups of replicas, and the cost per seed
-    of ``many`` replicas against ``seeds`` replicas."""
+    of ``many`` replicas beside the arithmetic a seed needs."""
     torch.set_num_threads(1)
     nnkit_replicas(Case(copies=0, epochs=1), 2)  # imports and first-call costs, untimed
     times = {
@@ -116,6 +151,7 @@ def measure_replicas(case: Case, seeds: int = 20, many: int = 200) -> dict[str, 
         "sklearn": sklearn_fits(case, seeds),
     }
     per_seed_many = nnkit_replicas(case, many) / many
+    seed_gflop = case.steps() * 10 * step_flops_per_sample([7, 4, 10]) / 1e9
     return {
         **{f"{k} s ({seeds} seeds)": v for k, v in times.items()},
         "replicas speed-up over multirun": times["multirun"] / times["replicas"],
@@ -123,4 +159,7 @@ def measure_replicas(case: Case, seeds: int = 20, many: int = 200) -> dict[str, 
         "replicas speed-up over sklearn": times["sklearn"] / times["replicas"],
         f"replicas ms per seed ({seeds} seeds)": 1000 * times["replicas"] / seeds,
         f"replicas ms per seed ({many} seeds)": 1000 * per_seed_many,
+        "matmul GFLOP per seed": seed_gflop,
+        "ms per seed at the machine's matmul rate": 1000 * seed_gflop / machine_gflops,
+        **cli_seconds(case, seeds),
     }

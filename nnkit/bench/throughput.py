@@ -1,30 +1,27 @@
-"""``python -m nnkit.bench``: nnkit against a hand-written PyTorch loop, in one process.
-
-Each case trains the same network (2-64-64-1 ReLU, BCE, Adam 1e-2 on ``circular``) through:
+"""Training throughput, for ``python -m nnkit.bench``: the same network (2-64-64-1 ReLU, BCE,
+Adam 1e-2 on ``circular``) trained, in one process, through:
 
 - ``raw``: a hand-written loop slicing pre-built tensors, fused Adam (the reference, 1.00);
-- ``nnkit``: ``nnkit.train.run`` with its defaults on (TensorBoard, metrics, progress bar);
-- ``lightning``: a plain LightningModule fed by ``DataLoader(TensorDataset)``;
+- ``raw-compiled``: the same loop with ``torch.compile(net)``;
+- ``nnkit``: ``nnkit.train.run`` with its defaults on (TensorBoard, metrics, checkpoints,
+  validation every epoch, ``trainer.compile=auto``);
+- ``nnkit-compiled``: the same with ``trainer.compile=true``;
 - ``nnkit-backend-torch``: nnkit with torch's built-in ops instead of the hand-derived ones;
+- ``lightning``: a plain LightningModule fed by ``DataLoader(TensorDataset)``;
 - ``sklearn``: scikit-learn's ``MLPClassifier`` (same layers, Adam, batch size).
-
-End to end (``nnkit.bench_e2e``), the main job (``python -m nnkit.train``, defaults on) is
-timed from process start to exit, with its peak resident memory, against a plain PyTorch script
-and a minimal Hydra + Lightning app training the same 7-32-10 network for the same 100 steps.
 
 Throughput is steady state: each contender trains ``EPOCHS`` epochs and the samples of every
 epoch after the first are divided by the time from the end of the first epoch to the end of the
-last (nnkit's epoch ends are read from its own TensorBoard events), so start-up and the end of
-a run cancel while per-epoch work counts. Contenders are interleaved and the median of
-``repeats`` is reported. Results go to ``--out`` as JSON.
+last (nnkit's epoch ends are read from its own TensorBoard events), so start-up, compilation and
+the end of a run cancel while per-epoch work counts. Contenders are interleaved and the median
+of ``repeats`` is reported, with the arithmetic rate it stands for (``machine``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
+import io
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,10 +31,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from nnkit.bench.machine import step_flops_per_sample
 from nnkit.data.dataset import DATASETS
 
 CASES = {"circular-200k-b1024": (200_000, 1024), "circular-20k-b32": (20_000, 32)}
 EPOCHS = 4  # three epoch-to-epoch intervals per measurement
+WIDTHS = (2, 64, 64, 1)
 
 
 def _net() -> nn.Module:
@@ -46,11 +45,13 @@ def _net() -> nn.Module:
     )
 
 
-def raw_loop(n: int, batch: int, epochs: int) -> list[float]:
-    """The hand-written loop; the clock at the end of every epoch."""
+def raw_loop(n: int, batch: int, epochs: int, compiled: bool = False) -> list[float]:
+    """The hand-written loop (with ``torch.compile(net)`` if ``compiled``); the clock at the
+    end of every epoch."""
     x, y = DATASETS.get("circular")(n=n).train
     torch.manual_seed(0)
     net = _net()
+    forward = torch.compile(net) if compiled else net
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
     loss_fn = nn.BCEWithLogitsLoss()
     ends = []
@@ -59,7 +60,7 @@ def raw_loop(n: int, batch: int, epochs: int) -> list[float]:
         xs, ys = x[order], y[order]
         for i in range(0, len(x), batch):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xs[i : i + batch]), ys[i : i + batch])
+            loss = loss_fn(forward(xs[i : i + batch]), ys[i : i + batch])
             loss.backward()
             optimizer.step()
         ends.append(time.perf_counter())
@@ -73,7 +74,7 @@ def nnkit_run(n: int, batch: int, epochs: int, extra: Sequence[str] = ()) -> lis
 
     from nnkit.train import run
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         run(
             [
                 "data=circular",
@@ -169,21 +170,32 @@ def steady_rate(
     return (len(ends) - 1) * round(0.7 * n) / (ends[-1] - ends[0])
 
 
-def measure(repeats: int, scale: float) -> dict[str, dict[str, float]]:
-    """Median samples/s of every contender in every case, interleaved."""
+CONTENDERS: dict[str, Callable[[int, int, int], list[float]]] = {
+    "raw": raw_loop,
+    "raw-compiled": lambda n, b, e: raw_loop(n, b, e, compiled=True),
+    "nnkit": nnkit_run,
+    "nnkit-compiled": lambda n, b, e: nnkit_run(n, b, e, ["trainer.compile=true"]),
+    "nnkit-backend-torch": lambda n, b, e: nnkit_run(n, b, e, ["model.backend=torch"]),
+    "lightning": lightning_dataloader,
+    "sklearn": sklearn_mlp,
+}
+
+
+def measure(
+    repeats: int,
+    scale: float,
+    machine_gflops: float,
+    contenders: dict[str, Callable[[int, int, int], list[float]]] = CONTENDERS,
+) -> dict[str, dict[str, float]]:
+    """Median samples/s of every contender in every case, interleaved; each as a ratio to the
+    hand-written loop and as GFLOP/s of matrix products, also as a share of the machine's."""
     torch.set_num_threads(1)
-    contenders = {
-        "raw": raw_loop,
-        "nnkit": nnkit_run,
-        "lightning": lightning_dataloader,
-        "nnkit-backend-torch": lambda n, b, e: nnkit_run(n, b, e, ["model.backend=torch"]),
-        "sklearn": sklearn_mlp,
-    }
+    flops = step_flops_per_sample(WIDTHS)
     results: dict[str, dict[str, float]] = {}
     for case, (n, batch) in CASES.items():
         n = max(int(n * scale), 4 * batch)
         rates: dict[str, list[float]] = {name: [] for name in contenders}
-        for fn in contenders.values():  # imports and first-call costs, outside the timings
+        for fn in contenders.values():  # imports, compilation, first calls: outside the timings
             fn(4 * batch, batch, 2)
         for _ in range(repeats):
             for name, fn in contenders.items():
@@ -192,57 +204,29 @@ def measure(repeats: int, scale: float) -> dict[str, dict[str, float]]:
         results[case] = {
             **{f"{k} samples/s": v for k, v in medians.items()},
             **{f"{k} / raw": v / medians["raw"] for k, v in medians.items()},
-        }
+            **{f"{k} GFLOP/s": v * flops / 1e9 for k, v in medians.items()},
+            "nnkit share of the machine's matmul rate": medians["nnkit"] * flops / 1e9
+            / machine_gflops,
+        }  # fmt: skip
     return results
 
 
-def format_results(results: dict[str, dict[str, float]]) -> str:
-    lines = []
-    for case, row in results.items():
-        lines.append(case)
-        lines += [f"  {k:34s} {v:12.3f}" for k, v in row.items()]
-    return "\n".join(lines)
+def compile_seconds(repeats: int = 1) -> dict[str, float]:
+    """What ``trainer.compile=true`` adds to a run started afresh (torch's on-disk cache warm
+    after the first): the wall time of ``python -m nnkit.train data=circular`` for 2 epochs,
+    compiled minus eager, medians of ``repeats``."""
+    import subprocess
+    import sys
 
+    def wall(extra: list[str], folder: str) -> float:
+        command = [sys.executable, "-m", "nnkit.train", "data=circular", "trainer.max_epochs=2",
+                   f"hydra.run.dir={folder}/run", *extra]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - start
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m nnkit.bench", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--scale", type=float, default=1.0, help="data size factor (tests: tiny)")
-    parser.add_argument("--out", default="bench.json")
-    parser.add_argument("--no-end-to-end", action="store_true", help="skip the CLI timing")
-    parser.add_argument("--no-replicas", action="store_true", help="skip the many-seeds case")
-    args = parser.parse_args(argv)
-    results = measure(args.repeats, args.scale)
-    if not args.no_replicas:
-        from nnkit.bench_replicas import Case, measure_replicas
-
-        small = args.scale < 0.1  # a quick look: few seeds, few steps
-        case = Case(copies=4, epochs=2) if small else Case()
-        seeds = 3 if small else 20
-        results["replicas 7-4-10"] = measure_replicas(case, seeds, many=10 * seeds)
-    if not args.no_end_to_end:
-        from nnkit.bench_e2e import measure_end_to_end
-
-        results["end-to-end seven_segment"] = measure_end_to_end(args.repeats)
-    print(format_results(results))
-    with open(args.out, "w") as file:
-        json.dump({"machine": machine(), "results": results}, file, indent=2)
-    return 0
-
-
-def machine() -> dict[str, str]:
-    import os
-    import platform
-
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": str(os.cpu_count()),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    with tempfile.TemporaryDirectory() as folder:
+        wall(["trainer.compile=true"], folder + "/warm")  # fills torch's cache if it is cold
+        pairs = [(wall([], f"{folder}/e{i}"), wall(["trainer.compile=true"], f"{folder}/c{i}"))
+                 for i in range(repeats)]  # fmt: skip
+    return {"compile s (warm cache)": statistics.median(c - e for e, c in pairs)}
