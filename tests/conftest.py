@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import settings
 
 from nnkit.plugins import POLICY, LoadingPolicy
 from nnkit.registries import REGISTRIES
 
 collect_ignore = ["plugins"]  # plugin files the tests load by path; importing them registers
+if not torch.cuda.is_available():  # the CUDA checks run on a GPU machine: scripts/gpu_check.sh
+    collect_ignore.append("test_cuda.py")
 
 
 @pytest.fixture(autouse=True)

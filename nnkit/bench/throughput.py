@@ -68,24 +68,20 @@ def raw_loop(n: int, batch: int, epochs: int, compiled: bool = False) -> list[fl
 
 
 def nnkit_run(n: int, batch: int, epochs: int, extra: Sequence[str] = ()) -> list[float]:
-    """``nnkit.train.run`` with default settings; the end of every training epoch (after its
-    validation, checkpoints and logging), read from the wall times of the TensorBoard events."""
+    """``nnkit.train.run`` with default settings on the circle; the end of every epoch."""
+    circle = ["data=circular", f"data.n={n}", f"data.batch_size={batch}", "model.hidden=[64,64]"]
+    return epoch_ends([*circle, f"trainer.max_epochs={epochs}", *extra])
+
+
+def epoch_ends(overrides: Sequence[str]) -> list[float]:
+    """``nnkit.train.run(overrides)``; the end of every training epoch (after its validation,
+    checkpoints and logging), read from the wall times of the run's TensorBoard events."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from nnkit.train import run
 
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-        run(
-            [
-                "data=circular",
-                f"data.n={n}",
-                f"data.batch_size={batch}",
-                "model.hidden=[64,64]",
-                f"trainer.max_epochs={epochs}",
-                f"hydra.run.dir={folder}",
-                *extra,
-            ]
-        )
+        run([*overrides, f"hydra.run.dir={folder}"])
         ends = []
         for events in Path(folder, "tensorboard").glob("events.out.tfevents.*"):
             accumulator = EventAccumulator(str(events))
