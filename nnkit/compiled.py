@@ -60,6 +60,9 @@ class CompiledStep:
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn, self.compiled = fn, True
+        # A new run starts from cleared caches: the runs of an in-process sweep would otherwise
+        # pile up recompilations of the same step until torch's limit turned them eager.
+        torch._dynamo.reset()
         self._call = torch.compile(fn, fullgraph=True, dynamic=False)
 
     def __call__(self, *args: Any) -> Any:

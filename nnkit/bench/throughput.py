@@ -51,6 +51,8 @@ def raw_loop(n: int, batch: int, epochs: int, compiled: bool = False) -> list[fl
     x, y = DATASETS.get("circular")(n=n).train
     torch.manual_seed(0)
     net = _net()
+    if compiled:
+        torch._dynamo.reset()  # each run compiles afresh, as a new program would
     forward = torch.compile(net) if compiled else net
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
     loss_fn = nn.BCEWithLogitsLoss()
