@@ -107,3 +107,34 @@ def _sgd(group: dict, params: list[Tensor]) -> DirectUpdate | None:
         torch._foreach_add_(params, grads, alpha=-group["lr"])
 
     return DirectUpdate(params, apply)
+
+
+class WeightUpdates:
+    """The optimizer's updates over one training call: ``direct_update`` where it applies
+    (from the step after the one that creates Adam's state), ``step()`` otherwise; the last
+    gradients are kept (the gradient norms are logged from them).
+
+    >>> net = torch.nn.Linear(2, 1)
+    >>> updates = WeightUpdates(torch.optim.Adam(net.parameters(), fused=True))
+    >>> for _ in range(2):
+    ...     updates(list(net.parameters()), [torch.ones(1, 2), torch.ones(1)])
+    >>> updates.update.steps
+    1
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.update, self.order = direct_update(optimizer), None
+        self.last: tuple[list[Tensor], list[Tensor]] = ([], [])
+
+    def __call__(self, params: list[Tensor], grads: list[Tensor]) -> None:
+        self.last = (params, grads)
+        if self.update is not None and self.order is None:
+            self.order = self.update.order_of(params)
+        if self.update is not None and self.order is not None:
+            self.update([grads[i] for i in self.order])
+            return
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+        self.optimizer.step()
+        self.update, self.order = direct_update(self.optimizer), None

@@ -17,7 +17,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from nnkit.callbacks import tensorboard_of
 from nnkit.compiled import CompiledStep
-from nnkit.direct_update import direct_update
+from nnkit.direct_update import WeightUpdates
 from nnkit.errors import DivergenceError
 from nnkit.functions import SIGMOID, Pair
 from nnkit.loss_functions import LossPair, replicated
@@ -90,10 +90,10 @@ class NNKitModule(pl.LightningModule):
         self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
         self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
-        self._update, self._order = None, None  # the optimizer's direct update, when it has one
+        self.train_loss = MeanMetric()  # the epoch's, weighted by batch size
+        self._updates: WeightUpdates | None = None  # the optimizer's, per training call
         self.compile_step = False  # trainer.compile: the direct step through torch.compile
         self._grads: Any = network_loss_grads
-        self._last_grads: tuple[list[Tensor], list[Tensor]] = ([], [])  # the gradient norms'
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -163,19 +163,10 @@ class NNKitModule(pl.LightningModule):
     def _update_weights(
         self, optimizer: torch.optim.Optimizer, params: list[Tensor], grads: list[Tensor]
     ) -> None:
-        """The optimizer's update from ``grads``: its kernel called directly where
-        ``direct_update`` can (bit for bit ``step()``), else ``step()``; counted in
-        Lightning's progress as ``LightningOptimizer.step`` would."""
-        if self._update is not None and self._order is None:
-            self._order = self._update.order_of(params)
-        if self._update is not None and self._order is not None:
-            self._update([grads[i] for i in self._order])
-        else:
-            for param, grad in zip(params, grads, strict=True):
-                param.grad = grad
-            optimizer.step()
-            self._update, self._order = direct_update(optimizer), None  # Adam's state exists now
-        self._last_grads = (params, grads)
+        """The optimizer's update from ``grads`` (``WeightUpdates``: its kernel called directly,
+        bit for bit ``step()``), counted in Lightning's progress as
+        ``LightningOptimizer.step`` would."""
+        self._updates(params, grads)
         self._step_progress.increment_ready()
         self._step_progress.increment_completed()
 
@@ -213,30 +204,30 @@ class NNKitModule(pl.LightningModule):
         step = self._direct_step if self._plain_steps and self._direct is not None else step
         optimizer = optimizer.optimizer if self._plain_steps else optimizer
         # built per call: loading a checkpoint replaces the optimizer's state tensors
-        self._update, self._order = direct_update(optimizer) if self._plain_steps else None, None
+        self._updates = WeightUpdates(optimizer) if self._plain_steps else None
         losses, outputs = [], []
         for x, y in batches:
             out, loss = step(optimizer, x, y)
             losses.append(loss.detach())
             outputs.append(out.detach())
-        losses_t = torch.stack(losses)  # (steps,)
+        losses_t = torch.stack(losses) / self.replicas  # (steps,): the mean over replicas
         self._stop_if_diverged(losses_t)
+        along = 1 if self.replicas > 1 else 0  # the batch dimension
+        sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses_t.dtype)
+        self.train_loss.update(losses_t, weight=sizes.to(losses_t.device))
         every = self.trainer.log_every_n_steps
         if self.global_step // every > (self.global_step - len(batches)) // every:
-            self._log_gradient_norms()
-        along = 1 if self.replicas > 1 else 0  # the batch dimension
+            self._log_step_values(losses_t.mean())
         targets = torch.cat([y for _, y in batches], dim=along)
-        mean_loss = losses_t.mean() / self.replicas  # the mean over replicas of their losses
-        self.log(
-            "train/loss", mean_loss, on_step=True, on_epoch=True, batch_size=targets.shape[along]
-        )
         self.train_metrics.update(*self._metric_inputs(torch.cat(outputs, dim=along), targets))
 
-    def _log_gradient_norms(self) -> None:
-        """Each weight's and bias's gradient norm, from the gradients the last step computed
-        (with replicas, the mean over replicas): the vanishing gradient, in every run."""
-        norms = {}
-        params, last = self._last_grads
+    def _log_step_values(self, loss: Tensor) -> None:
+        """At every ``log_every_n_steps``: the training loss of the latest call's steps
+        (``train/loss_step``) and each weight's and bias's gradient norm, from the gradients the
+        last step computed (with replicas, the mean over replicas): the vanishing gradient, in
+        every run. Written to the loggers directly (``self.log`` costs a millisecond a call)."""
+        norms = {"train/loss_step": float(loss)}
+        params, last = self._updates.last if self._updates is not None else ([], [])
         grads = {id(param): grad for param, grad in zip(params, last, strict=True)}
         for name, param in self.net.named_parameters():
             grad = grads.get(id(param), param.grad)
@@ -275,6 +266,7 @@ class NNKitModule(pl.LightningModule):
         epoch-level metrics (a finished run re-reports them when resumed); with replicas, each
         replica's latest metrics (``nnkit.predict replica=best`` reads them)."""
         checkpoint["nnkit_rng"] = rng_state()
+        checkpoint["nnkit_train_loss"] = dict(self.train_loss.metric_state)  # mid-epoch resume
         checkpoint["nnkit_metrics"] = final_metrics(self.trainer.callback_metrics)
         if self.replica_scores:
             checkpoint["nnkit_replica_scores"] = dict(self.replica_scores)
@@ -283,6 +275,9 @@ class NNKitModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nnkit_rng" in checkpoint:
             set_rng_state(checkpoint["nnkit_rng"])
+        for name, value in checkpoint.get("nnkit_train_loss", {}).items():
+            setattr(self.train_loss, name, value.to(self.device))
+            self.train_loss._update_count = 1
         self.replica_scores.update(checkpoint.get("nnkit_replica_scores", {}))
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
@@ -335,7 +330,14 @@ class NNKitModule(pl.LightningModule):
         self._eval_step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
-        """The epoch's training metrics, computed once (updated once per call), and the lr."""
+        """The epoch's training loss (a mean weighted by batch size, reduced over ranks) and
+        metrics, computed once (updated once per call), and the lr."""
+        loss = self.train_loss.compute()
+        self.train_loss.reset()
+        self.log("train/loss", loss, logger=False)  # the run's metrics; loggers get it below
+        if self.trainer.is_global_zero:
+            for logger in self.loggers:
+                logger.log_metrics({"train/loss_epoch": float(loss)}, step=self.global_step)
         self._log_metrics(self.train_metrics)
         lr = self.optimizers().param_groups[0]["lr"]
         self.log("train/lr", lr, on_epoch=True, on_step=False)
