@@ -204,9 +204,9 @@ def linear_backward(
 
 def _weight_grad(grad: Tensor, x: Tensor) -> Tensor:
     """g^T x for g (N, out) and x (N, in), contiguous (out, in). With few inputs and a long
-    batch, (x^T g)^T is the same product several times faster on CPU (a (N, in) operand
-    read once as the row-major left side)."""
-    if x.shape[1] < grad.shape[1]:
+    batch (N >= 256), (x^T g)^T is the same product several times faster on CPU (a (N, in)
+    operand read once as the row-major left side); below, the two extra operations cost more."""
+    if x.shape[1] < grad.shape[1] and x.shape[0] >= 256:
         return x.t().mm(grad).t().contiguous()
     return grad.t().mm(x)
 
