@@ -108,6 +108,8 @@ def start_long_run(run_dir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a suite started in the background inherits an ignored SIGINT: Ctrl-C must reach the run
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
     )
 
 
@@ -120,7 +122,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr[-2000:]
+    assert process.returncode == 130, (process.returncode, stderr[-3000:])
     assert "interrupted; saved" in stderr and "Traceback" not in stderr
     assert torch.load(last, weights_only=True)["global_step"] > before
 

@@ -1,7 +1,7 @@
 """The bench's command line: every comparison, printed and written as JSON (``--out``).
 
 >>> format_results({"case": {"raw samples/s": 1.0}})
-'case\\n  raw samples/s                                    1.000'
+'case\\n  raw samples/s                                       1.000'
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ forward pass multiplies every weight once, the backward pass twice (the weight's
 the error carried back), except that no error is carried back to the data.
 
 >>> step_flops_per_sample([2, 64, 64, 1])
-49536
+25472
 """
 
 from __future__ import annotations
