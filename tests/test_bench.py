@@ -10,16 +10,17 @@ import pytest
 
 from nnkit.bench import cli, throughput
 from nnkit.bench.machine import step_flops_per_sample
+from nnkit.bench.replicas import Case, measure_replicas
 
 
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
-            "--no-compile"]  # fmt: skip
+            "--no-compile", "--no-replicas"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(out.read_text())
     results = report["results"]
-    expected = {"machine", *throughput.CASES, "nnkit's network under autograd", "replicas 7-4-10"}
+    expected = {"machine", *throughput.CASES, "nnkit's network under autograd"}
     assert set(results) == expected
     peak = results["machine"]["matmul GFLOP/s (1 thread)"]
     assert peak > 0
@@ -38,12 +39,18 @@ def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     assert autograd["batch 32 torch / nnkit"] == pytest.approx(
         autograd["batch 32 torch us/step"] / autograd["batch 32 nnkit us/step"]
     )
-    replicas = results["replicas 7-4-10"]
+    assert report["machine"]["torch"]
+
+
+def test_the_replicas_comparison_writes_consistent_speed_ups():
+    replicas = measure_replicas(Case(copies=0, epochs=1), seeds=2, many=4, machine_gflops=100.0)
     assert replicas["replicas speed-up over loops"] == pytest.approx(
-        replicas["loops s (3 seeds)"] / replicas["replicas s (3 seeds)"]
+        replicas["loops s (2 seeds)"] / replicas["replicas s (2 seeds)"]
     )
     assert replicas["cli replicas speed-up over multirun"] == pytest.approx(
-        replicas["cli multirun s (3 seeds)"] / replicas["cli replicas s (3 seeds)"]
+        replicas["cli multirun s (2 seeds)"] / replicas["cli replicas s (2 seeds)"]
     )
-    assert replicas["replicas ms per seed (30 seeds)"] > 0
-    assert report["machine"]["torch"]
+    assert replicas["replicas ms per seed (4 seeds)"] > 0
+    assert replicas["ms per seed at the machine's matmul rate"] == pytest.approx(
+        1000 * replicas["matmul GFLOP per seed"] / 100.0
+    )

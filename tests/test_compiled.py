@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from nnkit.compiled import CompiledStep, should_compile
-from nnkit.functions import RELU, SIGMOID
+from nnkit.functions import RELU
 from nnkit.loss_functions import cross_entropy_pair
 from nnkit.network import network_loss_grads
 
 
 def test_the_compiled_step_equals_the_eager_one():
     generator = torch.Generator().manual_seed(0)
-    shapes = [(6, 7), (6,), (5, 6), (5,), (10, 5), (10,)]
+    shapes = [(6, 7), (6,), (10, 6), (10,)]  # one hidden layer: compiling is the test's cost
     params = [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
     x = torch.randn(12, 7, generator=generator, dtype=torch.float64)
     target = torch.randint(0, 10, (12,), generator=generator)
-    args = (x, target, (RELU, SIGMOID), params, cross_entropy_pair("mean"), None)
+    args = (x, target, (RELU,), params, cross_entropy_pair("mean"), None)
     step = CompiledStep(network_loss_grads)
     compiled = step(*args)
     assert step.compiled

@@ -37,6 +37,7 @@ from nnkit.data.dataset import DATASETS
 CASES = {"circular-200k-b1024": (200_000, 1024), "circular-20k-b32": (20_000, 32)}
 EPOCHS = 4  # three epoch-to-epoch intervals per measurement
 WIDTHS = (2, 64, 64, 1)
+QUICK_LOOK = 0.01  # below this data scale, no warm-up runs: a look at the code paths, not rates
 
 
 def _net() -> nn.Module:
@@ -193,8 +194,8 @@ def measure(
     for case, (n, batch) in CASES.items():
         n = max(int(n * scale), 4 * batch)
         rates: dict[str, list[float]] = {name: [] for name in contenders}
-        for fn in contenders.values():  # imports, compilation, first calls: outside the timings
-            fn(4 * batch, batch, 2)
+        for fn in contenders.values() if scale >= QUICK_LOOK else ():
+            fn(4 * batch, batch, 2)  # imports, compilation, first calls: outside the timings
         for _ in range(repeats):
             for name, fn in contenders.items():
                 rates[name].append(steady_rate(fn, n, batch, EPOCHS))
