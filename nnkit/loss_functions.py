@@ -26,6 +26,15 @@ def _reduce(values: Tensor, reduction: str) -> Tensor:
     return values.mean() if reduction == "mean" else values.sum()
 
 
+def _scaled(error: Tensor, grad: Tensor | float, count: int) -> Tensor:
+    """grad × error / count, in place on ``error`` (a fresh tensor), in that order; the
+    multiplication by 1 and the division by 1 of a whole-network step are left out (both
+    exact), so every replica's derivative stays, to the bit, its single run's."""
+    if not (isinstance(grad, float) and grad == 1.0):
+        error = error.mul_(grad)
+    return error.div_(count) if count != 1 else error
+
+
 def mse_forward(y: Tensor, target: Tensor, reduction: str) -> Tensor:
     """The cost function, "the average quadratic error of all outputs", where the error is
     "the difference between output and expected value": C = 1/N Σ (y - t)² (or the plain sum)."""
@@ -66,7 +75,7 @@ def bce_forward(z: Tensor, target: Tensor, reduction: str) -> Tensor:
 
 def bce_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: str) -> Tensor:
     """dC/dz = s(z) - t: the predicted probability minus the expected one."""
-    return grad * (torch.sigmoid(z) - target) / _count(z, reduction)
+    return _scaled(torch.sigmoid(z) - target, grad, _count(z, reduction))
 
 
 class BCEWithLogitsFunction(Function):
@@ -95,7 +104,7 @@ def cross_entropy_backward(z: Tensor, target: Tensor, grad: Tensor, reduction: s
     """dC/dz = softmax(z) - onehot(t): every wrong class is pushed down by its probability, the
     right one up by what it lacks."""
     one_hot = torch.nn.functional.one_hot(target, z.shape[-1]).to(z.dtype)  # (N, C)
-    return grad * (torch.softmax(z, dim=-1) - one_hot) / _count(target, reduction)
+    return _scaled(torch.softmax(z, dim=-1) - one_hot, grad, _count(target, reduction))
 
 
 class CrossEntropyFunction(Function):

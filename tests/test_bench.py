@@ -43,7 +43,7 @@ def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
 
 
 def test_the_replicas_comparison_writes_consistent_speed_ups():
-    replicas = measure_replicas(Case(copies=0, epochs=1), seeds=2, many=4, machine_gflops=100.0)
+    replicas = measure_replicas(Case(copies=0, epochs=1), 2, 4, 100.0, warm_up=False)
     assert replicas["replicas speed-up over loops"] == pytest.approx(
         replicas["loops s (2 seeds)"] / replicas["replicas s (2 seeds)"]
     )

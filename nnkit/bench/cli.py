@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         small = args.scale < 0.1
         case = Case(copies=4, epochs=2) if small else Case()
         seeds = 3 if small else 20
-        results["replicas 7-4-10"] = measure_replicas(case, seeds, 10 * seeds, peak)
+        results["replicas 7-4-10"] = measure_replicas(case, seeds, 10 * seeds, peak, not small)
     if not args.no_end_to_end:
         from nnkit.bench.end_to_end import measure_end_to_end
 

@@ -138,12 +138,18 @@ def cli_seconds(case: Case, seeds: int) -> dict[str, float]:
 
 
 def measure_replicas(
-    case: Case, seeds: int = 20, many: int = 200, machine_gflops: float = float("nan")
+    case: Case,
+    seeds: int = 20,
+    many: int = 200,
+    machine_gflops: float = float("nan"),
+    warm_up: bool = True,
 ) -> dict[str, float]:
     """Seconds for ``seeds`` seeds each way, the speed-ups of replicas, and the cost per seed
-    of ``many`` replicas beside the arithmetic a seed needs."""
+    of ``many`` replicas beside the arithmetic a seed needs (``warm_up``: imports and first
+    calls paid by an untimed run first)."""
     torch.set_num_threads(1)
-    nnkit_replicas(Case(copies=0, epochs=1), 2)  # imports and first-call costs, untimed
+    if warm_up:
+        nnkit_replicas(Case(copies=0, epochs=1), 2)
     times = {
         "replicas": nnkit_replicas(case, seeds),
         "multirun": nnkit_multirun(case, seeds),
