@@ -29,10 +29,3 @@ def restore_registries():
 settings.register_profile("ci", max_examples=150, deadline=None)
 settings.register_profile("long", max_examples=3000, deadline=None)
 settings.load_profile("ci")
-
-
-def pytest_xdist_auto_num_workers(config) -> int:
-    """One worker more than cores: many tests wait on subprocesses, SLURM and servers."""
-    import os
-
-    return (os.cpu_count() or 1) + 1
