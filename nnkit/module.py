@@ -18,29 +18,11 @@ from torchmetrics import MeanMetric, MetricCollection
 from nnkit.callbacks import tensorboard_of
 from nnkit.compiled import CompiledStep
 from nnkit.direct_update import WeightUpdates
-from nnkit.errors import DivergenceError
-from nnkit.functions import SIGMOID, Pair
-from nnkit.loss_functions import LossPair, replicated
-from nnkit.network import network_loss_grads
+from nnkit.divergence import check_losses, check_weights
+from nnkit.network import direct_backprop, network_loss_grads
 from nnkit.optimizers import build_optimizer
 from nnkit.rng import rng_state, set_rng_state
-from nnkit.task import TASKS, LossFeed, loss_feed, loss_inputs, replica_columns
-
-
-def direct_backprop(
-    net: nn.Module, loss: nn.Module, feed: LossFeed
-) -> tuple[tuple[Pair, ...], LossPair, Pair | None] | None:
-    """What a training step needs to run backpropagation directly — the network's activation
-    pairs, the loss's pair and the output squashing — or None where a part brings no
-    hand-derived pair (the step then goes through autograd)."""
-    pairs = getattr(net, "pairs", None)
-    loss_pair = loss.pair() if hasattr(loss, "pair") else None
-    if pairs is None or loss_pair is None or not hasattr(net, "network_params"):
-        return None
-    replicas = getattr(net, "replicas", 1)
-    if replicas > 1:
-        loss_pair = replicated(loss.pair, loss.reduction, replicas)
-    return pairs, loss_pair, SIGMOID if feed.squash else None
+from nnkit.task import TASKS, loss_feed, loss_inputs, replica_columns
 
 
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -135,7 +117,7 @@ class NNKitModule(pl.LightningModule):
         # so they count themselves here (nnkit's resume tests check the count stays exact).
         manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
         self._step_progress = manual_loop.optim_step_progress
-        self._direct = direct_backprop(self.net, self.loss, self.feed) if alone else None
+        self._direct = direct_backprop(self.net, self.loss, self.feed.squash) if alone else None
         if self._direct is not None and self._plain_steps and self.compile_step:
             self._grads = CompiledStep(network_loss_grads)
 
@@ -211,7 +193,7 @@ class NNKitModule(pl.LightningModule):
             losses.append(loss.detach())
             outputs.append(out.detach())
         losses_t = torch.stack(losses) / self.replicas  # (steps,): the mean over replicas
-        self._stop_if_diverged(losses_t)
+        check_losses(losses_t, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
         along = 1 if self.replicas > 1 else 0  # the batch dimension
         sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses_t.dtype)
         self.train_loss.update(losses_t, weight=sizes.to(losses_t.device))
@@ -237,29 +219,10 @@ class NNKitModule(pl.LightningModule):
         for logger in self.loggers:
             logger.log_metrics(norms, step=self.global_step)
 
-    def _stop_if_diverged(self, losses: Tensor) -> None:
-        finite = torch.isfinite(losses)
-        if bool(finite.all()):
-            return
-        first = int((~finite).nonzero()[0])
-        step = self.global_step - len(losses) + first + 1
-        lr = self.optimizer_cfg.get("lr")
-        raise DivergenceError(
-            f"training diverged: the loss became {float(losses[first])} at optimizer step {step} "
-            f"(epoch {self.current_epoch}); the learning rate (optimizer.lr={lr}) is likely "
-            f"too large — try a smaller one"
-        )
-
     def on_validation_epoch_start(self) -> None:
         """Before validation (and the checkpoints it triggers): weights must be finite."""
         if self.trainer.training or self.trainer.state.fn == "fit":
-            bad = [n for n, p in self.net.named_parameters() if not torch.isfinite(p).all()]
-            if bad:
-                raise DivergenceError(
-                    f"training diverged: weights {', '.join(bad)} are no longer finite at "
-                    f"optimizer step {self.global_step}; the learning rate "
-                    f"(optimizer.lr={self.optimizer_cfg.get('lr')}) is likely too large"
-                )
+            check_weights(self.net, self.global_step, self.optimizer_cfg.get("lr"))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Random-number generator states, as plain data, for exact resume; the latest

@@ -30,8 +30,8 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from nnkit.functions import Pair, linear_backward, linear_forward
-from nnkit.loss_functions import LossPair
+from nnkit.functions import SIGMOID, Pair, linear_backward, linear_forward
+from nnkit.loss_functions import LossPair, replicated
 
 
 def network_forward(
@@ -139,3 +139,20 @@ def network_loss_grads(
         error = squash.backward(output, value, error)
     grads = network_backward(error, pairs, params, inputs, pre_activations, False)
     return cost, output, grads[1:]
+
+
+def direct_backprop(
+    net: torch.nn.Module, loss: torch.nn.Module, squash: bool
+) -> tuple[tuple[Pair, ...], LossPair, Pair | None] | None:
+    """What a training step needs to run ``network_loss_grads`` — the network's activation
+    pairs, the loss's pair (summed over replicas, each with its own count, when ``net`` holds
+    several) and the output squashing (``squash``: a sigmoid before the loss) — or None where a
+    part brings no hand-derived pair (the step then goes through autograd)."""
+    pairs = getattr(net, "pairs", None)
+    loss_pair = loss.pair() if hasattr(loss, "pair") else None
+    if pairs is None or loss_pair is None or not hasattr(net, "network_params"):
+        return None
+    replicas = getattr(net, "replicas", 1)
+    if replicas > 1:
+        loss_pair = replicated(loss.pair, loss.reduction, replicas)
+    return pairs, loss_pair, SIGMOID if squash else None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnkit.module import DivergenceError
+from nnkit.errors import DivergenceError
 from nnkit.train import run
 from tests.helpers import cli, main_exit, wait_for
 
