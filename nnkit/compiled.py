@@ -5,11 +5,11 @@ graph, so torch.compile takes it whole (``fullgraph``): inductor fuses its eleme
 activations' derivatives, the loss's — around the matrix products (C++ on the CPU, Triton on
 CUDA). The optimizer's update stays torch's own kernel, so checkpoints and resume are unchanged.
 
-``auto`` compiles where it pays: compiling costs seconds (about 4 s here with torch's on-disk
-cache warm, 20 s cold), and on the CPU the compiled step measured 7-10 % faster than the eager
-one, which repays the compilation only in long runs; on CUDA, where every small kernel's launch
-counts, fusion pays sooner. A step that cannot be compiled (a plugin's Python) runs eagerly,
-with one warning.
+``auto`` compiles where it pays: compiling costs seconds (about 3 s here with torch's on-disk
+cache warm, 20 s cold), and on the CPU compiled training measured 2-7 % faster than eager
+(``python -m nnkit.bench``), which repays the compilation only in long runs; on CUDA, where
+every small kernel's launch counts, fusion pays sooner. A step that cannot be compiled (a
+plugin's Python) runs eagerly, with one warning.
 
 >>> should_compile("auto", torch.device("cpu"), planned_steps=1000)
 False

@@ -9,11 +9,12 @@ SGD; anything else (momentum, amsgrad, hooks, tensors on several devices) return
 training step calls ``optimizer.step()``.
 
 >>> net = torch.nn.Linear(3, 1)
->>> optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
->>> update = direct_update(optimizer)
+>>> _ = torch.nn.init.zeros_(net.weight)
+>>> update = direct_update(torch.optim.SGD(net.parameters(), lr=0.1))
 >>> update([torch.ones(1, 3), torch.ones(1)])
->>> update.steps
-1
+>>> net.weight
+Parameter containing:
+tensor([[-0.1000, -0.1000, -0.1000]], requires_grad=True)
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ class DirectUpdate:
     """An optimizer's update as one call: ``update(grads)`` for the parameters in order."""
 
     def __init__(self, params: list[Tensor], apply: Callable[[list[Tensor]], None]) -> None:
-        self.params, self._apply, self.steps = params, apply, 0
+        self.params, self._apply = params, apply
 
     @torch.no_grad()
     def __call__(self, grads: Sequence[Tensor]) -> None:
         self._apply(list(grads))
-        self.steps += 1
 
     def order_of(self, params: Sequence[Tensor]) -> list[int] | None:
         """Where each of the optimizer's parameters sits in ``params`` (gradients come in that
@@ -116,10 +116,11 @@ class WeightUpdates:
 
     >>> net = torch.nn.Linear(2, 1)
     >>> updates = WeightUpdates(torch.optim.Adam(net.parameters(), fused=True))
-    >>> for _ in range(2):
-    ...     updates(list(net.parameters()), [torch.ones(1, 2), torch.ones(1)])
-    >>> updates.update.steps
-    1
+    >>> updates.update is None  # Adam has no state before its first step()
+    True
+    >>> updates(list(net.parameters()), [torch.ones(1, 2), torch.ones(1)])
+    >>> updates.update is not None  # from the next step on, its kernel directly
+    True
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
