@@ -11,9 +11,9 @@ nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'rel
 """  # noqa: E501
 
 from nnkit.activations import ACTIVATIONS, build_activation
-from nnkit.contract import Contract
 from nnkit.data import DATASETS, TensorData
 from nnkit.losses import LOSSES, build_loss
+from nnkit.maths.contract import Contract
 from nnkit.models import MODELS, build_model
 from nnkit.optimizers import OPTIMIZERS, build_optimizer
 from nnkit.registries import REGISTRIES
@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 
 
 def load_model(ckpt, replica="best"):
-    """The trained network in a checkpoint and its data sizes; see ``nnkit.predict.load_model``."""
-    from nnkit.predict import load_model as _load_model
+    """The trained network in a checkpoint and its data sizes (``nnkit.trained.load``)."""
+    from nnkit.trained.load import load_model as _load_model
 
     return _load_model(ckpt, replica)
 

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-import nnkit.functions as F
-from nnkit.backend import check_backend
-from nnkit.contract import Contract
+import nnkit.maths.functions as F
+from nnkit.maths.backend import check_backend
+from nnkit.maths.contract import Contract
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from nnkit.compose import (
+from nnkit.config.compose import (
     CONFIG_MODULE,
     apply_plugin_overrides,
     check_group_overrides,
@@ -44,11 +44,16 @@ from nnkit.errors import (
     RunInterrupted,
     StorageError,
 )
-from nnkit.launch import Launch, complete_slurm_env, current
-from nnkit.lock import run_lock
-from nnkit.storage import check_writable, checkpoint_bytes, os_reason
+from nnkit.runs.launch import Launch, complete_slurm_env, current
+from nnkit.runs.lock import run_lock
+from nnkit.runs.storage import check_writable, checkpoint_bytes, os_reason
 
-JOB_FAILURES = (*USER_ERRORS, DivergenceError, StorageError, ObjectiveError)
+JOB_FAILURES: tuple[type[Exception], ...] = (
+    *USER_ERRORS,
+    DivergenceError,
+    StorageError,
+    ObjectiveError,
+)
 HELP_FLAGS = (
     "--help",
     "-h",
@@ -92,9 +97,9 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     """Check the override line, compose the first job's config and prepare its run.
 
     Returns the composed config (with Hydra's section, for pinning the folders) and what
-    ``nnkit.build.prepare`` built for it.
+    ``nnkit.config.prepare.prepare`` built for it.
     """
-    from nnkit.build import prepare
+    from nnkit.config.prepare import prepare
 
     multirun = _is_multirun(argv)
     parsed = parse([a for a in argv if not a.startswith("-")])
@@ -106,7 +111,7 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     cfg = without_hydra(full)
     _check_launch(cfg, multirun)
     prepared = prepare(cfg, Path(full.hydra.run.dir))
-    from nnkit.trainer import check_trainer
+    from nnkit.training.trainer import check_trainer
 
     check_trainer(cfg.trainer, Path(full.hydra.run.dir))
     folder = Path(full.hydra.sweep.dir if multirun else full.hydra.run.dir)
@@ -146,7 +151,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
     In a multirun, a job that fails (diverges, is refused, cannot write, ends without a finite
     objective) is recorded in its folder (``failure.json``) and returns no objective — Optuna
     marks the trial failed and samples on — instead of ending the whole sweep."""
-    from nnkit.build import plain
+    from nnkit.config.build import plain
 
     handed_over = [prepared] if prepared is not None else []
 
@@ -154,7 +159,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        from nnkit.train import train
+        from nnkit.training.job import train
 
         hydra_cfg = HydraConfig.get()
         folder = Path(hydra_cfg.runtime.output_dir)
@@ -167,7 +172,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
         except JOB_FAILURES as error:
             if hydra_cfg.mode != RunMode.MULTIRUN:
                 fail(str(error), 2 if isinstance(error, USER_ERRORS) else 1)
-            from nnkit.sweep import record_failure
+            from nnkit.runs.sweep import record_failure
 
             record_failure(folder, error)
             print(f"nnkit.train: job {hydra_cfg.job.num} failed: {error}", file=sys.stderr)
@@ -228,7 +233,7 @@ def main() -> None:
             task
         )()
     if sweep_dir is not None and _is_multirun(argv):
-        from nnkit.sweep import summarize
+        from nnkit.runs.sweep import summarize
 
         try:
             text, succeeded = summarize(sweep_dir)

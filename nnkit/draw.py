@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from nnkit.errors import USER_ERRORS
-from nnkit.viz.draw import draw
-from nnkit.viz.source import Example, load
+from nnkit.models import MLP
+from nnkit.trained.example import Example, load
+from nnkit.viz.drawing import draw
 from nnkit.viz.step import trace
 
 USAGE = (
@@ -27,7 +28,7 @@ USAGE = (
 )
 
 
-def draw_network(net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor | None = None,
+def draw_network(net: MLP, x: torch.Tensor, target: torch.Tensor | None = None,
                  lr: float = 0.1, title: str = ""):  # fmt: skip
     """The figure of ``net`` (a network with hand-derived pairs) for the input row ``x`` —
     with the backward panel if a ``target`` is given (the article's MSE on a sigmoid output).

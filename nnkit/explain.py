@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from nnkit.errors import USER_ERRORS
-from nnkit.viz.source import Example, load
+from nnkit.trained.example import Example, load
 from nnkit.viz.step import trace, trace_with_autograd
 from nnkit.viz.table import step_summary, step_table
 

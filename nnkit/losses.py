@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as TF
 from torch import Tensor, nn
 
-import nnkit.loss_functions as F
-from nnkit.backend import check_backend
-from nnkit.contract import Contract
+import nnkit.maths.loss_functions as F
+from nnkit.maths.backend import check_backend
+from nnkit.maths.contract import Contract
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-import nnkit.functions as F
+import nnkit.maths.functions as F
 from nnkit.activations import build_activation
-from nnkit.backend import check_backend
-from nnkit.network import network
+from nnkit.maths.backend import check_backend
+from nnkit.maths.network import network
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 
@@ -53,6 +53,12 @@ class Linear(nn.Linear):
 MAX_PARAMETERS = 100_000_000  # weights and biases a model may hold (400 MB of float32)
 
 
+def pair_of(activation: nn.Module) -> F.Pair | None:
+    """An activation module's hand-derived forward/backward pair, or None if it brings none."""
+    make_pair = getattr(activation, "pair", None)
+    return make_pair() if make_pair is not None else None
+
+
 def _check_size(hidden: list[int], widths: list[int]) -> None:
     count = sum((a + 1) * b for a, b in itertools.pairwise(widths))
     if count > MAX_PARAMETERS:
@@ -69,7 +75,7 @@ class MLP(nn.Module):
     layer (one name for all, or one per layer), and a linear output layer.
 
     ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
-    bring their hand-derived pair, the whole network is one Function (``nnkit.network``);
+    bring their hand-derived pair, the whole network is one Function (``nnkit.maths.network``);
     otherwise each layer is its own Function (or torch's autograd for ``backend="torch"``).
     """
 
@@ -96,13 +102,15 @@ class MLP(nn.Module):
             )
         widths = [in_features, *hidden]
         _check_size(hidden, [*widths, out_features])
+        linears: list[Linear] = []  # built in the order of the layers (their initialisation)
         layers: list[nn.Module] = []
         for width_in, width_out, name in zip(widths, hidden, names):
-            layers.append(Linear(width_in, width_out, backend))
-            layers.append(build_activation(name, backend, **(activation_args or {})))
-        layers.append(Linear(widths[-1], out_features, backend))
+            linears.append(Linear(width_in, width_out, backend))
+            layers += [linears[-1], build_activation(name, backend, **(activation_args or {}))]
+        linears.append(Linear(widths[-1], out_features, backend))
+        layers.append(linears[-1])
         self.layers = nn.Sequential(*layers)
-        self._linears = layers[::2]  # a plain list: the same modules, not registered twice
+        self._linears = linears  # a plain list: the same modules, not registered twice
         self.pairs, self.backprop = self._choose_backprop(backend)
 
     def _choose_backprop(self, backend: str) -> tuple[tuple[F.Pair, ...] | None, str]:
@@ -111,11 +119,13 @@ class MLP(nn.Module):
         if backend != "nnkit":
             return None, "torch autograd (model.backend=torch)"
         activations = list(self.layers)[1::2]
-        pairs = [a.pair() if hasattr(a, "pair") else None for a in activations]
+        pairs = [pair_of(a) for a in activations]
         lacking = [repr(a) for a, p in zip(activations, pairs) if p is None]
         if lacking:
             return None, f"per layer: {lacking[0]} brings no hand-derived forward/backward pair"
-        return tuple(pairs), "whole network: one hand-derived backward (nnkit.network)"
+        return tuple(
+            p for p in pairs if p is not None
+        ), "whole network: one hand-derived backward (nnkit.maths.network)"
 
     def network_params(self) -> list[Tensor]:
         """``W1, b1, ..., Wk, bk``: the layers' weights and biases, input layer first."""

@@ -2,7 +2,7 @@
 
 The parameters carry a leading replica dimension — weights ``(R, out, in)``, biases
 ``(R, out)`` — so every layer is one batched product (``baddbmm``) for all R networks, and the
-whole-network backpropagation (``nnkit.network``) runs unchanged over the extra dimension.
+whole-network backpropagation (``nnkit.maths.network``) runs unchanged over the extra dimension.
 Replica r starts from exactly the weights a single run with ``seed + r`` starts from.
 
 >>> nets = ReplicaMLP.build(lambda: MLP(2, 1, hidden=[3]), seeds=[0, 1])
@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-import nnkit.functions as F
+import nnkit.maths.functions as F
+from nnkit.maths.network import network
 from nnkit.models import MLP
-from nnkit.network import network
 from nnkit.rng import seed_everything
 
 
@@ -77,7 +77,8 @@ class ReplicaMLP(nn.Module):
         """Replica ``r`` as a network of its own."""
         net = self.make()
         with torch.no_grad():
-            for layer, linear in enumerate(list(net.layers)[::2]):
-                linear.weight.copy_(self.weights[layer][r])
-                linear.bias.copy_(self.biases[layer][r])
+            params = net.network_params()  # W1, b1, ..., Wk, bk
+            for layer, (weight, bias) in enumerate(zip(params[::2], params[1::2], strict=True)):
+                weight.copy_(self.weights[layer][r])
+                bias.copy_(self.biases[layer][r])
         return net

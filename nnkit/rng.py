@@ -28,7 +28,7 @@ def rng_state() -> dict[str, Any]:
     state = {
         "python": [version, list(internal), gauss],
         "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnkit.gradcheck import CheckResult, format_table
-from nnkit.gradcheck import check_activation as _check_activation
-from nnkit.gradcheck import check_loss as _check_loss
+from nnkit.proof.ops import CheckResult, format_table
+from nnkit.proof.ops import check_activation as _check_activation
+from nnkit.proof.ops import check_loss as _check_loss
 
 
 def _require(rows: list[CheckResult]) -> None:

@@ -13,31 +13,70 @@ import nnkit
 PACKAGE = Path(nnkit.__file__).parent
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the nnkit modules it imports (module level and inside functions), read from
-    the sources; a module's ``if __name__ == "__main__"`` block is left out."""
-    modules = {
+FLOORS = (  # from the ground up: a module imports only from its own floor and those below
+    ("nnkit.registry", "nnkit.errors", "nnkit.rng"),
+    ("nnkit.maths",),
+    ("nnkit.runs",),
+    ("nnkit.plugins",),
+    ("nnkit.activations", "nnkit.losses", "nnkit.models", "nnkit.optimizers", "nnkit.replicas"),
+    ("nnkit.data", "nnkit.registries"),
+    ("nnkit.proof",),
+    ("nnkit.config",),
+    ("nnkit.viz",),
+    ("nnkit.training", "nnkit.trained"),
+    ("nnkit", "nnkit.cli", "nnkit.bench", "nnkit.functions", "nnkit.testing"),
+    ("nnkit.train", "nnkit.gradcheck", "nnkit.predict", "nnkit.list", "nnkit.draw"),
+    ("nnkit.explain",),
+)
+COMMANDS = ("train", "gradcheck", "predict", "list", "draw", "explain")
+
+
+def modules() -> dict[str, Path]:
+    return {
         ".".join(("nnkit", *f.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(
             ".__init__"
         ): f
         for f in PACKAGE.rglob("*.py")
     }
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text())
-        body = [n for n in tree.body if not _is_main_block(n)]
-        targets: set[str] = set()
-        for node in (sub for top in body for sub in ast.walk(top)):
-            if isinstance(node, ast.Import):
-                targets |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-        graph[name] = {t for t in targets if t in modules and t != name}
-    return graph
+
+
+def imports(path: Path, main_blocks: bool = True) -> set[str]:
+    """Every module ``path`` imports (module level and inside functions; its
+    ``if __name__ == "__main__"`` block too unless ``main_blocks`` is false)."""
+    tree = ast.parse(path.read_text())
+    body = [n for n in tree.body if main_blocks or not _is_main_block(n)]
+    targets: set[str] = set()
+    for node in (sub for top in body for sub in ast.walk(top)):
+        if isinstance(node, ast.Import):
+            targets |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return targets
+
+
+def import_graph(main_blocks: bool = True) -> dict[str, set[str]]:
+    """module -> the nnkit modules it imports, read from the sources."""
+    found = modules()
+    return {
+        name: {t for t in imports(path, main_blocks) if t in found and t != name}
+        for name, path in found.items()
+    }
 
 
 def _is_main_block(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+
+
+def floor_of(module: str) -> int:
+    """The floor of ``module``: that of the longest floor name it is or lies under."""
+    candidates = [
+        (len(name), level)
+        for level, names in enumerate(FLOORS)
+        for name in names
+        if module == name or module.startswith(name + ".")
+    ]
+    assert candidates, f"{module} lies on no floor"
+    return max(candidates)[1]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -64,10 +103,12 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
     return []
 
 
-def test_import_graph_has_no_circle_and_nothing_imports_the_cli():
-    graph = import_graph()
-    assert find_cycle(graph) == []
-    users = [m for m, targets in graph.items() if "nnkit.cli" in targets and m != "nnkit.__main__"]
+def test_import_graph_has_no_circle_main_blocks_included():
+    assert find_cycle(import_graph(main_blocks=True)) == []
+
+
+def test_nothing_imports_the_cli_but_a_commands_main_block():
+    users = [m for m, targets in import_graph(main_blocks=False).items() if "nnkit.cli" in targets]
     assert users == []
 
 
@@ -78,30 +119,67 @@ def test_the_cycle_finder_finds_a_planted_cycle():
     assert cycle[0] == cycle[-1] and "nnkit.train" in cycle
 
 
+def test_every_import_points_down_a_floor_or_stays_on_its_own():
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if floor_of(target) > floor_of(module)
+    ]
+    assert upward == []
+
+
+def test_the_floor_check_sees_an_import_that_climbs():
+    assert floor_of("nnkit.training.job") > floor_of("nnkit.maths.network")
+    assert floor_of("nnkit.maths") < floor_of("nnkit.config.prepare") < floor_of("nnkit.cli")
+
+
+def test_the_top_of_the_package_holds_its_face_registries_and_commands():
+    top = sorted(f.stem for f in PACKAGE.glob("*.py"))
+    assert len(top) <= 20, top
+    assert set(COMMANDS) <= set(top)
+    for command in COMMANDS:  # thin: what they do lives in the floors below
+        assert len((PACKAGE / f"{command}.py").read_text().splitlines()) <= 120, command
+
+
+def test_the_mathematics_imports_torch_only():
+    allowed = {"torch", "nnkit", "__future__", *sys.stdlib_module_names}
+    for name, path in modules().items():
+        if name.startswith("nnkit.maths"):
+            outside = {t.split(".")[0] for t in imports(path)} - allowed
+            assert not outside, (name, outside)
+
+
 def test_lower_floors_know_nothing_of_hydra_or_lightning():
-    graph = import_graph()
-    for low in ("nnkit.functions", "nnkit.registry", "nnkit.errors", "nnkit.task"):
-        reach, todo = set(), [low]
+    graph, found = import_graph(), modules()
+    frameworks = {"hydra", "omegaconf", "pytorch_lightning", "lightning", "lightning_fabric"}
+    for low in ("nnkit.maths.network", "nnkit.registries", "nnkit.proof.ops", "nnkit.data.task"):
+        reach, todo = {low}, [low]
         while todo:
             for target in graph[todo.pop()] - reach:
                 reach.add(target)
                 todo.append(target)
-        assert not reach & {"nnkit.train", "nnkit.trainer", "nnkit.module", "nnkit.compose"}, low
+        used = {t.split(".")[0] for module in reach for t in imports(found[module])}
+        assert not used & frameworks, (low, used & frameworks)
 
 
 def test_the_command_line_prepares_a_run_exactly_once(tmp_path, monkeypatch):
-    from nnkit import build
     from nnkit.cli import main
+    from nnkit.config import build, prepare
 
     calls = {"validate": 0, "data": 0, "net": 0}
-    for name, key in (("validate", "validate"), ("build_data", "data"), ("build_net", "net")):
-        original = getattr(build, name)
+    for module, name, key in (
+        (prepare, "validate", "validate"),
+        (prepare, "build_data", "data"),
+        (build, "build_net", "net"),
+    ):
+        original = getattr(module, name)
 
         def counted(*args, _original=original, _key=key, **kwargs):
             calls[_key] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(build, name, counted)
+        monkeypatch.setattr(module, name, counted)
     argv = ["trainer.max_epochs=1", "trainer.progress_bar=none", "logger=none"]
     monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv, f"hydra.run.dir={tmp_path}"])
     main()
@@ -111,9 +189,9 @@ def test_the_command_line_prepares_a_run_exactly_once(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_a_handed_over_network_is_the_one_a_fresh_build_makes(tmp_path, seed):
-    from nnkit.build import prepare
     from nnkit.cli import without_hydra
-    from nnkit.compose import compose
+    from nnkit.config.compose import compose
+    from nnkit.config.prepare import prepare
 
     cfg = without_hydra(compose([f"seed={seed}"]))
     first, second = prepare(cfg, tmp_path), prepare(cfg, tmp_path)

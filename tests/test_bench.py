@@ -10,7 +10,7 @@ import pytest
 
 from nnkit.bench import cli, throughput
 from nnkit.bench.machine import step_flops_per_sample
-from nnkit.bench.replicas import Case, cli_seconds
+from nnkit.bench.replica_runs import Case, cli_seconds
 
 
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnkit.compiled import CompiledStep, should_compile
-from nnkit.functions import RELU
-from nnkit.loss_functions import cross_entropy_pair
-from nnkit.network import network_loss_grads
+from nnkit.maths.functions import RELU
+from nnkit.maths.loss_functions import cross_entropy_pair
+from nnkit.maths.network import network_loss_grads
+from nnkit.training.compiled import CompiledStep, should_compile
 
 
 def test_the_compiled_step_equals_the_eager_one():

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from nnkit.build import prepare
-from nnkit.compose import GROUPS, compose, group_options
-from nnkit.registries import CONFIG_GROUPS
-from nnkit.task import loss_inputs
+from nnkit.config.compose import GROUPS, compose, group_options
+from nnkit.config.groups import CONFIG_GROUPS
+from nnkit.config.prepare import prepare
+from nnkit.data.task import loss_inputs
 from nnkit.train import run
 
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]

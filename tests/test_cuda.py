@@ -11,11 +11,11 @@ import sys
 import pytest
 import torch
 
-from nnkit.compiled import CompiledStep
-from nnkit.direct_update import direct_update
-from nnkit.functions import RELU
-from nnkit.loss_functions import bce_pair
-from nnkit.network import network_loss_grads
+from nnkit.maths.functions import RELU
+from nnkit.maths.loss_functions import bce_pair
+from nnkit.maths.network import network_loss_grads
+from nnkit.training.compiled import CompiledStep
+from nnkit.training.direct_update import direct_update
 
 pytestmark = pytest.mark.cuda
 CUDA = torch.device("cuda")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nnkit
-from nnkit.data.module import TensorBatches
+from nnkit.data.datamodule import TensorBatches
 from nnkit.data.seven_segment import DIGITS
 
 BUILT_IN = [

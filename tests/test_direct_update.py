@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnkit.direct_update import direct_update
 from nnkit.optimizers import build_optimizer
+from nnkit.training.direct_update import direct_update
 
 
 def _params(seed: int) -> list[torch.nn.Parameter]:

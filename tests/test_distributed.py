@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnkit.launch import current
-from nnkit.lock import run_lock
 from nnkit.predict import load_model
+from nnkit.runs.launch import current
+from nnkit.runs.lock import run_lock
 from tests.helpers import cli
 
 COMMON = ["data=circular", "data.n=640", "trainer.max_epochs=2", "trainer.progress_bar=none",
@@ -36,7 +36,7 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
 def test_ranks_of_one_job_share_the_lock_and_other_runs_are_refused(tmp_path):
     slurm = {"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2"}
     probe = (
-        "import sys; from pathlib import Path; from nnkit.lock import run_lock\n"
+        "import sys; from pathlib import Path; from nnkit.runs.lock import run_lock\n"
         "try:\n    with run_lock(Path(sys.argv[1])): print('shared')\n"
         "except Exception as error: print(error)"
     )

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
-from nnkit import functions as F
-from nnkit import loss_functions as LF
+from nnkit.maths import functions as F
+from nnkit.maths import loss_functions as LF
 
 SEED = torch.Generator().manual_seed(0)
 

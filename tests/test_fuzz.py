@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nnkit.cli import preflight
-from nnkit.compose import GROUPS, compose, group_options
+from nnkit.config.compose import GROUPS, compose, group_options
 from nnkit.errors import USER_ERRORS
 from nnkit.registries import REGISTRIES
 from tests.helpers import cli
@@ -212,8 +212,8 @@ CHECKPOINT_OBJECTS = st.one_of(
     kind=st.sampled_from(["truncated", "bytes", "torch", "pickle"]),
 )
 def test_broken_checkpoints_are_refused_in_one_line(good_checkpoint, cut, noise, obj, kind):
-    from nnkit.checkpoints import check_resumable
     from nnkit.models import MLP
+    from nnkit.runs.checkpoints import check_resumable
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "x.ckpt"
@@ -314,7 +314,7 @@ def csv_files(draw) -> tuple[str, dict]:
                                    "delimiter": ","}))  # fmt: skip
 def test_malformed_files_train_or_are_refused_in_one_line(tmp_path, generated):
     """Generated CSV files through the same builder a run uses: data, or one line."""
-    from nnkit.build import build_data
+    from nnkit.config.build import build_data
 
     text, options = generated
     path = tmp_path / "t.csv"

@@ -10,21 +10,23 @@ import torch
 
 import nnkit
 from nnkit import gradcheck
-from nnkit.contract import Contract
+from nnkit.maths.contract import Contract
+from nnkit.proof import ops
+from nnkit.proof import rows as proof_rows
 
 
 @pytest.mark.parametrize("name", nnkit.ACTIVATIONS.names())
 def test_every_activation_matches_its_torch_reference(name):
-    rows = gradcheck.check_activation(name)
-    assert rows and all(row.verdict == "pass" for row in rows), gradcheck.format_table(rows)
+    rows = ops.check_activation(name)
+    assert rows and all(row.verdict == "pass" for row in rows), ops.format_table(rows)
     assert all(row.max_rel <= 1e-12 for row in rows)
 
 
 @pytest.mark.parametrize("name", nnkit.LOSSES.names())
 def test_every_loss_matches_its_torch_reference(name):
-    rows = gradcheck.check_loss(name)
+    rows = ops.check_loss(name)
     assert {row.name for row in rows} == {f"{name}[reduction=mean]", f"{name}[reduction=sum]"}
-    assert all(row.verdict == "pass" for row in rows), gradcheck.format_table(rows)
+    assert all(row.verdict == "pass" for row in rows), ops.format_table(rows)
 
 
 WRONG_SQUARE = Path(__file__).parent / "plugins" / "wrong_square.py"  # x², backward 3x
@@ -32,7 +34,7 @@ WRONG_SQUARE = Path(__file__).parent / "plugins" / "wrong_square.py"  # x², bac
 
 def test_a_wrong_backward_fails_with_a_clear_row(capsys):
     runpy.run_path(str(WRONG_SQUARE))  # registers "wrong_square"
-    rows = gradcheck.check_activation("wrong_square")
+    rows = ops.check_activation("wrong_square")
     assert [row.verdict for row in rows] == ["FAIL"]
     assert "relative error" in rows[0].detail
     assert gradcheck.main(["wrong_*"]) == 1
@@ -58,13 +60,13 @@ def test_a_wrong_kink_convention_is_caught():
 
         reference = staticmethod(torch.relu)
 
-    rows = gradcheck.check_activation(ReLUOneAtZero, name="relu_one_at_zero")
+    rows = ops.check_activation(ReLUOneAtZero, name="relu_one_at_zero")
     assert rows[0].verdict == "FAIL"
 
 
 def test_an_op_without_contract_is_unproved_and_does_not_count_as_passing(capsys):
     nnkit.register_activation("bare", lambda x: x * 2)
-    (row,) = gradcheck.check_activation("bare")
+    (row,) = ops.check_activation("bare")
     assert row.verdict == "unproved" and not row.passed
     assert gradcheck.main(["bar*"]) == 1
     out = capsys.readouterr().out
@@ -93,10 +95,10 @@ def test_cli_prints_every_registered_op_and_exits_zero(capsys):
 
 
 def test_errors_measures_relative_to_largest_reference_value():
-    assert gradcheck.errors(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0])) == (2.0, 0.5)
-    assert gradcheck.errors(torch.zeros(2), torch.zeros(3)) == (float("inf"), float("inf"))
+    assert proof_rows.errors(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0])) == (2.0, 0.5)
+    assert proof_rows.errors(torch.zeros(2), torch.zeros(3)) == (float("inf"), float("inf"))
 
 
 def test_a_nan_where_the_reference_is_finite_counts_as_infinite_error():
     actual, expected = torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0])
-    assert gradcheck.errors(actual, expected)[0] == float("inf")
+    assert proof_rows.errors(actual, expected)[0] == float("inf")

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 import nnkit
-from nnkit import functions as F
-from nnkit import netcheck, network
-from nnkit.loss_functions import bce_pair, cross_entropy_pair, mse_pair
+from nnkit.data.task import loss_feed, loss_inputs
+from nnkit.maths import functions as F
+from nnkit.maths import network
+from nnkit.maths.loss_functions import bce_pair, cross_entropy_pair, mse_pair
 from nnkit.models import MLP
-from nnkit.task import loss_feed, loss_inputs
+from nnkit.proof import networks as netcheck
 
 ACTIVATIONS = ["relu", "sigmoid", "step", "identity", ["relu", "sigmoid", "step"]]
 

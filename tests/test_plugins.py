@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import nnkit
-from nnkit import testing
+from nnkit import plugins, testing
 from tests.helpers import FAST, cli, pip_install
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,9 +58,45 @@ def site(tmp_path_factory) -> Path:
         "def relu(x):\n    return x\n",
         '[project.entry-points."nnkit.activations"]\nrelu = "clash_acts:relu"\n',
     )
-    pip_install(broken, target)
-    pip_install(clash, target)
+    every_group = make_distribution(
+        root,
+        "every-group",
+        """
+        import torch
+
+        def act(x):
+            return x
+
+        def loss(output, target):
+            return ((output - target) ** 2).mean()
+
+        def data(n: int = 10):
+            import nnkit
+            return nnkit.DATASETS.get("linear")(n=n)
+
+        def model(in_features, out_features):
+            return torch.nn.Linear(in_features, out_features)
+
+        def optimizer(params, lr: float = 0.1):
+            return torch.optim.SGD(params, lr=lr)
+        """,
+        "".join(
+            f'[project.entry-points."nnkit.{group}"]\ngroup_{group} = "every_group:{obj}"\n'
+            for group, obj in ENTRY_POINT_GROUPS.items()
+        ),
+    )
+    for project in (broken, clash, every_group):
+        pip_install(project, target)
     return target
+
+
+ENTRY_POINT_GROUPS = {  # the group, and what the test distribution registers there
+    "activations": "act",
+    "losses": "loss",
+    "datasets": "data",
+    "models": "model",
+    "optimizers": "optimizer",
+}
 
 
 def env(site: Path, **extra: str) -> dict[str, str]:
@@ -105,6 +141,55 @@ def test_installed_plugin_trains_and_checkpoint_names_its_package(site, tmp_path
         "needs activation 'swish' from package nnkit-swish 0.1.0: pip install nnkit-swish"
         in missing.stderr
     )
+
+
+def test_every_entry_point_group_the_docs_name_fills_its_registry(site):
+    code = (
+        "import nnkit\nfor r in nnkit.REGISTRIES:\n"
+        "    print(r.kind, [(n, r.source(n)) for n in r.names('group_*')])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env(site), capture_output=True, text=True, check=True
+    ).stdout
+    for group in ENTRY_POINT_GROUPS:
+        assert f"('group_{group}', 'package every-group 0.1')" in out, (group, out)
+    named = re.compile(r"`?nnkit\.(activations|losses|datasets|models|optimizers|[a-z_]+)`")
+    readme = (REPO / "README.md").read_text()
+    item = readme[readme.index("**Installed packages**") :].split(" — see ")[0]
+    assert set(named.findall(item)) == set(ENTRY_POINT_GROUPS)
+    docstring = plugins.__doc__ or ""
+    sentence = docstring[docstring.index("entry points in the groups") :].split("found")[0]
+    groups_in_docstring = re.findall(r"``nnkit\.([a-z]+)``", sentence)
+    assert set(groups_in_docstring) == set(ENTRY_POINT_GROUPS)
+
+
+def test_the_example_plugin_does_what_the_readmes_say(site, tmp_path):
+    """The example package's README: its commands and what they print; the main README: its
+    Function carries a ``Pair``, so it trains by the whole-network backpropagation."""
+    text = (EXAMPLE / "README.md").read_text()
+    commands = re.findall(r"^python -m (nnkit\.\w+) (.*?)(?:\s+# (.*))?$", text, re.MULTILINE)
+    assert [c[0] for c in commands] == ["nnkit.list", "nnkit.gradcheck", "nnkit.train"]
+    (_, pattern, claim), (_, name, _), (_, train_args, _) = commands
+    listed = cli("nnkit.list", pattern.strip('"'), env=env(site))
+    assert re.search(r"\s+".join(map(re.escape, claim.split())), listed.stdout), listed.stdout
+    proved = cli("nnkit.gradcheck", name, env=env(site))
+    assert proved.returncode == 0, proved.stdout
+    assert re.search(r"activation\s+swish\s+smooth.*pass", proved.stdout)
+    assert re.search(r"network\s+\S*swish\S*\s.*pass", proved.stdout), proved.stdout
+    run = cli(
+        "nnkit.train",
+        *train_args.split(),
+        "data.n=120",
+        *FAST,
+        "logger=none",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        env=env(site),
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "backpropagation: whole network, hand-derived" in run.stdout
+    assert "nnkit.functions.Pair(swish_forward, swish_backward" in text
+    readme = (REPO / "README.md").read_text()
+    assert "`pair = nnkit.functions.Pair(forward, backward)` on a Function" in readme
 
 
 def test_broken_plugin_warns_once_and_says_why_when_asked_for(site, tmp_path):

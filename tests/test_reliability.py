@@ -379,7 +379,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path):
 
 
 def test_a_second_run_into_a_busy_run_folder_refuses_and_touches_nothing(tmp_path):
-    from nnkit.lock import LOCK_NAME, run_lock
+    from nnkit.runs.lock import LOCK_NAME, run_lock
 
     run_dir = tmp_path / "run"
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import nnkit
-from nnkit.functions import RELU, SIGMOID
-from nnkit.loss_functions import cross_entropy_pair, mse_pair, replicated
+from nnkit.maths.functions import RELU, SIGMOID
+from nnkit.maths.loss_functions import cross_entropy_pair, mse_pair, replicated
+from nnkit.maths.network import network_loss_grads
 from nnkit.models import MLP
-from nnkit.network import network_loss_grads
 from nnkit.replicas import ReplicaMLP
 from nnkit.train import run
 from tests.helpers import cli, event_tags

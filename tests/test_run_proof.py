@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nnkit.errors import ConfigError
-from nnkit.run_proof import prove_ops, run_ops
+from nnkit.proof.before_run import prove_ops, run_ops
 from nnkit.train import run
 from tests.helpers import cli
 
@@ -23,7 +23,7 @@ WRONG_SQUARE = Path(__file__).parent / "plugins" / "wrong_square.py"  # x², bac
 WRONG_LOSS = """
 import torch
 import nnkit
-from nnkit.contract import Contract
+from nnkit.maths.contract import Contract
 
 
 @nnkit.register_loss("half_mse")

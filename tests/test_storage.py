@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnkit.storage import write_atomic
+from nnkit.runs.storage import write_atomic
 from tests.helpers import cli, main_exit, wait_for
 
 QUICK = ["data=circular", "data.n=300", "trainer.max_epochs=2", "trainer.progress_bar=none"]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,9 +107,12 @@ def test_python_api_reaches_the_circle_accuracy_the_readme_promises(tmp_path):
 
 
 @pytest.mark.slow
-def test_installed_wheel_runs_from_another_folder(tmp_path):
+def test_installed_wheel_runs_from_the_root_folder(tmp_path):
+    """A non-editable install holds every module of every floor and runs from ``/``."""
+    import zipfile
+
     dist = tmp_path / "dist"
-    repo = nnkit.__file__.rsplit("/nnkit/", 1)[0]
+    repo = Path(nnkit.__file__).parents[1]
     subprocess.run(
         [
             sys.executable,
@@ -120,31 +124,27 @@ def test_installed_wheel_runs_from_another_folder(tmp_path):
             "-q",
             "-w",
             str(dist),
-            repo,
+            str(repo),
         ],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    target = tmp_path / "site"
     (wheel,) = dist.glob("nnkit-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    sources = {str(f.relative_to(repo)) for f in (repo / "nnkit").rglob("*.py")}
+    assert sources <= shipped, sorted(sources - shipped)
+    target = tmp_path / "site"
     pip_install(wheel, target)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    result = cli(
-        "nnkit.train",
-        *FAST,
-        "logger=none",
-        "hydra.run.dir=out",
-        cwd=elsewhere,
-        env={"PYTHONPATH": str(target)},
-    )
+    run_env = {"PYTHONPATH": str(target)}
+    result = cli("nnkit.train", *FAST, "logger=none", f"hydra.run.dir={tmp_path / 'out'}",
+                 cwd=Path("/"), env=run_env)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (elsewhere / "out" / "metrics.json").exists()
+    assert (tmp_path / "out" / "metrics.json").exists()
     where = subprocess.run(
-        [sys.executable, "-c", "import nnkit; print(nnkit.__file__)"],
-        cwd=elsewhere,
-        env={**os.environ, "PYTHONPATH": str(target)},
+        [sys.executable, "-c", "import nnkit.training.job; print(nnkit.training.job.__file__)"],
+        cwd="/",
+        env={**os.environ, **run_env},
         capture_output=True,
         text=True,
         check=True,

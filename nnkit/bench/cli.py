@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = max(20, int(STEPS * min(1.0, 10 * args.scale)))
     results["nnkit's network under autograd"] = measure_autograd(args.repeats, steps=steps)
     if not args.no_replicas:
-        from nnkit.bench.replicas import Case, measure_replicas
+        from nnkit.bench.replica_runs import Case, measure_replicas
 
         small = args.scale < 0.1
         case = Case(copies=4, epochs=2) if small else Case()

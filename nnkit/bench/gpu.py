@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from nnkit.bench.machine import machine
-from nnkit.bench.replicas import Case
+from nnkit.bench.replica_runs import Case
 from nnkit.bench.throughput import epoch_ends, nnkit_run
 
 REPLICAS = (1, 20, 200, 2000)

@@ -81,7 +81,7 @@ def epoch_ends(overrides: Sequence[str]) -> list[float]:
     checkpoints and logging), read from the wall times of the run's TensorBoard events."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from nnkit.train import run
+    from nnkit.training.job import run
 
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         run([*overrides, f"hydra.run.dir={folder}"])

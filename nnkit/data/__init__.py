@@ -2,7 +2,7 @@
 
 from nnkit.data import digits, files, planar, regression, seven_segment
 from nnkit.data.dataset import DATASETS, TensorData, check_range, split
-from nnkit.task import TASKS, Task
+from nnkit.data.task import TASKS, Task
 
 __all__ = [
     "DATASETS",

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nnkit.data.task import TaskName, get_task
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
-from nnkit.task import TaskName, get_task
 
 DATASETS: Registry[Any] = Registry("dataset", discover=entry_point_discovery("nnkit.datasets"))
 

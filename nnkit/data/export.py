@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from nnkit.data.dataset import DATASETS, TensorData
-from nnkit.storage import write_atomic
+from nnkit.runs.storage import write_atomic
 
 SPLITS = ("train", "val", "test")
 

@@ -28,6 +28,7 @@ import torch
 
 from nnkit.data.dataset import DATASETS, TensorData, split
 from nnkit.data.tables import Table, existing_file, read_csv_table, read_npz_table
+from nnkit.data.task import TaskName
 from nnkit.registry import did_you_mean
 
 FILE_TASKS = ("auto", "binary", "multiclass", "regression")
@@ -47,7 +48,7 @@ def labels_of(targets: np.ndarray) -> list[str] | None:
     return [str(int(v)) for v in np.unique(values)]
 
 
-def infer_task(table: Table, task: str) -> tuple[str, list[str]]:
+def infer_task(table: Table, task: str) -> tuple[TaskName, list[str]]:
     """The task (``auto``: labels → binary or multiclass, real values → regression) and the
     label names; a one-line error where the targets cannot serve ``task``."""
     if task not in FILE_TASKS:
@@ -71,8 +72,9 @@ def infer_task(table: Table, task: str) -> tuple[str, list[str]]:
         raise ValueError(f"{where} holds one class ({labels[0]!r}): nothing to tell apart")
     if task == "binary" and len(labels) > 2:
         raise ValueError(f"data.task=binary needs 2 classes; {where} holds {len(labels)}")
-    inferred = "binary" if len(labels) == 2 else "multiclass"
-    return (inferred if task == "auto" else task), labels
+    if task == "auto":
+        return ("binary" if len(labels) == 2 else "multiclass"), labels
+    return ("binary" if task == "binary" else "multiclass"), labels
 
 
 def _target_tensor(table: Table, task: str, labels: list[str]) -> torch.Tensor:
@@ -85,7 +87,9 @@ def _target_tensor(table: Table, task: str, labels: list[str]) -> torch.Tensor:
     return ids.float().unsqueeze(1) if task == "binary" else ids
 
 
-def _split(x: torch.Tensor, y: torch.Tensor, table: Table, task: str, seed: int, classes: int):
+def _split(
+    x: torch.Tensor, y: torch.Tensor, table: Table, task: TaskName, seed: int, classes: int
+) -> TensorData:
     if table.splits is None:
         data = split(x, y, task, seed, classes)
     else:
@@ -156,5 +160,5 @@ def npz_file(
     return to_tensor_data(read_npz_table(file, target, features), task, seed)
 
 
-csv_file.reads_files = True  # type: ignore[attr-defined]
-npz_file.reads_files = True  # type: ignore[attr-defined]
+csv_file.reads_files = True
+npz_file.reads_files = True

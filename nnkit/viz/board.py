@@ -7,12 +7,13 @@ traced), and the network drawn for one input (``figures/network``), beside nnkit
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
 
 from nnkit.data.dataset import TensorData
+from nnkit.models import MLP
 
 MAX_DRAWN_UNITS = 16  # networks with wider layers are not drawn every few epochs
 PROJECTED_POINTS = 2000  # the Projector shows the first test points, up to this many
@@ -35,15 +36,17 @@ def log_start(experiment: Any, task: str, config_yaml: str) -> None:
     experiment.add_text("config", "```\n" + config_yaml + "\n```", 0)
 
 
-def drawable(net: nn.Module) -> bool:
+def drawable(net: nn.Module) -> TypeGuard[MLP]:
     """A network small enough to draw every few epochs, whose step can be traced."""
-    widths = [m.out_features for m in getattr(net, "layers", []) if hasattr(m, "out_features")]
-    return getattr(net, "pairs", None) is not None and 0 < max(widths or [0]) <= MAX_DRAWN_UNITS
+    if not isinstance(net, MLP) or net.pairs is None:
+        return False
+    widths = [weight.shape[0] for weight in net.network_params()[0::2]]
+    return 0 < max(widths) <= MAX_DRAWN_UNITS
 
 
-def network_figure(net: nn.Module, data: TensorData) -> Any:
-    """The network drawn for the first validation input (``nnkit.viz.draw``)."""
-    from nnkit.viz.draw import draw
+def network_figure(net: MLP, data: TensorData) -> Any:
+    """The network drawn for the first validation input (``nnkit.viz.drawing``)."""
+    from nnkit.viz.drawing import draw
     from nnkit.viz.step import trace
 
     x = data.val[0][:1].double()
@@ -53,7 +56,7 @@ def network_figure(net: nn.Module, data: TensorData) -> Any:
     return draw(step, params[0::2], params[1::2], "the first validation input")
 
 
-def _double(net: nn.Module) -> nn.Module:
+def _double(net: MLP) -> MLP:
     import copy
 
     return copy.deepcopy(net).double()

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.data.dataset import TensorData
-from nnkit.task import TASKS, predictions
+from nnkit.data.task import TASKS, predictions
+from nnkit.models import MLP
 
 MAX_POINTS = 1000  # points drawn on a figure: enough to see the data, cheap to draw
 
@@ -118,7 +119,7 @@ def _confusion_matrix(net: nn.Module, data: TensorData) -> Any:
 
 
 @torch.no_grad()
-def hidden_units(net: nn.Module, x: Tensor, steps: int = 48, most: int = 16):
+def hidden_units(net: MLP, x: Tensor, steps: int = 48, most: int = 16) -> Any:
     """What each first-hidden-layer unit responds to over the input plane — its activation at
     every point, one small picture per unit (the TensorFlow Playground's neuron thumbnails)."""
     first, activation = list(net.layers)[:2]
@@ -140,9 +141,8 @@ def hidden_units(net: nn.Module, x: Tensor, steps: int = 48, most: int = 16):
 
 
 def _hidden_units(net: nn.Module, data: TensorData) -> Any:
-    layers = list(getattr(net, "layers", []))
-    if data.in_features != 2 or len(layers) < 3:  # 2-D inputs and at least one hidden layer
-        return None
+    if not isinstance(net, MLP) or data.in_features != 2 or len(net.layers) < 3:
+        return None  # an MLP on 2-D inputs, with at least one hidden layer
     return hidden_units(net, data.val[0].cpu())
 
 

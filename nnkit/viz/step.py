@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nnkit.functions import SIGMOID, Pair, linear_forward
-from nnkit.loss_functions import LossPair, mse_pair
+from nnkit.maths.functions import SIGMOID, Pair, linear_forward
+from nnkit.maths.loss_functions import LossPair, mse_pair
+from nnkit.models import MLP
 
 # The article's worked example: inputs (1, 0.5); hidden unit 1 has weights 1 and 0.5 and bias
 # 2 (3.25 → ReLU → 3.25); unit 2 (its weights are not given) receives -0.3 (→ 0); the output
@@ -57,27 +58,31 @@ class Step:
     cost: float | None = None
 
 
-def article_network() -> torch.nn.Module:
+def article_network() -> MLP:
     """The article's 2-2-1 network (ReLU hidden units, a sigmoid output) with its weights."""
-    from nnkit.models import build_model
-
-    net = build_model("mlp", 2, 1, hidden=[2], activation="relu").double()
-    hidden, _, output = net.layers
+    net = MLP(2, 1, hidden=[2], activation="relu").double()
+    w1, b1, w2, b2 = net.network_params()
     with torch.no_grad():
-        for layer, prefix in ((hidden, "hidden"), (output, "output")):
-            layer.weight.copy_(torch.tensor(ARTICLE[f"{prefix}_weight"]))
-            layer.bias.copy_(torch.tensor(ARTICLE[f"{prefix}_bias"]))
+        for weight, bias, prefix in ((w1, b1, "hidden"), (w2, b2, "output")):
+            weight.copy_(torch.tensor(ARTICLE[f"{prefix}_weight"]))
+            bias.copy_(torch.tensor(ARTICLE[f"{prefix}_bias"]))
     return net
 
 
-def _names(net: torch.nn.Module) -> list[str]:
+def _names(net: MLP) -> list[str]:
     activations = [type(m).__name__.lower() for m in net.layers if not hasattr(m, "weight")]
     return [f"hidden {i + 1} ({a})" for i, a in enumerate(activations)] + ["output"]
 
 
+def _reference(activation: torch.nn.Module) -> Callable[[Tensor], Tensor]:
+    """An activation module's torch twin (its contract's ``reference``)."""
+    reference: Callable[[Tensor], Tensor] = getattr(activation, "reference")  # noqa: B009
+    return reference
+
+
 @torch.no_grad()
 def trace(
-    net: torch.nn.Module,
+    net: MLP,
     x: Tensor,
     target: Tensor | None = None,
     loss: LossPair | None = None,
@@ -87,7 +92,7 @@ def trace(
     """The step by nnkit's hand-derived pairs (``net.pairs``): forward keeping every value,
     then — with a ``target`` — the cost (``loss``, by default the article's MSE), the error at
     the output through ``squash``, walked back layer by layer to every correction."""
-    pairs, params = list(net.pairs), net.network_params()
+    pairs, params = list(net.pairs or ()), net.network_params()
     layers, value = [], x
     for index, name in enumerate(_names(net)):
         z = linear_forward(value, params[2 * index], params[2 * index + 1])  # (N, out)
@@ -114,7 +119,7 @@ def trace(
 
 
 def trace_with_autograd(
-    net: torch.nn.Module,
+    net: MLP,
     x: Tensor,
     target: Tensor,
     lr: float = 0.1,
@@ -130,7 +135,7 @@ def trace_with_autograd(
     layers, zs, value = [], [], x
     for index, name in enumerate(_names(net)):
         z = value @ params[2 * index].T + params[2 * index + 1]
-        activated = z if index == len(activations) else activations[index].reference(z)
+        activated = z if index == len(activations) else _reference(activations[index])(z)
         layers.append(Layer(name, value.detach(), z.detach(), activated.detach()))
         zs.append(z)
         value = activated

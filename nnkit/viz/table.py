@@ -33,7 +33,9 @@ def step_table(ours: Step, theirs: Step | None = None) -> str:
             torch_error = (
                 "" if twin is None or twin.error is None else _number(twin.error[0, unit].item())
             )
-            bias = "" if layer.bias_correction is None else _number(layer.bias_correction[unit])
+            bias = (
+                "" if layer.bias_correction is None else _number(float(layer.bias_correction[unit]))
+            )
             weights = (
                 ""
                 if layer.weight_correction is None

@@ -1,0 +1,232 @@
+"""The typed configuration: a schema for every group, checked before any work starts.
+
+Fixed groups (``trainer``, ``logger``, ``plugin_loading``) are dataclasses in Hydra's
+ConfigStore, so a typo'd key or a wrong type fails while the config is composed. Registry-backed
+groups (``model``, ``data``, ``loss``, ``optimizer``) name an entry; their other keys are that
+entry's parameters and are checked against its signature, so plugins are validated the same way
+as built-ins. Optimizers also get a typed schema made from their signature.
+
+>>> at_least("optimizer.lr", 0.0, 0.0, strict=True)
+Traceback (most recent call last):
+...
+nnkit.errors.ConfigError: optimizer.lr=0.0 is out of range (valid: optimizer.lr > 0.0)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import ListConfig
+
+from nnkit.config.groups import CONFIG_GROUPS
+from nnkit.config.signature import typed_schema
+from nnkit.errors import ConfigError
+from nnkit.plugins import LoadingPolicy
+from nnkit.registry import did_you_mean
+
+__all__ = ["ConfigError", "check_settings", "store_schemas"]
+
+ACCELERATORS = ("auto", "cpu", "gpu")
+COMPILE_CHOICES = ("auto", "true", "false")
+PROGRESS_BARS = ("tqdm", "rich", "none")
+LOGGERS = ("tensorboard", "csv", "none")
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"  # auto (CUDA when present), cpu or gpu
+    devices: Any = "auto"  # how many devices, or "auto"
+    num_nodes: int = 1  # machines, for DDP on a cluster
+    strategy: str = "auto"  # auto, ddp, ddp_spawn, ...
+    max_epochs: int = 100  # epochs to train
+    max_steps: int = -1  # optimizer steps to train; -1: no limit
+    steps_per_call: int = 64  # optimizer steps (minibatches) per Lightning training call
+    threads: int = 1  # CPU threads for torch; 1 suits small models; 0 keeps torch's default
+    progress_bar: str = "tqdm"  # tqdm, rich or none
+    deterministic: bool = True  # bit-identical reruns on CPU
+    log_every_n_steps: int = 50  # how often step-level scalars are written
+    check_val_every_n_epoch: int = 1  # validation frequency
+    precision: str = "32-true"  # Lightning precision
+    checkpoint_interval_s: float = 10.0  # last.ckpt at epoch ends at most this often; 0: every
+    early_stopping_patience: int = 0  # stop after this many validations without a better
+    # objective; 0: off
+    fast_dev_run: Any = False  # Lightning's smoke test: true (or N) runs N batches, writes nothing
+    overfit_batches: float = 0.0  # train (and validate) on this many batches (or this fraction)
+    replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
+    compile: str = "auto"  # the hand-derived step through torch.compile: auto, true or false
+
+
+@dataclass
+class LoggerConfig:
+    name: Any = "tensorboard"  # tensorboard, csv or none, or a list: [tensorboard, csv]
+    figures_every_n_epochs: int = 0  # figures also every N epochs; 0: only at the end
+    figures: bool = True  # decision boundary, fitted curve or confusion matrix
+
+
+@dataclass
+class NNKitConfig:
+    seed: int = 0  # seeds Python, numpy and torch; datasets take their own seed
+    plugins: list[str] = field(default_factory=list)  # modules or .py files to import first
+    plugin_loading: LoadingPolicy = field(default_factory=LoadingPolicy)
+    ckpt_path: Any = None  # checkpoint to resume from; "last" resumes the run folder's last
+    objective: str = "auto"  # what best.ckpt is chosen by and a sweep optimizes
+    model: Any = None
+    data: Any = None
+    loss: Any = None
+    optimizer: Any = None
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+def store_schemas() -> None:
+    """Register the schemas in Hydra's ConfigStore (``train.yaml`` lists them first), with a
+    typed schema for every registered optimizer (``schema/optimizer/NAME``)."""
+    store = ConfigStore.instance()
+    store.store(name="nnkit_schema", node=NNKitConfig)
+    store.store(name="trainer_schema", node=TrainerConfig)
+    store.store(name="logger_schema", node=LoggerConfig)
+    optimizers = CONFIG_GROUPS["optimizer"]
+    for name in optimizers.registry.names():
+        schema = typed_schema(name, optimizers.registry.get(name), optimizers.skip)
+        store.store(group="schema/optimizer", name=name, node=schema)
+
+
+def one_of(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        hint = did_you_mean(str(value), choices)
+        raise ConfigError(f"{key}={value!r} is not valid{hint} (choose from: {', '.join(choices)})")
+
+
+def at_least(
+    key: str, value: float, low: float, strict: bool = False, integer: bool = False
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a finite number (a whole one if ``integer``)
+    and ``value >= low`` (``> low`` when ``strict``)."""
+    kinds = int if integer else int | float
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} should be {'an integer' if integer else 'a number'}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}={value} should be a finite number")
+    if (value <= low) if strict else (value < low):
+        raise ConfigError(
+            f"{key}={value} is out of range (valid: {key} {'>' if strict else '>='} {low})"
+        )
+
+
+MAX_SEED = 2**32 - 1  # the widest range every generator (Python, numpy, torch) accepts
+MAX_REPLICAS = 100_000
+
+
+def at_most(key: str, value: float, high: float) -> None:
+    """Raise ``ConfigError`` if ``value > high`` (call after ``at_least``)."""
+    if value > high:
+        raise ConfigError(f"{key}={value} is out of range (valid: {key} <= {high})")
+
+
+def check_settings(cfg: Any) -> None:
+    """Ranges and choices of the settings (their types are checked by the schema)."""
+    if cfg.ckpt_path is not None and not (isinstance(cfg.ckpt_path, str) and cfg.ckpt_path):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} should be a checkpoint file or 'last'")
+    optimizer = cfg.optimizer
+    if "lr" in optimizer:
+        at_least("optimizer.lr", optimizer.lr, 0.0, strict=True)
+    for key in ("weight_decay", "momentum"):
+        if key in optimizer:
+            at_least(f"optimizer.{key}", optimizer[key], 0.0)
+    one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
+    check_devices(cfg.trainer.accelerator, cfg.trainer.devices)
+    one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
+    if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
+        raise ConfigError(
+            "trainer.progress_bar=rich needs the 'rich' package: pip install rich "
+            "(or choose from: tqdm, none)"
+        )
+    names = cfg.logger.name if isinstance(cfg.logger.name, list | ListConfig) else [cfg.logger.name]
+    for name in names or ["(empty list)"]:
+        one_of("logger.name", name, LOGGERS)
+    one_of("trainer.compile", compile_choice(cfg.trainer.compile), COMPILE_CHOICES)
+    at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
+    at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
+    at_least("trainer.threads", cfg.trainer.threads, 0, integer=True)
+    at_most("trainer.threads", cfg.trainer.threads, os.cpu_count() or 1)
+    for key, seed in (("seed", cfg.seed), ("data.seed", cfg.data.get("seed", 0))):
+        at_least(key, seed, 0, integer=True)
+        at_most(key, seed, MAX_SEED)
+    at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
+    at_least(
+        "trainer.early_stopping_patience", cfg.trainer.early_stopping_patience, 0, integer=True
+    )
+    at_least("trainer.overfit_batches", cfg.trainer.overfit_batches, 0)
+    if not isinstance(cfg.trainer.fast_dev_run, bool):
+        at_least("trainer.fast_dev_run", cfg.trainer.fast_dev_run, 0, integer=True)
+    at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
+    at_least("trainer.replicas", cfg.trainer.replicas, 0, strict=True, integer=True)
+    at_most("trainer.replicas", cfg.trainer.replicas, MAX_REPLICAS)
+    at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
+    at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
+    at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
+    at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)
+    at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0, integer=True)
+
+
+def compile_choice(setting: Any) -> str:
+    """``trainer.compile`` as one of ``COMPILE_CHOICES`` (YAML's true/false arrive as booleans).
+
+    >>> compile_choice(True), compile_choice("auto")
+    ('true', 'auto')
+    """
+    return str(setting).lower()
+
+
+def check_devices(accelerator: str, devices: Any) -> None:
+    """``trainer.devices``: "auto", a count >= 1, or a list of GPU ids; on the CPU, at most one
+    process per core (each device there is a training process)."""
+    if devices == "auto" or (accelerator == "gpu" and (isinstance(devices, list) or devices == -1)):
+        return  # every GPU (-1), or these GPU ids
+    at_least("trainer.devices", devices, 0, strict=True, integer=True)
+    import torch
+
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    cores = os.cpu_count() or 1
+    if on_cpu and devices > max(cores, 2):
+        raise ConfigError(
+            f"trainer.devices={devices} would start {devices} CPU training processes on a "
+            f"machine with {cores} cores (valid: 1..{max(cores, 2)}, or auto)"
+        )
+
+
+def _defaults(fn: Callable[..., Any], skip: int) -> dict[str, Any]:
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    plain = (bool, int, float, str, list, tuple, type(None))
+    return {
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in params
+        if p.default is not inspect.Parameter.empty and isinstance(p.default, plain)
+    }
+
+
+def store_registry_options(config_module: str) -> None:
+    """A config option for every registered entry of a registry-backed group that has no YAML
+    file (a plugin's, typically): its keys are the entry's parameters with their defaults."""
+    from importlib.resources import files
+
+    store = ConfigStore.instance()
+    for group_name, group in CONFIG_GROUPS.items():
+        folder = files(config_module).joinpath(group_name)
+        for name in group.registry.names():
+            if folder.joinpath(f"{name}.yaml").is_file():
+                continue
+            fn = group.registry.get(name)
+            if group_name == "optimizer":
+                node: Any = typed_schema(name, fn, group.skip)
+            else:
+                node = {"name": name, **_defaults(fn, group.skip), **group.reserved}
+            store.store(group=group_name, name=name, node=node)

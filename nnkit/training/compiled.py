@@ -1,0 +1,73 @@
+"""``trainer.compile``: the hand-derived step's arithmetic through ``torch.compile``.
+
+The direct step (``network.network_loss_grads``) is pure tensor arithmetic without an autograd
+graph, so torch.compile takes it whole (``fullgraph``): inductor fuses its elementwise work — the
+activations' derivatives, the loss's — around the matrix products (C++ on the CPU, Triton on
+CUDA). The optimizer's update stays torch's own kernel, so checkpoints and resume are unchanged.
+
+``auto`` compiles where it pays: compiling costs seconds (about 3 s here with torch's on-disk
+cache warm, 20 s cold), and on the CPU compiled training measured 2-7 % faster than eager
+(``python -m nnkit.bench``), which repays the compilation only in long runs; on CUDA, where
+every small kernel's launch counts, fusion pays sooner. A step that cannot be compiled (a
+plugin's Python) runs eagerly, with one warning.
+
+>>> should_compile("auto", torch.device("cpu"), planned_steps=1000)
+False
+>>> should_compile("true", torch.device("cpu"), planned_steps=10)
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from nnkit.config.schema import compile_choice
+
+AUTO_MIN_STEPS = {"cpu": 400_000, "cuda": 20_000}  # planned optimizer steps for ``auto``
+
+
+def should_compile(setting: Any, device: torch.device, planned_steps: int) -> bool:
+    """Whether ``trainer.compile=setting`` compiles a run of ``planned_steps`` on ``device``."""
+    setting = compile_choice(setting)
+    if setting != "auto":
+        return setting == "true"
+    return planned_steps >= AUTO_MIN_STEPS.get(device.type, AUTO_MIN_STEPS["cuda"])
+
+
+def planned_steps(samples: int, batch_size: int, max_epochs: int, max_steps: int) -> int:
+    """Optimizer steps a run will take: ``max_steps``, or every epoch's minibatches.
+
+    >>> planned_steps(1000, 32, 10, -1)
+    320
+    """
+    per_epoch = -(-samples // batch_size) if batch_size > 0 else 1
+    epochs_steps = per_epoch * max_epochs
+    return min(epochs_steps, max_steps) if max_steps > 0 else epochs_steps
+
+
+class CompiledStep:
+    """``fn`` compiled on its first call; if torch.compile cannot take it, ``fn`` itself from
+    then on (``compiled`` says which). Calls must not mutate their inputs (a failed compiled
+    call is repeated eagerly)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn, self.compiled = fn, True
+        # A new run starts from cleared caches: the runs of an in-process sweep would otherwise
+        # pile up recompilations of the same step until torch's limit turned them eager.
+        torch._dynamo.reset()
+        self._call = torch.compile(fn, fullgraph=True, dynamic=False)
+
+    def __call__(self, *args: Any) -> Any:
+        if not self.compiled:
+            return self.fn(*args)
+        try:
+            return self._call(*args)
+        except Exception as error:  # any compiler failure: the eager step is exact
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            warnings.warn(f"trainer.compile: the step runs eagerly ({reason})", stacklevel=2)
+            self.compiled = False
+            return self.fn(*args)

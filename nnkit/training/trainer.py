@@ -1,0 +1,233 @@
+"""The Lightning side of a run, built from the config: the logger, the callbacks, the Trainer,
+the LightningModule and the data module — ``assemble`` makes all of them, once, for a run that
+trains and for a finished run that only reports again."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import RichProgressBar as RichBar
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+from nnkit.config.build import loss_name
+from nnkit.config.prepare import Prepared
+from nnkit.data.datamodule import TensorDataModule
+from nnkit.errors import ConfigError
+from nnkit.registries import registry_of
+from nnkit.training.callbacks import (
+    AtomicCheckpointIO,
+    BoardViews,
+    FigureLogger,
+    LastCheckpoint,
+    PlainProgress,
+    ProgressBar,
+    SaveOnInterrupt,
+)
+from nnkit.training.compiled import planned_steps, should_compile
+from nnkit.training.lightning_module import NNKitModule
+
+
+def quiet_lightning() -> None:
+    """Lightning's info lines (devices, "fit stopped") off; nnkit prints its own summary."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (
+        ".*does not have many workers.*",
+        ".*smaller than the logging interval.*",
+        ".*treespec, LeafSpec.*",
+        ".*exists and is not empty.*",
+        ".*weights_only. was not set.*",
+        ".*You requested to overfit but enabled.*",  # nnkit's batches stop shuffling themselves
+        ".*callbacks used to create the checkpoint.*",  # testing a finished run's checkpoint
+        ".*The `srun` command is available on your system but is not used.*",  # a login node
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def provenance(cfg: DictConfig, task: str) -> dict[str, str]:
+    """Where each registry name the run uses came from (built-in, module or package)."""
+    activation = cfg.model.get("activation", None)
+    names = [activation] if isinstance(activation, str) else list(activation or [])
+    used = [("activation", n) for n in names] + [
+        ("model", cfg.model.name),
+        ("dataset", cfg.data.name),
+        ("loss", loss_name(cfg.loss, task)),
+        ("optimizer", cfg.optimizer.name),
+    ]
+    return {f"{kind}:{name}": registry_of(kind).source(name) for kind, name in used}
+
+
+@dataclass
+class Assembled:
+    """What Lightning runs: the module, the trainer and the data module of one run."""
+
+    module: NNKitModule
+    trainer: pl.Trainer
+    data: TensorDataModule
+
+
+def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool) -> Assembled:
+    """The run's trainer (with its logger and callbacks when ``training``; a finished run that
+    only reports again writes no logs), the LightningModule for the trainer's device and the
+    data module for its processes."""
+    logger = build_logger(cfg, run_dir) if training else False
+    callbacks = build_callbacks(cfg, run_dir, prepared) if training else []
+    trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
+    compiles = compiles_step(cfg, prepared, trainer.strategy.root_device)
+    module = build_module(cfg, prepared, compiles)
+    # DDP synchronises gradients once per forward of its wrapper: one step per call there.
+    steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
+    data = TensorDataModule(
+        prepared.data,
+        cfg.data.batch_size,
+        cfg.data.eval_batch_size,
+        cfg.seed,
+        steps_per_call,
+        replicas=module.replicas,
+    )
+    return Assembled(module, trainer, data)
+
+
+def compiles_step(cfg: DictConfig, prepared: Prepared, device: torch.device) -> bool:
+    """``trainer.compile`` decided for this run's length and device."""
+    t = cfg.trainer
+    samples = len(prepared.data.train[0])
+    steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
+    return should_compile(t.compile, device, steps)
+
+
+def build_module(cfg: DictConfig, prepared: Prepared, compile_step: bool) -> NNKitModule:
+    """The LightningModule, with everything needed to rebuild it stored as hyperparameters."""
+    data = prepared.data
+    hparams = {
+        "config": prepared.config,
+        "data": data.description(),
+        "sources": provenance(cfg, data.task),
+        "proof": prepared.proof.as_dict(),
+    }
+    return NNKitModule(
+        prepared.net,
+        prepared.loss,
+        data.task,
+        (data.classes, data.out_features),
+        prepared.config["optimizer"],
+        hparams,
+        objective=prepared.objective,
+        compile_step=compile_step,
+    )
+
+
+def logger_names(cfg: DictConfig) -> list[str]:
+    """The loggers a run writes to (``logger.name`` is one name or a list)."""
+    name = cfg.logger.name
+    names = [name] if isinstance(name, str) else list(name)
+    return [n for n in names if n != "none"]
+
+
+def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
+    """TensorBoard's logger in ``run_dir/tensorboard``, Lightning's CSV logger in
+    ``run_dir/csv/metrics.csv``, both, or ``False`` for ``logger=none``."""
+    loggers: list[Any] = []
+    for name in logger_names(cfg):
+        if name == "tensorboard":
+            loggers.append(
+                TensorBoardLogger(
+                    save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+                )
+            )
+        else:
+            loggers.append(CSVLogger(save_dir=str(run_dir), name="csv", version=""))
+    return loggers or False
+
+
+def _progress_bar(kind: str) -> list[pl.Callback]:
+    """The bar in a terminal; where stdout is not one (CI, a log file, a cluster job), a plain
+    line every few epochs instead, with no carriage returns."""
+    if kind == "none":
+        return []
+    if not sys.stdout.isatty():
+        return [PlainProgress()]
+    return [ProgressBar()] if kind == "tqdm" else [RichBar()]
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[pl.Callback]:
+    """Checkpoints (best by the objective, last), figures, the progress bar."""
+    monitor, mode = prepared.objective
+    folder = run_dir / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=folder,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    last = LastCheckpoint(folder / "last.ckpt", cfg.trainer.checkpoint_interval_s)
+    callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
+    callbacks += _progress_bar(cfg.trainer.progress_bar)
+    if "tensorboard" in logger_names(cfg):
+        callbacks.append(BoardViews(prepared.data, OmegaConf.to_yaml(cfg, resolve=True)))
+        if cfg.logger.figures:
+            callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
+    if cfg.trainer.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStopping(monitor=monitor, mode=mode, patience=cfg.trainer.early_stopping_patience)
+        )
+    return callbacks
+
+
+def build_trainer(
+    t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]
+) -> pl.Trainer:
+    """The Trainer as ``trainer.*`` says, writing checkpoints atomically. Settings Lightning
+    refuses (an accelerator that is not there, a strategy it does not know) are one-line
+    ``ConfigError``s."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return _trainer(t, run_dir, logger, callbacks)
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        detail = " ".join(str(error).split())
+        raise ConfigError(
+            f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}, "
+            f"precision={t.precision}): {detail}"
+        ) from error
+
+
+def check_trainer(t: DictConfig, run_dir: Path) -> None:
+    """Raise a one-line ``ConfigError`` if Lightning would refuse the trainer settings."""
+    quiet_lightning()
+    build_trainer(t, run_dir, False, [])
+
+
+def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]):
+    return pl.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        precision=t.precision,
+        deterministic=t.deterministic,
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        logger=logger,
+        callbacks=callbacks,
+        enable_progress_bar=any(isinstance(c, ProgressBar | RichBar) for c in callbacks),
+        fast_dev_run=t.fast_dev_run,
+        overfit_batches=t.overfit_batches,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+    )
