@@ -49,6 +49,21 @@ def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
     return stop.value.code, capsys.readouterr().err
 
 
+def main_run(argv, monkeypatch, capsys) -> tuple[int, str, str]:
+    """Run the real CLI entry point (``nnkit.cli.main``) in this process to its end, a multirun
+    included: its exit code (0 when it returns), stdout and stderr."""
+    from nnkit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def pip_install(project: Path, target: Path) -> None:
     """Install a project (a folder or a wheel) into ``target``, offline, without dependencies."""
     subprocess.run(

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 import nnkit
 from nnkit import plugins, testing
@@ -112,37 +113,6 @@ def test_installed_plugin_is_listed_with_its_package(site):
     assert re.search(r"relu\s+built-in", result.stdout)
 
 
-def test_installed_plugin_is_proved_by_gradcheck(site):
-    result = cli("nnkit.gradcheck", "swish", env=env(site))
-    assert result.returncode == 0 and re.search(r"activation\s+swish\s+smooth.*pass", result.stdout)
-
-
-def test_installed_plugin_trains_and_checkpoint_names_its_package(site, tmp_path):
-    run_dir = tmp_path / "run"
-    result = cli(
-        "nnkit.train",
-        "data=circular",
-        "data.n=200",
-        "model.activation=swish",
-        *FAST,
-        "logger=none",
-        f"hydra.run.dir={run_dir}",
-        env=env(site),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    import torch
-
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
-    sources = torch.load(ckpt, weights_only=True)["hyper_parameters"]["sources"]
-    assert sources["activation:swish"] == "package nnkit-swish 0.1.0"
-    missing = cli("nnkit.predict", f"ckpt={ckpt}", "input=[0.1,0.2]")
-    assert missing.returncode == 2
-    assert (
-        "needs activation 'swish' from package nnkit-swish 0.1.0: pip install nnkit-swish"
-        in missing.stderr
-    )
-
-
 def test_every_entry_point_group_the_docs_name_fills_its_registry(site):
     code = (
         "import nnkit\nfor r in nnkit.REGISTRIES:\n"
@@ -165,7 +135,8 @@ def test_every_entry_point_group_the_docs_name_fills_its_registry(site):
 
 def test_the_example_plugin_does_what_the_readmes_say(site, tmp_path):
     """The example package's README: its commands and what they print; the main README: its
-    Function carries a ``Pair``, so it trains by the whole-network backpropagation."""
+    Function carries a ``Pair``, so it trains by the whole-network backpropagation. Its
+    checkpoint names the package, and predicting without it says what to install."""
     text = (EXAMPLE / "README.md").read_text()
     commands = re.findall(r"^python -m (nnkit\.\w+) (.*?)(?:\s+# (.*))?$", text, re.MULTILINE)
     assert [c[0] for c in commands] == ["nnkit.list", "nnkit.gradcheck", "nnkit.train"]
@@ -187,6 +158,15 @@ def test_the_example_plugin_does_what_the_readmes_say(site, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "backpropagation: whole network, hand-derived" in run.stdout
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    sources = torch.load(ckpt, weights_only=True)["hyper_parameters"]["sources"]
+    assert sources["activation:swish"] == "package nnkit-swish 0.1.0"
+    missing = cli("nnkit.predict", f"ckpt={ckpt}", "input=[0.1,0.2]")  # without the package
+    assert missing.returncode == 2
+    assert (
+        "needs activation 'swish' from package nnkit-swish 0.1.0: pip install nnkit-swish"
+        in missing.stderr
+    )
     assert "nnkit.functions.Pair(swish_forward, swish_backward" in text
     readme = (REPO / "README.md").read_text()
     assert "`pair = nnkit.functions.Pair(forward, backward)` on a Function" in readme

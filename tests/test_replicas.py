@@ -14,7 +14,7 @@ from nnkit.maths.network import network_loss_grads
 from nnkit.models import MLP
 from nnkit.replicas import ReplicaMLP
 from nnkit.train import run
-from tests.helpers import cli, event_tags
+from tests.helpers import cli, event_tags, main_exit, main_run
 
 QUICK = ["data=circular", "data.n=300", "trainer.progress_bar=none", "model.hidden=[5]"]
 
@@ -140,10 +140,10 @@ def test_tensorboard_shows_the_spread_and_every_replica(tmp_path):
         (["seed=4294967295", "trainer.replicas=2"], "seed=4294967296 is out of range"),
     ],
 )
-def test_bad_replica_settings_are_one_line_refusals(tmp_path, args, message):
-    result = cli("nnkit.train", *args, f"hydra.run.dir={tmp_path / 'run'}")
-    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+def test_bad_replica_settings_are_one_line_refusals(tmp_path, monkeypatch, capsys, args, message):
+    code, err = main_exit([*args, f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
+    assert code == 2 and message in err, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 def test_a_model_that_cannot_be_stacked_is_refused(tmp_path):
@@ -166,13 +166,12 @@ def test_relu_pair_is_what_replicas_use():
     assert nets.pairs == (RELU,) and nets(torch.zeros(4, 2)).shape == (2, 4, 1)
 
 
-def test_a_sweep_trains_replicas_in_every_job(tmp_path):
-    result = cli(
-        "nnkit.train", "-m", "model.activation=relu,sigmoid", "trainer.replicas=2", *QUICK,
-        "trainer.max_epochs=1", "logger=none", f"hydra.sweep.dir={tmp_path}", timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_a_sweep_trains_replicas_in_every_job(tmp_path, monkeypatch, capsys):
+    line = ["-m", "model.activation=relu,sigmoid", "trainer.replicas=2", *QUICK,
+            "trainer.max_epochs=1", "logger=none", f"hydra.sweep.dir={tmp_path}"]  # fmt: skip
+    code, out, err = main_run(line, monkeypatch, capsys)
+    assert code == 0, err[-2000:]
     for job in ("0", "1"):
         metrics = json.loads((tmp_path / job / "metrics.json").read_text())
         assert len(metrics["replicas"]) == 2
-    assert "sweep summary (2 runs" in result.stdout
+    assert "sweep summary (2 runs" in out

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import cli, main_exit
+from tests.helpers import cli, main_exit, main_run
 
 TINY = [
     "data=circular",
@@ -38,17 +38,20 @@ def test_the_optuna_preset_searches_and_the_summary_names_the_best_trial(tmp_pat
     assert f"{best['objective']['value']}"[:6] in optuna_best
 
 
-def test_an_interval_sweep_reaches_the_sweeper_and_a_bad_objective_is_refused(tmp_path):
-    result = cli(
-        "nnkit.train", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
-        "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY, f"hydra.sweep.dir={tmp_path}",
-        timeout=300,
+def test_an_interval_sweep_reaches_the_sweeper_and_a_bad_objective_is_refused(
+    tmp_path, monkeypatch, capsys
+):
+    code, _, err = main_run(
+        ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+         "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY, f"hydra.sweep.dir={tmp_path}"],
+        monkeypatch, capsys,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert code == 0, err[-3000:]
     assert len(jobs(tmp_path)) == 2
-    refused = cli("nnkit.train", "objective=val/accc", f"hydra.run.dir={tmp_path / 'r'}")
-    assert refused.returncode == 2 and "unknown objective 'val/accc'" in refused.stderr
-    assert "did you mean 'val/acc'?" in refused.stderr and not (tmp_path / "r").exists()
+    code, err = main_exit(["objective=val/accc", f"hydra.run.dir={tmp_path / 'r'}"], monkeypatch,
+                          capsys)  # fmt: skip
+    assert code == 2 and "unknown objective 'val/accc'" in err
+    assert "did you mean 'val/acc'?" in err and not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow
@@ -66,14 +69,13 @@ LINEAR = ["data=linear", "data.n=200", "trainer.max_epochs=2", "trainer.progress
           "logger=none", "optimizer=sgd"]  # fmt: skip
 
 
-@pytest.mark.slow
-def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
-    result = cli("nnkit.train", "-m", "optimizer.lr=0.01,1e6,0.02", *LINEAR,
-                 f"hydra.sweep.dir={tmp_path}", timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    assert "nnkit.train: job 1 failed: training diverged" in result.stderr
-    assert "sweep summary (3 runs, 1 failed" in result.stdout
+def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    code, out, err = main_run(["-m", "optimizer.lr=0.01,1e6,0.02", *LINEAR,
+                               f"hydra.sweep.dir={tmp_path}"], monkeypatch, capsys)  # fmt: skip
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err
+    assert "nnkit.train: job 1 failed: training diverged" in err
+    assert "sweep summary (3 runs, 1 failed" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     failed = [job for job in summary["jobs"] if "failure" in job]
     assert [job["job"] for job in failed] == ["1"]
@@ -96,15 +98,11 @@ def test_an_optuna_search_marks_diverging_trials_failed_and_samples_on(tmp_path)
     assert "Failed experiment" in result.stdout + result.stderr  # the sweeper marked it FAIL
 
 
-def test_a_sweep_whose_every_job_fails_exits_1(tmp_path):
-    result = cli("nnkit.train", "-m", "optimizer.lr=1e6,1e7", *LINEAR,
-                 f"hydra.sweep.dir={tmp_path}", timeout=300)  # fmt: skip
-    assert result.returncode == 1
-    assert (
-        result.stderr.strip()
-        .splitlines()[-1]
-        .startswith("nnkit.train: error: every job of the sweep failed")
-    )
+def test_a_sweep_whose_every_job_fails_exits_1(tmp_path, monkeypatch, capsys):
+    code, _, err = main_run(["-m", "optimizer.lr=1e6,1e7", *LINEAR,
+                             f"hydra.sweep.dir={tmp_path}"], monkeypatch, capsys)  # fmt: skip
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("nnkit.train: error: every job of the sweep")
 
 
 def test_a_single_run_still_exits_1_on_divergence(tmp_path, monkeypatch, capsys):
@@ -113,15 +111,16 @@ def test_a_single_run_still_exits_1_on_divergence(tmp_path, monkeypatch, capsys)
     assert code == 1 and err.startswith("nnkit.train: error: training diverged")
 
 
-@pytest.mark.slow
-def test_the_sqlite_study_preset_keeps_the_study_in_a_file(tmp_path):
+def test_the_sqlite_study_preset_keeps_the_study_in_a_file(tmp_path, monkeypatch, capsys):
     """The study outlives the sweep in nnkit-studies.db (that a second sweep continues a study
     is tested against PostgreSQL, tests/test_postgres.py: the same Optuna mechanism)."""
     import optuna
 
-    result = cli("nnkit.train", "-m", "study=sqlite", "hydra.sweeper.study_name=kept",
-                 "hydra.sweeper.n_trials=1", "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY,
-                 f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    monkeypatch.chdir(tmp_path)
+    line = ["-m", "study=sqlite", "hydra.sweeper.study_name=kept", "hydra.sweeper.n_trials=1",
+            "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY,
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    code, _, err = main_run(line, monkeypatch, capsys)
+    assert code == 0, err[-3000:]
     study = optuna.load_study(study_name="kept", storage=f"sqlite:///{tmp_path}/nnkit-studies.db")
     assert [t.state.name for t in study.trials] == ["COMPLETE"]

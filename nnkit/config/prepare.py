@@ -36,36 +36,6 @@ from nnkit.rng import seed_everything
 from nnkit.runs.checkpoints import Resume, check_resumable
 
 
-def load_plugins(cfg: Any) -> None:
-    """Apply the config's plugin policy, import its plugin modules, and under
-    ``plugin_loading.strict`` refuse any installed plugin that failed to load."""
-    policy = cfg.plugin_loading
-    set_policy(policy.discover, policy.strict, policy.timeout_s)
-    load_modules(cfg.plugins)
-    if policy.strict:
-        for registry in REGISTRIES:
-            for reason in registry.unavailable().values():
-                raise PluginError(reason)
-
-
-def validate(cfg: Any) -> None:
-    """Everything that can be checked before data is made: plugins, names, settings."""
-    load_plugins(cfg)
-    for group_name, group in CONFIG_GROUPS.items():
-        if cfg[group_name] is None:
-            raise ConfigError(f"{group_name}=null: a run needs a {group_name}")
-        name = cfg[group_name].name
-        if not isinstance(name, str):
-            choices = ", ".join(group.registry.names())
-            raise ConfigError(
-                f"{group_name}.name={name!r} should be a name (choose from: {choices})"
-            )
-        if group_name != "loss" or name != "auto":
-            group.registry.get(name)
-    check_settings(cfg)
-    check_optimizer(cfg.optimizer)
-
-
 @dataclass
 class Prepared:
     """What a run is made of, built and checked: ``config`` is the plain config it came from."""
@@ -96,6 +66,36 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         with user_errors("objective"):
             objective = resolve_objective(data.task, cfg.objective, replicas)
     return Prepared(plain(cfg), data, net, loss, resume, objective, proof)
+
+
+def validate(cfg: Any) -> None:
+    """Everything that can be checked before data is made: plugins, names, settings."""
+    load_plugins(cfg)
+    for group_name, group in CONFIG_GROUPS.items():
+        if cfg[group_name] is None:
+            raise ConfigError(f"{group_name}=null: a run needs a {group_name}")
+        name = cfg[group_name].name
+        if not isinstance(name, str):
+            choices = ", ".join(group.registry.names())
+            raise ConfigError(
+                f"{group_name}.name={name!r} should be a name (choose from: {choices})"
+            )
+        if group_name != "loss" or name != "auto":
+            group.registry.get(name)
+    check_settings(cfg)
+    check_optimizer(cfg.optimizer)
+
+
+def load_plugins(cfg: Any) -> None:
+    """Apply the config's plugin policy, import its plugin modules, and under
+    ``plugin_loading.strict`` refuse any installed plugin that failed to load."""
+    policy = cfg.plugin_loading
+    set_policy(policy.discover, policy.strict, policy.timeout_s)
+    load_modules(cfg.plugins)
+    if policy.strict:
+        for registry in REGISTRIES:
+            for reason in registry.unavailable().values():
+                raise PluginError(reason)
 
 
 def prove_run(cfg: Any, task: str) -> RunProof:
