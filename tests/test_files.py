@@ -16,7 +16,7 @@ import torch
 from nnkit.data.export import export
 from nnkit.data.files import csv_file, npz_file
 from nnkit.train import run
-from tests.helpers import FAST, cli, event_tags, main_exit
+from tests.helpers import FAST, cli, event_tags, main_exit, main_run
 
 QUICK = ["trainer.progress_bar=none", "logger=none"]
 
@@ -130,6 +130,21 @@ def test_the_task_is_inferred_from_the_targets(tmp_path, targets, task, expected
     assert (data.task, data.labels) == expected
 
 
+@pytest.mark.parametrize(("name", "character"), [("semicolon", ";"), ("tab", "\t")])
+def test_a_delimiter_the_command_line_cannot_type_is_named(tmp_path, monkeypatch, capsys, name,
+                                                           character):  # fmt: skip
+    """``data.delimiter=;`` is outside Hydra's grammar; its name trains the file (through the
+    command line's entry point)."""
+    table = circle_table(tmp_path / "points.csv")
+    path = tmp_path / "points.txt"
+    path.write_text(table.read_text().replace(",", character))
+    line = ["data=csv", f"data.path={path}", "data.target=where", f"data.delimiter={name}",
+            *FAST, "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    code, out, err = main_run(line, monkeypatch, capsys)
+    assert code == 0, err[-2000:]
+    assert "data: binary on 2 inputs (east_m, north_mm)" in out
+
+
 def test_standardisation_uses_the_training_split_alone(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("x,y,split\n" + "".join(f"{v},{v % 2},{s}\n" for v, s in
@@ -166,6 +181,10 @@ def bad_file(folder: Path, kind: str) -> tuple[list[str], str]:
                    "data.task=binary needs 2 classes"),
         "task": (good, ["data.task=clasify"], "data.task='clasify' is not valid"),
         "delimiter": (good, ["data.delimiter=ab"], "should be one character"),
+        "delimiter name": (good, ["data.delimiter=semicolom"],
+                           "or a name — did you mean 'semicolon'? (choose from: comma, semicolon"),
+        "other delimiter": (good.replace(",", ";"), ["data.target=label"],
+                            "not split by ',' — set data.delimiter=semicolon"),
         "binary file": (None, [], "is not a readable CSV text file"),
     }  # fmt: skip
     text, extra, message = contents[kind]
@@ -178,7 +197,7 @@ def bad_file(folder: Path, kind: str) -> tuple[list[str], str]:
 
 BAD_FILES = ["missing", "misspelled", "feature", "text", "nan", "inf", "empty", "no target",
              "one class", "few rows", "ragged", "empty file", "split", "binary", "task",
-             "delimiter", "binary file"]  # fmt: skip
+             "delimiter", "delimiter name", "other delimiter", "binary file"]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
