@@ -11,9 +11,10 @@ Three ways in, all filling the same registries:
 An installed plugin that fails to load warns once and is marked unavailable, with its reason.
 How plugins load is part of the run's config (``plugin_loading``, see ``LoadingPolicy``):
 ``plugin_loading.strict=true`` makes a failure an error, ``plugin_loading.discover=false``
-skips installed packages, ``plugin_loading.timeout_s`` bounds each import. A plugin that exits,
-raises anything (``SystemExit`` and ``KeyboardInterrupt`` included) or hangs while importing is
-reported as a broken plugin, never mistaken for a finished run.
+skips installed packages, ``plugin_loading.timeout_s`` bounds each import
+(``plugin_loading.proof_timeout_s`` the proof of each plugin op before the first step). A
+plugin that exits, raises anything (``SystemExit`` and ``KeyboardInterrupt`` included) or
+hangs while importing is reported as a broken plugin, never mistaken for a finished run.
 
 >>> load_modules([])
 []
@@ -53,6 +54,7 @@ class LoadingPolicy:
     discover: bool = True  # load installed packages' entry points
     strict: bool = False  # a package that fails to load stops the run instead of warning
     timeout_s: float = 30.0  # an import that takes longer is reported as hanging; 0: no limit
+    proof_timeout_s: float = 60.0  # the same for the proof of one op before the first step
     prove: bool = True  # prove plugin ops' gradients before the first step (nnkit.proof.before_run)
 
 
@@ -76,26 +78,41 @@ def entry_point_discovery(group: str) -> Callable[[Registry[Any]], None]:
     return discover
 
 
+class _Expired(BaseException):
+    """Raised inside a time-limited block: no ``except Exception`` in it can swallow it."""
+
+
 @contextlib.contextmanager
-def _time_limit(what: str) -> Iterator[None]:
-    """Raise ``PluginError`` if the block runs longer than ``POLICY.timeout_s`` (main thread
-    of a POSIX process only; elsewhere the block runs unbounded)."""
-    limit = POLICY.timeout_s
+def time_limit(seconds: float, message: str) -> Iterator[None]:
+    """Raise ``PluginError(message)`` if the block runs longer than ``seconds`` (0: no limit;
+    bounded in the main thread of a POSIX process only, elsewhere the block runs unbounded):
+    what keeps a plugin that hangs from hanging nnkit.
+
+    >>> with time_limit(5, "too slow"):
+    ...     pass
+    """
+    limit = seconds
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not limit or not usable:
         yield
         return
 
     def expire(signum: int, frame: Any) -> None:
-        raise PluginError(f"{what} did not finish importing within {limit:g} s (it hangs?)")
+        raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         yield
+    except _Expired:
+        raise PluginError(message) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _hangs(what: str) -> str:
+    return f"{what} did not finish importing within {POLICY.timeout_s:g} s (it hangs?)"
 
 
 def _what_it_did(error: BaseException) -> str:
@@ -112,7 +129,7 @@ def _load_entry_point(registry: Registry[Any], entry_point: importlib.metadata.E
     package = f"{dist.name} {dist.version}" if dist is not None else "an unknown package"
     what = f"plugin package '{package}' (entry point {entry_point.group}: {entry_point.name})"
     try:
-        with _time_limit(what):
+        with time_limit(POLICY.timeout_s, _hangs(what)):
             obj = entry_point.load()
         registry.register(entry_point.name, obj, source=f"package {package}")
     except BaseException as error:  # a plugin's own failure must not break nnkit
@@ -141,7 +158,7 @@ def load_modules(specs: Iterable[str]) -> list[str]:
 def _import_one(spec: str) -> str:
     path = Path(spec)
     try:
-        with _time_limit(f"plugin module '{spec}'"):
+        with time_limit(POLICY.timeout_s, _hangs(f"plugin module '{spec}'")):
             if spec.endswith(".py") or os.sep in spec:
                 return _import_file(path)
             importlib.import_module(spec)

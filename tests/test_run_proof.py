@@ -170,3 +170,63 @@ def test_gradcheck_proves_a_plugin_file(tmp_path, capsys):
     assert "1 passed, 0 failed, 0 unproved" in capsys.readouterr().out
     assert gradcheck.main(["--plugin", str(tmp_path / "nope.py")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+SLEEPY = """
+import time
+import torch
+import nnkit
+
+
+@nnkit.register_activation("sleepy")
+class Sleepy(torch.autograd.Function):
+    contract = nnkit.Contract("smooth")
+
+    @staticmethod
+    def forward(x):
+        time.sleep(60)  # a forward that never returns in time
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+    @staticmethod
+    def reference(x):
+        return x
+"""
+
+
+def test_a_proof_that_hangs_is_one_line_naming_the_op(tmp_path):
+    path = plugin(tmp_path, "sleepy", SLEEPY)
+    run_dir = tmp_path / "run"
+    result = cli(
+        "nnkit.train", *QUICK, f"plugins=[{path}]", "model.activation=sleepy",
+        "plugin_loading.proof_timeout_s=1", f"hydra.run.dir={run_dir}", timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert (
+        "the gradient proof of activation sleepy (module sleepy) did not finish within 1 s" in line
+    )
+    assert not run_dir.exists()
+
+
+def test_the_time_limit_cannot_be_swallowed_by_the_code_it_bounds():
+    import time
+
+    from nnkit.errors import PluginError
+    from nnkit.plugins import time_limit
+
+    started = time.monotonic()
+    with pytest.raises(PluginError, match="too slow"), time_limit(0.2, "too slow"):
+        try:
+            time.sleep(5)
+        except Exception:  # what the proof's own checks do with a failing op
+            time.sleep(5)
+    assert time.monotonic() - started < 2

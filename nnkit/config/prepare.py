@@ -102,7 +102,8 @@ def prove_run(cfg: Any, task: str) -> RunProof:
     """The gradient proof of the ops the run uses (its activations and its loss), made before
     the first step; plugin ops are proved unless ``plugin_loading.prove=false``."""
     ops = run_ops(cfg.model, loss_name(cfg.loss, task), params_of("loss", cfg.loss))
-    return prove_ops(ops, cfg.plugin_loading.prove, list(cfg.plugins))
+    policy = cfg.plugin_loading
+    return prove_ops(ops, policy.prove, list(cfg.plugins), policy.proof_timeout_s)
 
 
 @contextmanager

@@ -173,6 +173,7 @@ def check_settings(cfg: Any) -> None:
     at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
     at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
     at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
+    at_least("plugin_loading.proof_timeout_s", cfg.plugin_loading.proof_timeout_s, 0)
     at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)
     at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0, integer=True)
 

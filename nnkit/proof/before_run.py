@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nnkit.errors import ConfigError
+from nnkit.plugins import time_limit
 from nnkit.registries import registry_of
 from nnkit.registry import BUILTIN
 
@@ -102,10 +103,13 @@ def _label(kind: str, name: str, options: dict[str, Any]) -> str:
     return f"{kind} {name}" + (f"[{shown}]" if shown else "")
 
 
-def prove_ops(ops: Iterable[Op], prove: bool = True, plugins: Sequence[str] = ()) -> RunProof:
+def prove_ops(
+    ops: Iterable[Op], prove: bool = True, plugins: Sequence[str] = (), timeout_s: float = 0.0
+) -> RunProof:
     """Prove ``ops`` as ``nnkit.gradcheck`` would; a failed row is a one-line ``ConfigError``
     naming the op, its worst relative error and how to see the whole table (``plugins``: the
-    run's plugin modules, for that command)."""
+    run's plugin modules, for that command); an op whose proof takes longer than ``timeout_s``
+    (0: no limit) is a one-line ``PluginError`` naming it."""
     proof = RunProof(skipped=not prove)
     started = time.perf_counter()
     for kind, name, options in ops:
@@ -115,7 +119,9 @@ def prove_ops(ops: Iterable[Op], prove: bool = True, plugins: Sequence[str] = ()
             continue
         if not prove:
             continue
-        for row in _rows(kind, name, options):
+        with time_limit(timeout_s, _hangs(kind, name, label, timeout_s)):
+            rows = _rows(kind, name, options)
+        for row in rows:
             if row.verdict == "unproved":
                 proof.unproved.append(label)
             elif row.verdict != "pass":
@@ -131,6 +137,14 @@ def prove_ops(ops: Iterable[Op], prove: bool = True, plugins: Sequence[str] = ()
                 )
     proof.seconds = time.perf_counter() - started
     return proof
+
+
+def _hangs(kind: str, name: str, label: str, timeout_s: float) -> str:
+    return (
+        f"the gradient proof of {label} ({registry_of(kind).source(name)}) did not finish "
+        f"within {timeout_s:g} s: its forward or backward hangs? (plugin_loading.proof_timeout_s "
+        f"sets the limit; 0: none)"
+    )
 
 
 def _refusal(kind: str, name: str, row: Any, plugins: Sequence[str]) -> str:
