@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nnkit.data.delimiters import delimiter_character, refuse_another_delimiter
 from nnkit.registry import did_you_mean
 
 SPLIT_NAMES = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
-DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "space": " "}
 CSV_MEMORY_FACTOR = 12  # bytes of Python objects per byte of CSV text while it is parsed
 NPZ_MEMORY_FACTOR = 3  # the arrays, their float copy, the tensors
 
@@ -70,27 +70,9 @@ def existing_file(path: str, suffixes: Sequence[str], dataset: str) -> Path:
     return file
 
 
-def delimiter_character(delimiter: str) -> str:
-    """``data.delimiter`` as its character: a name (``semicolon``, ``tab``, ... — what the
-    command line can write plainly) or the character itself.
-
-    >>> delimiter_character("semicolon"), delimiter_character("tab"), delimiter_character("|")
-    (';', '\\t', '|')
-    """
-    if delimiter in DELIMITERS:
-        return DELIMITERS[delimiter]
-    if len(delimiter) != 1:
-        hint = did_you_mean(delimiter, list(DELIMITERS))
-        raise ValueError(
-            f"data.delimiter={delimiter!r} should be one character, like , or ;, or a "
-            f"name{hint} (choose from: {', '.join(DELIMITERS)})"
-        )
-    return delimiter
-
-
 def read_csv_rows(file: Path, delimiter: str, header: bool) -> tuple[list[str], list[list[str]]]:
-    """The column names (``0, 1, ...`` without a header) and the rows, all the same width."""
-    delimiter = delimiter_character(delimiter)
+    """The column names (``0, 1, ...`` without a header) and the rows, all the same width;
+    ``delimiter`` is one character."""
     check_memory(file, CSV_MEMORY_FACTOR)
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
@@ -168,10 +150,11 @@ def read_csv_table(
     """A CSV file as a ``Table``: ``target`` (default: the last column but the split column),
     ``features``
     (default: every other column), and the optional ``split_column``."""
-    names, rows = read_csv_rows(file, delimiter, header)
+    character = delimiter_character(delimiter)
+    names, rows = read_csv_rows(file, character, header)
     target = target or [name for name in names if name != split_column][-1]
     if header and (target not in names or len(names) == 1):
-        _refuse_another_delimiter(file, names, target, delimiter_character(delimiter))
+        refuse_another_delimiter(file, names, target, character)
     target_index = column(names, target, file, "data.target")
     split_index = column(names, split_column, file, "data.split_column") if split_column else None
     skipped = {target_index, split_index}
@@ -185,25 +168,6 @@ def read_csv_table(
     _no_empty_targets(targets, file, target, first)
     splits = None if split_index is None else _split_ids([r[split_index] for r in rows], file)
     return Table(str(file), x, wanted, targets, target, splits)
-
-
-def _refuse_another_delimiter(file: Path, names: list[str], target: str, used: str) -> None:
-    """A header read as one column, or without ``target``, that another delimiter splits into
-    columns (holding ``target`` where one was named): say which delimiter to set."""
-    line = used.join(names)
-    for name, character in DELIMITERS.items():
-        parts = [part.strip() for part in line.split(character)]
-        if (
-            name == "space"
-            or character == used
-            or len(parts) < 2
-            or (len(names) > 1 and target not in parts)
-        ):
-            continue
-        raise ValueError(
-            f"the header of {file} is {line!r}: split by {character!r} it holds the columns "
-            f"{', '.join(parts)}, not split by {used!r} — set data.delimiter={name}"
-        )
 
 
 def _no_empty_targets(targets: np.ndarray, file: Path, name: str, first_line: int) -> None:
