@@ -93,6 +93,13 @@ class Task:
     integer_targets: bool  # metrics take int64 targets
     metric_names: tuple[str, ...]  # what ``metrics`` logs, besides the loss
 
+    def collection(self, classes: int, outputs: int, prefix: str, replicas: int = 1) -> Any:
+        """The task's metrics as one torchmetrics ``MetricCollection``, their keys starting
+        with ``prefix``; one value per replica when there are several."""
+        from torchmetrics import MetricCollection
+
+        return MetricCollection(self.metrics(classes, outputs, replicas), prefix=prefix)
+
 
 TASKS: dict[str, Task] = {
     "binary": Task(

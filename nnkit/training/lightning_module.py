@@ -25,6 +25,7 @@ from nnkit.training.callbacks import tensorboard_of
 from nnkit.training.compiled import CompiledStep
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses, check_weights
+from nnkit.viz.board import log_replica_scores
 
 
 def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -34,14 +35,6 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     {'val/acc': 0.5}
     """
     return {k: float(v) for k, v in metrics.items() if not k.endswith(("_step", "_epoch"))}
-
-
-def task_metrics(
-    task: str, classes: int, outputs: int, prefix: str, replicas: int = 1
-) -> MetricCollection:
-    """The task's metrics (accuracy, or MSE and R²), their keys starting with ``prefix``; one
-    value per replica when there are several."""
-    return MetricCollection(TASKS[task].metrics(classes, outputs, replicas), prefix=prefix)
 
 
 class NNKitModule(pl.LightningModule):
@@ -74,9 +67,9 @@ class NNKitModule(pl.LightningModule):
             self.summed_loss = type(loss)(reduction="sum", backend=loss.backend)
         self.replica_scores: dict[str, Tensor] = {}  # per-replica metrics, latest of each
         self.objective_metric = objective or (self.task.monitor, self.task.mode)
-        self.train_metrics = task_metrics(task, classes, outputs, "train/", self.replicas)
-        self.val_metrics = task_metrics(task, classes, outputs, "val/", self.replicas)
-        self.test_metrics = task_metrics(task, classes, outputs, "test/", self.replicas)
+        self.train_metrics = TASKS[task].collection(classes, outputs, "train/", self.replicas)
+        self.val_metrics = TASKS[task].collection(classes, outputs, "val/", self.replicas)
+        self.test_metrics = TASKS[task].collection(classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.train_loss = MeanMetric()  # the epoch's, weighted by batch size
         self._updates: WeightUpdates | None = None  # the optimizer's, per training call
@@ -291,9 +284,7 @@ class NNKitModule(pl.LightningModule):
             self.log(f"{key}_min", per_replica.min())
             self.log(f"{key}_max", per_replica.max())
             if experiment is not None and self.trainer.is_global_zero:
-                experiment.add_histogram(f"replicas/{key}", per_replica, self.global_step)
-                for r, value in enumerate(per_replica.tolist()):
-                    experiment.add_scalar(f"replicas/{key}/{r:03d}", value, self.global_step)
+                log_replica_scores(experiment, key, per_replica, self.global_step)
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval_loss("val")

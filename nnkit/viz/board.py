@@ -36,6 +36,14 @@ def log_start(experiment: Any, task: str, config_yaml: str) -> None:
     experiment.add_text("config", "```\n" + config_yaml + "\n```", 0)
 
 
+def log_replica_scores(experiment: Any, key: str, scores: torch.Tensor, step: int) -> None:
+    """A metric of every replica (``scores``, one value each): their histogram and each
+    replica's own curve (``replicas/KEY/007``)."""
+    experiment.add_histogram(f"replicas/{key}", scores, step)
+    for replica, value in enumerate(scores.tolist()):
+        experiment.add_scalar(f"replicas/{key}/{replica:03d}", value, step)
+
+
 def drawable(net: nn.Module) -> TypeGuard[MLP]:
     """A network small enough to draw every few epochs, whose step can be traced."""
     if not isinstance(net, MLP) or net.pairs is None:
