@@ -47,6 +47,8 @@ from nnkit.errors import (
 from nnkit.runs.launch import Launch, complete_slurm_env, current
 from nnkit.runs.lock import run_lock
 from nnkit.runs.storage import check_writable, checkpoint_bytes, os_reason
+from nnkit.search.checks import check_search, check_space
+from nnkit.search.config import FORMER_SWEEPER, SWEEPER
 
 JOB_FAILURES: tuple[type[Exception], ...] = (
     *USER_ERRORS,
@@ -111,6 +113,10 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     cfg = without_hydra(full)
     _check_launch(cfg, multirun)
     prepared = prepare(cfg, Path(full.hydra.run.dir))
+    if multirun and str(full.hydra.sweeper.get("_target_", "")) in (SWEEPER, FORMER_SWEEPER):
+        launcher = str(full.hydra.launcher.get("_target_", "")).rsplit(".", 1)[-1]
+        check_search(full.hydra.sweeper, launcher, len(prepared.objectives))
+        check_space(full.hydra.sweeper, [o.input_line for o in parsed if o.is_sweep_override()])
     from nnkit.training.trainer import check_trainer
 
     check_trainer(cfg.trainer, Path(full.hydra.run.dir))
@@ -132,6 +138,15 @@ def _check_launch(cfg: DictConfig, multirun: bool) -> None:
         )
 
 
+def _sweeper_setup(full: DictConfig) -> list[str]:
+    """Register nnkit's Optuna sweeper with Hydra; the override that points a config written
+    for hydra-optuna-sweeper at it."""
+    from nnkit.search.plugin import register, retarget
+
+    register()
+    return retarget(str(full.hydra.sweeper.get("_target_", "")))
+
+
 def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
     """Add explicit run and sweep folders (resolved once, here) unless the user gave them."""
     given = {a.split("=", 1)[0] for a in argv}
@@ -144,7 +159,7 @@ def _pin_folders(argv: list[str], full: DictConfig) -> tuple[list[str], Path]:
     return pinned, sweep_dir
 
 
-def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
+def make_task(prepared: Any) -> Callable[[DictConfig], float | list[float] | None]:
     """Hydra's task function: trains one job, reusing ``prepared`` for the job whose config it
     was made from, and returns the job's objective (what Hydra's sweepers optimize).
 
@@ -155,7 +170,7 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
 
     handed_over = [prepared] if prepared is not None else []
 
-    def nnkit_train(cfg: DictConfig) -> float | None:
+    def nnkit_train(cfg: DictConfig) -> float | list[float] | None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
@@ -165,7 +180,10 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
         folder = Path(hydra_cfg.runtime.output_dir)
         ready = handed_over.pop() if handed_over and handed_over[0].config == plain(cfg) else None
         try:
-            return objective_value(train(cfg, folder, ready))
+            metrics = train(cfg, folder, ready)
+            if "pruned" in metrics:
+                raise pruned(metrics, hydra_cfg.job.num)
+            return objective_value(metrics)
         except RunInterrupted as error:
             print(f"nnkit.train: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
@@ -181,18 +199,32 @@ def make_task(prepared: Any) -> Callable[[DictConfig], float | None]:
     return nnkit_train
 
 
-def objective_value(metrics: dict[str, Any]) -> float | None:
-    """The run's objective; a missing or non-finite one is an ``ObjectiveError``. Only the
-    process that wrote the metrics (rank 0) has one to give."""
+def pruned(metrics: dict[str, Any], job: int) -> Exception:
+    """Optuna's ``TrialPruned`` for a job its pruner stopped (the sweeper tells the study)."""
+    import optuna
+
+    at = metrics["pruned"]
+    line = f"job {job} (trial {at['trial']}) pruned after epoch {at['epoch']}: {at['value']:.4g}"
+    print(f"nnkit.train: {line}", file=sys.stderr)
+    return optuna.TrialPruned(line)
+
+
+def objective_value(metrics: dict[str, Any]) -> float | list[float] | None:
+    """The run's objective (a list of values for several objectives); a missing or
+    non-finite one is an ``ObjectiveError``. Only the process that wrote the metrics (rank 0)
+    has one to give."""
     objective = metrics.get("objective")
     if objective is None:
         return None
-    value = objective["value"]
-    if value is None or not math.isfinite(value):
-        raise ObjectiveError(
-            f"the objective {objective['name']} is {value}: nothing for a sweeper to compare"
-        )
-    return value
+    objectives = metrics.get("objectives", [objective])
+    for each in objectives:
+        value = each["value"]
+        if value is None or not math.isfinite(value):
+            raise ObjectiveError(
+                f"the objective {each['name']} is {value}: nothing for a sweeper to compare"
+            )
+    values = [each["value"] for each in objectives]
+    return values if "objectives" in metrics else values[0]
 
 
 def with_launch_folder(argv: list[str], launch: Launch) -> list[str]:
@@ -220,6 +252,8 @@ def main() -> None:
         except USER_ERRORS as error:
             fail(str(error), 2)
         argv, sweep_dir = _pin_folders(argv, full)
+        if _is_multirun(argv):
+            argv += _sweeper_setup(full)
         folder = sweep_dir if _is_multirun(argv) else Path(full.hydra.run.dir)
         sys.argv[1:] = argv  # hydra.main reads its overrides from sys.argv alone
     task = make_task(prepared)

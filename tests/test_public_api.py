@@ -113,7 +113,12 @@ def test_every_subpackage_is_packaged():
         ".".join(("nnkit", *init.parent.relative_to(package).parts))
         for init in package.rglob("__init__.py")
     }
-    assert found | {"nnkit.conf"} == packaged
+    plugins = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "hydra_plugins").rglob("__init__.py")
+    }
+    assert not (REPO / "hydra_plugins" / "__init__.py").exists()  # a namespace Hydra scans
+    assert found | plugins | {"nnkit.conf"} == packaged
 
 
 def test_the_configs_are_found_through_pkg_nnkit_conf():

@@ -65,17 +65,30 @@ def test_srun_starts_two_ranks_of_one_run(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["val/acc"] > 0.5
 
 
-def test_a_sweep_through_the_slurm_preset_becomes_slurm_jobs(tmp_path):
+def test_an_optuna_search_through_the_slurm_preset_runs_its_trials_as_slurm_jobs(tmp_path):
+    """Each trial a SLURM job, reporting every epoch to the study in a database file that the
+    jobs and the sweeper share."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path}/studies.db"
     result = cli(
-        "nnkit.train", "-m", "launcher=slurm", "seed=0,1,2,3", *COMMON, "logger=none",
-        "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5", f"hydra.sweep.dir={tmp_path}",
-        timeout=600,
+        "nnkit.train", "-m", "launcher=slurm", "hydra/sweeper=optuna", "hydra.sweeper.n_jobs=4",
+        "hydra.sweeper.n_trials=4", "hydra/sweeper/pruner=median", f"hydra.sweeper.storage={url}",
+        "hydra.sweeper.study_name=cluster", "optimizer.lr=tag(log,interval(0.001,0.1))",
+        *COMMON, "logger=none", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((tmp_path / "sweep" / "summary.json").read_text())
     assert sorted(job["job"] for job in summary["jobs"]) == ["0", "1", "2", "3"]
-    logs = list((tmp_path / ".submitit").rglob("*_log.out"))
+    logs = list((tmp_path / "sweep" / ".submitit").rglob("*_log.out"))
     assert len(logs) == 4  # each job ran as a SLURM job (submitit's logs, one per job)
+    trials = optuna.load_study(study_name="cluster", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    assert all(sorted(t.intermediate_values) == [0, 1] for t in trials)
+    assert {t.user_attrs["run_dir"] for t in trials} == {
+        str(tmp_path / "sweep" / job) for job in "0123"
+    }
 
 
 def submit(tmp_path: Path, name: str, *overrides: str) -> str:

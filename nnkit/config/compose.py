@@ -11,6 +11,7 @@ effect before anything is composed, so a plugin's dataset or model is a valid op
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -59,8 +60,11 @@ def apply_plugin_overrides(parsed: Sequence[Any]) -> None:
 
 def register_options() -> None:
     """nnkit's schemas and every registry entry's config option, in Hydra's ConfigStore."""
+    from nnkit.search.config import store_configs
+
     store_schemas()
     store_registry_options(CONFIG_MODULE)
+    store_configs()  # hydra/sweeper=optuna and its samplers and pruners
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -85,21 +89,44 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
         raise ConfigError(one_line(str(error)) + detail) from error
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group: its YAML files, and for registry-backed groups every
-    registered name (a plugin's entry gets its options from its signature)."""
+def group_options(group: str, search_path: Sequence[Path] = ()) -> list[str]:
+    """The options of a config group: its YAML files (nnkit's, and those under the folders of
+    ``search_path``), and for registry-backed groups every registered name (a plugin's entry
+    gets its options from its signature)."""
     from importlib.resources import files
 
-    folder = files(CONFIG_MODULE).joinpath(group)
-    options = {p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")}
+    folders = [files(CONFIG_MODULE).joinpath(group), *(Path(f) / group for f in search_path)]
+    options = {
+        p.name.removesuffix(".yaml")
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml")
+    }
     if group in CONFIG_GROUPS:
         options |= set(CONFIG_GROUPS[group].registry.names())
     return sorted(options)
 
 
-def check_group_option(group: str, value: Any) -> None:
+def search_path(parsed: Sequence[Any]) -> list[Path]:
+    """The config folders ``hydra.searchpath=[file://...]`` adds on the line (a project's own
+    presets beside nnkit's).
+
+    >>> search_path(parse(["hydra.searchpath=[file:///srv/conf,pkg://other.conf]"]))
+    [PosixPath('/srv/conf')]
+    """
+    for override in parsed:
+        if override.key_or_group == "hydra.searchpath" and not override.is_delete():
+            entries = override.value()
+            entries = entries if isinstance(entries, list) else [entries]
+            return [Path(str(e).removeprefix("file://")) for e in entries
+                    if str(e).startswith("file://")]  # fmt: skip
+    return []
+
+
+def check_group_option(group: str, value: Any, folders: Sequence[Path] = ()) -> None:
     """Raise a did-you-mean ``ConfigError`` unless ``value`` is one option of ``group``."""
-    options = group_options(group)
+    options = group_options(group, folders)
     if value is None and group in OPTIONAL_GROUPS:
         raise ConfigError(
             f"{group}=null: to run without one, leave {group} out or write ~{group} "
@@ -117,6 +144,7 @@ def check_group_option(group: str, value: Any) -> None:
 def check_group_overrides(parsed: Sequence[Any]) -> None:
     """Every ``group=option`` on the line names options that exist; required groups are not
     deleted or emptied."""
+    folders = search_path(parsed)
     for override in parsed:
         group = override.key_or_group
         if group not in GROUPS or override.package is not None:
@@ -126,13 +154,13 @@ def check_group_overrides(parsed: Sequence[Any]) -> None:
         if override.is_delete():
             continue
         if override.is_sweep_override():
-            for value in _sweep_values(override):
-                check_group_option(group, value)
+            for value in _sweep_values(override, folders):
+                check_group_option(group, value, folders)
         else:
-            check_group_option(group, override.value())
+            check_group_option(group, override.value(), folders)
 
 
-def _sweep_values(override: Any) -> list[Any]:
+def _sweep_values(override: Any, folders: Sequence[Path] = ()) -> list[Any]:
     """The values of an enumerable sweep (a glob over a group's options included)."""
     from hydra.core.override_parser.types import Glob, Transformer
 
@@ -143,7 +171,7 @@ def _sweep_values(override: Any) -> list[Any]:
                 f"{override.input_line}: glob() chooses options of a config group "
                 f"({', '.join(GROUPS)}), and {override.key_or_group} is not one"
             )
-        return value.filter(group_options(override.key_or_group))
+        return value.filter(group_options(override.key_or_group, folders))
     if not override.is_discrete_sweep():
         return []
     return list(override.sweep_iterator(transformer=Transformer.str))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omegaconf import ListConfig
 from torch import nn
 
 from nnkit.config.build import (
@@ -47,6 +48,7 @@ class Prepared:
     resume: Resume | None  # the checkpoint to resume from, checked
     objective: tuple[str, str]  # the metric best.ckpt is chosen by, and "max" or "min"
     proof: RunProof  # the gradient proof of the run's ops, made before the first step
+    objectives: tuple[tuple[str, str], ...] = ()  # every objective a search gets, the first too
 
 
 def prepare(cfg: Any, run_dir: Path) -> Prepared:
@@ -63,9 +65,17 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         loss = build_task_loss(cfg.loss, data.task, backend, replicas)
         proof = prove_run(cfg, data.task)
         resume = check_resumable(cfg.ckpt_path, Path(run_dir), net)
-        with user_errors("objective"):
-            objective = resolve_objective(data.task, cfg.objective, replicas)
-    return Prepared(plain(cfg), data, net, loss, resume, objective, proof)
+        objectives = _objectives(data.task, cfg.objective, replicas)
+    return Prepared(plain(cfg), data, net, loss, resume, objectives[0], proof, objectives)
+
+
+def _objectives(task: str, objective: Any, replicas: int) -> tuple[tuple[str, str], ...]:
+    """``objective`` (one metric or a list) as (metric, mode) pairs."""
+    names = list(objective) if isinstance(objective, list | ListConfig) else [objective]
+    if not names:
+        raise ConfigError("objective=[]: name at least one validation metric (or auto)")
+    with user_errors("objective"):
+        return tuple(resolve_objective(task, str(name), replicas) for name in names)
 
 
 def validate(cfg: Any) -> None:

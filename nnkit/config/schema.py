@@ -76,7 +76,8 @@ class NNKitConfig:
     plugins: list[str] = field(default_factory=list)  # modules or .py files to import first
     plugin_loading: LoadingPolicy = field(default_factory=LoadingPolicy)
     ckpt_path: Any = None  # checkpoint to resume from; "last" resumes the run folder's last
-    objective: str = "auto"  # what best.ckpt is chosen by and a sweep optimizes
+    objective: Any = "auto"  # what best.ckpt is chosen by and a sweep optimizes; a list
+    # ([val/acc, val/loss]) gives a multi-objective search every value, best.ckpt the first
     model: Any = None
     data: Any = None
     loss: Any = None

@@ -48,6 +48,7 @@ def _job(folder: Path) -> tuple[int, str]:
 def best_job(rows: list[dict]) -> dict | None:
     """The job whose objective is best (in its own direction), or None without objectives."""
     scored = [r for r in rows if isinstance(r["metrics"].get("objective"), dict)]
+    scored = [r for r in scored if "pruned" not in r["metrics"]]  # stopped before its end
     scored = [r for r in scored if r["metrics"]["objective"]["value"] is not None]
     if not scored:
         return None
@@ -57,6 +58,14 @@ def best_job(rows: list[dict]) -> dict | None:
         return objective["value"] if objective["mode"] == "max" else -objective["value"]
 
     return max(scored, key=score)
+
+
+def _status(row: dict) -> str:
+    if "failure" in row:
+        return f"FAILED: {row['failure']['reason']}"
+    if "pruned" in row["metrics"]:
+        return f"PRUNED after epoch {row['metrics']['pruned']['epoch']}"
+    return "ok"
 
 
 def summarize(sweep_dir: Path) -> tuple[str, bool]:
@@ -69,7 +78,7 @@ def summarize(sweep_dir: Path) -> tuple[str, bool]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         values = [f"{row['metrics'][k]:.4g}" if k in row["metrics"] else "" for k in keys]
-        status = f"FAILED: {row['failure']['reason']}" if "failure" in row else "ok"
+        status = _status(row)
         cells = [row["job"], " ".join(row["overrides"]), *values, status.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
@@ -84,6 +93,8 @@ def summarize(sweep_dir: Path) -> tuple[str, bool]:
     write_atomic(sweep_dir / "summary.json", summary.encode())
     write_atomic(sweep_dir / "summary.md", (table + "\n").encode())
     failed = sum("failure" in row for row in rows)
+    pruned = sum("pruned" in row["metrics"] for row in rows)
     counts = f"{len(rows)} runs" + (f", {failed} failed" if failed else "")
+    counts += f", {pruned} pruned" if pruned else ""
     text = f"sweep summary ({counts}, {sweep_dir / 'summary.md'}):\n{table}"
     return text, failed < len(rows)

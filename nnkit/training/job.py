@@ -82,6 +82,7 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[st
     """Fit, then test the final weights; the resolved config is written first."""
     from nnkit.training.lightning_module import final_metrics
     from nnkit.training.trainer import assemble
+    from nnkit.training.trial_report import TrialReport
 
     run = assemble(cfg, run_dir, prepared, training=True)
     if run.trainer.is_global_zero:
@@ -93,7 +94,11 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[st
         if not run.trainer.interrupted:
             raise
         raise interrupted(stop, run_dir) from stop
-    metrics = final_metrics(run.trainer.callback_metrics)
+    metrics: dict[str, Any] = final_metrics(run.trainer.callback_metrics)
+    callbacks: list = run.trainer.callbacks  # type: ignore[attr-defined]
+    reports = [c for c in callbacks if isinstance(c, TrialReport)]
+    if reports and reports[0].outcome() is not None:
+        metrics["pruned"] = reports[0].outcome()
     return _test_and_finish(run, metrics, run_dir, prepared, None)
 
 

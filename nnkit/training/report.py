@@ -53,6 +53,10 @@ def finish(
     hyperparameters, and print the summary."""
     name, mode = module.objective_metric
     metrics["objective"] = {"name": name, "mode": mode, "value": metrics.get(name)}
+    if len(prepared.objectives) > 1:  # a multi-objective search's values, in their order
+        metrics["objectives"] = [
+            {"name": n, "mode": m, "value": metrics.get(n)} for n, m in prepared.objectives
+        ]
     metrics["proof"] = prepared.proof.as_dict()
     text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
     write_atomic(run_dir / "metrics.json", text.encode())

@@ -23,6 +23,7 @@ from nnkit.config.prepare import Prepared
 from nnkit.data.datamodule import TensorDataModule
 from nnkit.errors import ConfigError
 from nnkit.registries import registry_of
+from nnkit.search.trial import current_trial
 from nnkit.training.callbacks import (
     AtomicCheckpointIO,
     BoardViews,
@@ -34,6 +35,7 @@ from nnkit.training.callbacks import (
 )
 from nnkit.training.compiled import planned_steps, should_compile
 from nnkit.training.lightning_module import NNKitModule
+from nnkit.training.trial_report import TrialReport
 
 
 def quiet_lightning() -> None:
@@ -178,6 +180,10 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
         callbacks.append(BoardViews(prepared.data, OmegaConf.to_yaml(cfg, resolve=True)))
         if cfg.logger.figures:
             callbacks.append(FigureLogger(prepared.data, cfg.logger.figures_every_n_epochs))
+    trial = current_trial()  # a job of an Optuna search: report to its study, maybe prune
+    if trial is not None:
+        trial.describe(run_dir)
+        callbacks.append(TrialReport(trial, monitor))
     if cfg.trainer.early_stopping_patience > 0:
         callbacks.append(
             EarlyStopping(monitor=monitor, mode=mode, patience=cfg.trainer.early_stopping_patience)
