@@ -124,7 +124,7 @@ def test_every_entry_point_group_the_docs_name_fills_its_registry(site):
     for group in ENTRY_POINT_GROUPS:
         assert f"('group_{group}', 'package every-group 0.1')" in out, (group, out)
     named = re.compile(r"`?nnkit\.(activations|losses|datasets|models|optimizers|[a-z_]+)`")
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "guides" / "plugins.md").read_text()
     item = readme[readme.index("**Installed packages**") :].split(" — see ")[0]
     assert set(named.findall(item)) == set(ENTRY_POINT_GROUPS)
     docstring = plugins.__doc__ or ""
@@ -168,8 +168,8 @@ def test_the_example_plugin_does_what_the_readmes_say(site, tmp_path):
         in missing.stderr
     )
     assert "nnkit.functions.Pair(swish_forward, swish_backward" in text
-    readme = (REPO / "README.md").read_text()
-    assert "`pair = nnkit.functions.Pair(forward, backward)` on a Function" in readme
+    guide = (REPO / "docs" / "guides" / "plugins.md").read_text()
+    assert "`pair = nnkit.functions.Pair(forward, backward)` on a Function" in guide
 
 
 def test_broken_plugin_warns_once_and_says_why_when_asked_for(site, tmp_path):
@@ -263,9 +263,9 @@ def test_plugin_author_helper_passes_good_and_fails_wrong_ops():
         testing.check_activation(Broken)
 
 
-def test_readme_write_your_own_activation_runs_as_written():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Write your own activation", 1)[1]
+def test_the_plugins_guide_runs_as_written():
+    guide = (REPO / "docs" / "guides" / "plugins.md").read_text()
+    section = guide.split("# Write your own activation", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -130,10 +130,11 @@ def test_the_configs_are_found_through_pkg_nnkit_conf():
     assert compose(["data=circular"]).data.name == "circular"
 
 
-def test_every_nnkit_path_the_readme_names_exists():
+def test_every_nnkit_path_the_readme_and_the_docs_name_exists():
     import re
 
-    readme = (REPO / "README.md").read_text()
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    readme = "\n".join(page.read_text() for page in pages)
     paths = set(re.findall(r"`[^`\n]*?\b(nnkit(?:\.[A-Za-z_]+)+)", readme))
     paths -= {"nnkit.datasets"}  # an entry-point group (tests/test_plugins.py), not a module
     assert "nnkit.train.run" in paths and "nnkit.maths.network" in paths

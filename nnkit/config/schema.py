@@ -78,10 +78,10 @@ class NNKitConfig:
     ckpt_path: Any = None  # checkpoint to resume from; "last" resumes the run folder's last
     objective: Any = "auto"  # what best.ckpt is chosen by and a sweep optimizes; a list
     # ([val/acc, val/loss]) gives a multi-objective search every value, best.ckpt the first
-    model: Any = None
-    data: Any = None
-    loss: Any = None
-    optimizer: Any = None
+    model: Any = None  # a MODELS entry: its option (model=mlp) and that option's keys
+    data: Any = None  # a DATASETS entry (data=circular), or your own file (data=csv)
+    loss: Any = None  # a LOSSES entry, or auto: the task's own
+    optimizer: Any = None  # an OPTIMIZERS entry (optimizer=adam) and its typed settings
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 
@@ -126,6 +126,59 @@ MAX_SEED = 2**32 - 1  # the widest range every generator (Python, numpy, torch) 
 MAX_REPLICAS = 100_000
 
 
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a number setting: ``>= low`` (``> low`` when ``strict``), at most
+    ``high``, whole when ``integer``.
+
+    >>> Range(0, strict=True, integer=True).text()
+    'an integer > 0'
+    """
+
+    low: float
+    strict: bool = False
+    integer: bool = False
+    high: float | None = None
+
+    def check(self, key: str, value: Any) -> None:
+        at_least(key, value, self.low, self.strict, self.integer)
+        if self.high is not None:
+            at_most(key, value, self.high)
+
+    def text(self) -> str:
+        bound = f"{'>' if self.strict else '>='} {self.low}"
+        upper = f" and <= {self.high}" if self.high is not None else ""
+        return f"{'an integer' if self.integer else 'a number'} {bound}{upper}"
+
+
+RANGES: dict[str, Range] = {  # every number setting with a fixed range (checked, documented)
+    "optimizer.lr": Range(0.0, strict=True),
+    "optimizer.weight_decay": Range(0.0),
+    "optimizer.momentum": Range(0.0),
+    "trainer.max_epochs": Range(0, strict=True),
+    "trainer.steps_per_call": Range(0, strict=True),
+    "trainer.threads": Range(0, integer=True),  # and at most the machine's cores
+    "seed": Range(0, integer=True, high=MAX_SEED),
+    "data.seed": Range(0, integer=True, high=MAX_SEED),
+    "trainer.checkpoint_interval_s": Range(0),
+    "trainer.early_stopping_patience": Range(0, integer=True),
+    "trainer.overfit_batches": Range(0),
+    "trainer.log_every_n_steps": Range(0, strict=True),
+    "trainer.replicas": Range(0, strict=True, integer=True, high=MAX_REPLICAS),
+    "logger.figures_every_n_epochs": Range(0),
+    "plugin_loading.timeout_s": Range(0),
+    "plugin_loading.proof_timeout_s": Range(0),
+    "data.batch_size": Range(0, strict=True, integer=True),
+    "data.eval_batch_size": Range(0, integer=True),
+}
+CHOICES: dict[str, tuple[str, ...]] = {  # every setting that names one of a few choices
+    "trainer.accelerator": ACCELERATORS,
+    "trainer.progress_bar": PROGRESS_BARS,
+    "trainer.compile": COMPILE_CHOICES,
+    "logger.name": LOGGERS,
+}
+
+
 def at_most(key: str, value: float, high: float) -> None:
     """Raise ``ConfigError`` if ``value > high`` (call after ``at_least``)."""
     if value > high:
@@ -136,12 +189,13 @@ def check_settings(cfg: Any) -> None:
     """Ranges and choices of the settings (their types are checked by the schema)."""
     if cfg.ckpt_path is not None and not (isinstance(cfg.ckpt_path, str) and cfg.ckpt_path):
         raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} should be a checkpoint file or 'last'")
-    optimizer = cfg.optimizer
-    if "lr" in optimizer:
-        at_least("optimizer.lr", optimizer.lr, 0.0, strict=True)
-    for key in ("weight_decay", "momentum"):
-        if key in optimizer:
-            at_least(f"optimizer.{key}", optimizer[key], 0.0)
+    for key, valid in RANGES.items():
+        section, _, name = key.rpartition(".")
+        node = cfg.get(section) if section else cfg
+        if node is not None and name in node:
+            valid.check(key, node[name])
+    at_most("trainer.threads", cfg.trainer.threads, os.cpu_count() or 1)
+    at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
     one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
     check_devices(cfg.trainer.accelerator, cfg.trainer.devices)
     one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
@@ -154,29 +208,8 @@ def check_settings(cfg: Any) -> None:
     for name in names or ["(empty list)"]:
         one_of("logger.name", name, LOGGERS)
     one_of("trainer.compile", compile_choice(cfg.trainer.compile), COMPILE_CHOICES)
-    at_least("trainer.max_epochs", cfg.trainer.max_epochs, 0, strict=True)
-    at_least("trainer.steps_per_call", cfg.trainer.steps_per_call, 0, strict=True)
-    at_least("trainer.threads", cfg.trainer.threads, 0, integer=True)
-    at_most("trainer.threads", cfg.trainer.threads, os.cpu_count() or 1)
-    for key, seed in (("seed", cfg.seed), ("data.seed", cfg.data.get("seed", 0))):
-        at_least(key, seed, 0, integer=True)
-        at_most(key, seed, MAX_SEED)
-    at_least("trainer.checkpoint_interval_s", cfg.trainer.checkpoint_interval_s, 0)
-    at_least(
-        "trainer.early_stopping_patience", cfg.trainer.early_stopping_patience, 0, integer=True
-    )
-    at_least("trainer.overfit_batches", cfg.trainer.overfit_batches, 0)
     if not isinstance(cfg.trainer.fast_dev_run, bool):
         at_least("trainer.fast_dev_run", cfg.trainer.fast_dev_run, 0, integer=True)
-    at_least("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps, 0, strict=True)
-    at_least("trainer.replicas", cfg.trainer.replicas, 0, strict=True, integer=True)
-    at_most("trainer.replicas", cfg.trainer.replicas, MAX_REPLICAS)
-    at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
-    at_least("logger.figures_every_n_epochs", cfg.logger.figures_every_n_epochs, 0)
-    at_least("plugin_loading.timeout_s", cfg.plugin_loading.timeout_s, 0)
-    at_least("plugin_loading.proof_timeout_s", cfg.plugin_loading.proof_timeout_s, 0)
-    at_least("data.batch_size", cfg.data.batch_size, 0, strict=True, integer=True)
-    at_least("data.eval_batch_size", cfg.data.eval_batch_size, 0, integer=True)
 
 
 def compile_choice(setting: Any) -> str:
