@@ -6,6 +6,7 @@ experiments' report with its figures."""
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 from pathlib import Path
 
@@ -118,18 +119,79 @@ def commands_page() -> str:
     return "\n".join(parts)
 
 
+API_MODULES = ("nnkit", "nnkit.train", "nnkit.testing", "nnkit.functions")
+
+
 def api_page() -> str:
-    parts = ["# Python API", "", "The public API, from its docstrings.", ""]
-    for path in (
-        "nnkit",
-        "nnkit.train",
-        "nnkit.testing",
-        "nnkit.registry.Registry",
-        "nnkit.maths.contract.Contract",
-        "nnkit.data.dataset.TensorData",
-    ):
-        parts += [f"::: {path}", ""]
+    """Each public module's docstring, then every name of its ``__all__`` with its signature
+    and docstring (a class with its public methods); doctests shown as Python sessions."""
+    intro = (
+        "The public API, from its docstrings (their examples are doctests: the suite runs them)."
+    )
+    parts = ["# Python API", "", intro, ""]
+    for module_name in API_MODULES:
+        module = importlib.import_module(module_name)
+        parts += [f"## {module_name}", "", docstring(module), ""]
+        for name in public_names(module):
+            parts += api_entry(f"{module_name}.{name}", getattr(module, name))
     return "\n".join(parts)
+
+
+def public_names(module: object) -> list[str]:
+    """``__all__``, or else the functions and classes the module defines under public names."""
+    found = getattr(module, "__all__", None)
+    if found is not None:
+        return list(found)
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__ == getattr(module, "__name__", "")
+    ]
+
+
+def api_entry(path: str, obj: object) -> list[str]:
+    """One public name: its signature and docstring; a class's public methods too."""
+    if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+        summary = docstring(type(obj)).split("\n")[0]
+        return [f"### {path}", "", f"A `{type(obj).__name__}`: {summary}", ""]
+    parts = [f"### {path}", "", fenced(obj.__name__, obj), "", docstring(obj), ""]
+    if inspect.isclass(obj):
+        for name, member in vars(obj).items():
+            if not name.startswith("_") and inspect.isfunction(member) and member.__doc__:
+                parts += [
+                    f"#### {path}.{name}",
+                    "",
+                    fenced(name, member),
+                    "",
+                    docstring(member),
+                    "",
+                ]
+    return parts
+
+
+def fenced(name: str, obj: object) -> str:
+    try:
+        signature = str(inspect.signature(obj))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        signature = "(...)"
+    return f"```python\n{name}{signature}\n```"
+
+
+def docstring(obj: object) -> str:
+    """``obj``'s docstring as Markdown: its doctest blocks fenced as Python sessions."""
+    out: list[str] = []
+    in_session = False
+    for line in (inspect.getdoc(obj) or "").splitlines():
+        if line.lstrip().startswith(">>>") and not in_session:
+            out += ["", "```pycon"]
+            in_session = True
+        elif in_session and not line.strip():
+            out += ["```", ""]
+            in_session = False
+        out.append(line.strip() if in_session else line)
+    return "\n".join([*out, "```"] if in_session else out)
 
 
 def experiments_report() -> None:

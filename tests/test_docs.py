@@ -103,7 +103,8 @@ def test_the_tutorial_shows_its_figures_and_outputs(browser, served):
 def test_the_search_finds_the_straight_through_estimator(browser, served):
     browser.goto(f"{served}/")
     browser.click("label.md-search__icon, .md-search__input")
-    browser.fill("input.md-search__input", "straight-through")
+    browser.focus("input.md-search__input")
+    browser.keyboard.type("straight-through", delay=30)  # as a reader types it
     # the index is built in a web worker after the page loads: slow on a busy machine
     browser.wait_for_selector(".md-search-result__item", timeout=180_000)
     results = browser.inner_text(".md-search-result")
