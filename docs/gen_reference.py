@@ -60,13 +60,23 @@ def config_page() -> str:
 
 
 def entry_page(registry: nnkit.Registry, name: str) -> str:
+    """An entry's page: its docstring (an activation's or loss's derivation), its parameters
+    (what its config section takes), and for ops its gradient contract."""
     entry = registry.entry(name)
     obj = entry.obj
     parts = [f"# {name}", "", f"One of nnkit's {registry.kind}s ({entry.source}).", ""]
-    parts += ["## Derivation", "", inspect.getdoc(obj) or "(no docstring)", ""]
+    heading = "Derivation" if registry.kind in PROVED else "What it is"
+    parts += [f"## {heading}", "", docstring(obj) or "(no docstring)", ""]
+    parts += ["## Parameters", "", fenced(getattr(obj, "__name__", name), obj), ""]
+    if registry.kind in PROVED:
+        parts += contract_section(obj, name)
+    return "\n".join(parts)
+
+
+def contract_section(obj: object, name: str) -> list[str]:
     contract = getattr(obj, "contract", None)
     reference = getattr(obj, "reference", None)
-    parts += ["## Gradient contract", ""]
+    parts = ["## Gradient contract", ""]
     if contract is None:
         parts += ["None declared: `python -m nnkit.gradcheck` reports it unproved.", ""]
     else:
@@ -74,7 +84,7 @@ def entry_page(registry: nnkit.Registry, name: str) -> str:
     if reference is not None:
         parts += [f"Checked against the torch reference `{_name(reference)}` in float64 by "
                   f"`python -m nnkit.gradcheck {name}`.", ""]  # fmt: skip
-    return "\n".join(parts)
+    return parts
 
 
 def _contract_text(contract: nnkit.Contract) -> str:
@@ -103,7 +113,7 @@ def registries_page() -> str:
         parts += [f"## {registry.kind}", "", "| name | what it is |", "|---|---|"]
         for name in registry.names():
             doc = (inspect.getdoc(registry.get(name)) or "").split("\n")[0]
-            shown = f"[{name}]({registry.kind}/{name}.md)" if registry.kind in PROVED else name
+            shown = f"[{name}]({registry.kind}/{name}.md)"
             parts.append(f"| {shown} | {doc.replace('|', '/')} |")
         parts.append("")
     return "\n".join(parts)
@@ -213,7 +223,6 @@ write("reference/registries.md", registries_page())
 write("reference/commands.md", commands_page())
 write("reference/api.md", api_page())
 for registry in nnkit.REGISTRIES:
-    if registry.kind in PROVED:
-        for entry_name in registry.names():
-            write(f"reference/{registry.kind}/{entry_name}.md", entry_page(registry, entry_name))
+    for entry_name in registry.names():
+        write(f"reference/{registry.kind}/{entry_name}.md", entry_page(registry, entry_name))
 experiments_report()
