@@ -46,9 +46,13 @@ class Prepared:
     net: nn.Module
     loss: nn.Module
     resume: Resume | None  # the checkpoint to resume from, checked
-    objective: tuple[str, str]  # the metric best.ckpt is chosen by, and "max" or "min"
+    objectives: tuple[tuple[str, str], ...]  # (metric, "max" or "min"): what a search gets
     proof: RunProof  # the gradient proof of the run's ops, made before the first step
-    objectives: tuple[tuple[str, str], ...] = ()  # every objective a search gets, the first too
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """The first objective: the metric best.ckpt is chosen by, and its mode."""
+        return self.objectives[0]
 
 
 def prepare(cfg: Any, run_dir: Path) -> Prepared:
@@ -66,7 +70,7 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         proof = prove_run(cfg, data.task)
         resume = check_resumable(cfg.ckpt_path, Path(run_dir), net)
         objectives = _objectives(data.task, cfg.objective, replicas)
-    return Prepared(plain(cfg), data, net, loss, resume, objectives[0], proof, objectives)
+    return Prepared(plain(cfg), data, net, loss, resume, objectives, proof)
 
 
 def _objectives(task: str, objective: Any, replicas: int) -> tuple[tuple[str, str], ...]:

@@ -96,9 +96,9 @@ def _fit_and_test(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> dict[st
         raise interrupted(stop, run_dir) from stop
     metrics: dict[str, Any] = final_metrics(run.trainer.callback_metrics)
     callbacks: list = run.trainer.callbacks  # type: ignore[attr-defined]
-    reports = [c for c in callbacks if isinstance(c, TrialReport)]
-    if reports and reports[0].outcome() is not None:
-        metrics["pruned"] = reports[0].outcome()
+    pruned = next((c.outcome() for c in callbacks if isinstance(c, TrialReport)), None)
+    if pruned is not None:
+        metrics["pruned"] = pruned
     return _test_and_finish(run, metrics, run_dir, prepared, None)
 
 
