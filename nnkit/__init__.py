@@ -7,7 +7,7 @@ Lightning, Hydra, TensorBoard or matplotlib.
 >>> nnkit.ACTIVATIONS.get("rleu")
 Traceback (most recent call last):
 ...
-nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'relu'? (available: identity, relu, sigmoid, step)
+nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'relu'? (available: elu, gelu, identity, leaky_relu, linear, mish, relu, sigmoid, silu, sine, softplus, step, tanh)
 """  # noqa: E501
 
 from nnkit.activations import ACTIVATIONS, build_activation

@@ -6,8 +6,8 @@ mathematics with torch's own autograd; ``backend="torch"`` runs the reference in
 >>> act = build_activation("relu")
 >>> act(torch.tensor([-1.0, 2.0]))
 tensor([0., 2.])
->>> ACTIVATIONS.names()
-['identity', 'relu', 'sigmoid', 'step']
+>>> ACTIVATIONS.names()[:6]
+['elu', 'gelu', 'identity', 'leaky_relu', 'linear', 'mish']
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 import nnkit.maths.functions as F
+import nnkit.maths.more_functions as M
 from nnkit.maths.backend import check_backend
 from nnkit.maths.contract import Contract
 from nnkit.plugins import entry_point_discovery
@@ -130,6 +131,130 @@ class Identity(Activation):
 
     def reference(self, x: Tensor) -> Tensor:
         return x
+
+
+@ACTIVATIONS.register("linear")
+class Linear(Identity):
+    """The TensorFlow Playground's name for no activation: f(x) = x."""
+
+
+class PairActivation(Activation):
+    """A built-in defined by its hand-derived ``pair()`` alone (``nnkit.maths.more_functions``):
+    the layer runs the pair through ``PairFunction``."""
+
+    def function(self, x: Tensor) -> Tensor:
+        return M.PairFunction.apply(x, self.pair())
+
+
+@ACTIVATIONS.register("tanh")
+class Tanh(PairActivation):
+    """(e^x - e^-x) / (e^x + e^-x), in (-1, 1); backward 1 - tanh². The Playground's default."""
+
+    contract = Contract("smooth")
+
+    def pair(self) -> F.Pair:
+        return M.TANH
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.tanh(x)
+
+
+@ACTIVATIONS.register("leaky_relu")
+class LeakyReLU(PairActivation):
+    """x for x > 0, ``slope`` · x otherwise; derivative 1 or ``slope`` (``slope`` at 0)."""
+
+    contract = Contract("piecewise", kinks=(0.0,))
+    variants: ClassVar[tuple[dict[str, Any], ...]] = ({}, {"slope": 0.2})
+
+    def __init__(self, slope: float = 0.01, backend: str = "nnkit") -> None:
+        super().__init__(backend)
+        self.slope = float(slope)
+
+    def pair(self) -> F.Pair:
+        return M.leaky_relu_pair(self.slope)
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.leaky_relu(x, self.slope)
+
+    def extra_repr(self) -> str:
+        return f"slope={self.slope}, backend={self.backend}"
+
+
+@ACTIVATIONS.register("elu")
+class ELU(PairActivation):
+    """x for x > 0, ``alpha`` (e^x - 1) otherwise; derivative 1 or ``alpha`` e^x."""
+
+    contract = Contract("piecewise", kinks=(0.0,))
+    variants: ClassVar[tuple[dict[str, Any], ...]] = ({}, {"alpha": 0.5})
+
+    def __init__(self, alpha: float = 1.0, backend: str = "nnkit") -> None:
+        super().__init__(backend)
+        self.alpha = float(alpha)
+
+    def pair(self) -> F.Pair:
+        return M.elu_pair(self.alpha)
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, backend={self.backend}"
+
+
+@ACTIVATIONS.register("softplus")
+class Softplus(PairActivation):
+    """log(1 + e^x), a smooth ReLU; backward the sigmoid."""
+
+    def pair(self) -> F.Pair:
+        return M.SOFTPLUS
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.logaddexp(x, torch.zeros_like(x))  # torch's softplus returns x above 20
+
+
+@ACTIVATIONS.register("silu")
+class SiLU(PairActivation):
+    """x · s(x) (SiLU, also called swish — the name nnkit's plugin example registers);
+    backward s(x)(1 + x(1 - s(x)))."""
+
+    def pair(self) -> F.Pair:
+        return M.SILU
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.silu(x)
+
+
+@ACTIVATIONS.register("gelu")
+class GELU(PairActivation):
+    """x Φ(x), Φ the normal distribution function (exact, with erf); backward Φ(x) + x φ(x)."""
+
+    def pair(self) -> F.Pair:
+        return M.GELU
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.gelu(x)
+
+
+@ACTIVATIONS.register("mish")
+class Mish(PairActivation):
+    """x · tanh(softplus(x)); backward u + x (1 - u²) s(x) with u = tanh(softplus(x))."""
+
+    def pair(self) -> F.Pair:
+        return M.MISH
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.mish(x)
+
+
+@ACTIVATIONS.register("sine")
+class Sine(PairActivation):
+    """sin x; backward cos x."""
+
+    def pair(self) -> F.Pair:
+        return M.SINE
+
+    def reference(self, x: Tensor) -> Tensor:
+        return torch.sin(x)
 
 
 class FunctionActivation(nn.Module):

@@ -2,10 +2,12 @@
 # The CUDA checks in one call, for a GPU machine (e.g. the project's lent device):
 #   bash scripts/gpu_check.sh [OUT_FOLDER]
 # 1. the CUDA tests (tests/test_cuda.py: training, replicas, the direct update, the compiled
-#    step, a GPU checkpoint predicted on the CPU), 2. the CUDA bench (python -m nnkit.bench.gpu:
-#    the circle at batch 32 and 1024, replicas at 1, 20, 200 and 2000, trainer.compile off and
-#    on). Uses the machine's own torch with CUDA; installs nnkit without touching it. Results and
-#    logs go to OUT_FOLDER (default: $OUT, else ./gpu-check).
+#    step, trainer.compile=native refused on the device with its one line (the native program
+#    is the CPU's; CUDA graphs would be the device's), a GPU checkpoint predicted on the CPU),
+#    2. the CUDA bench (python -m nnkit.bench.gpu: the circle at batch 32 and 1024, replicas
+#    at 1, 20, 200 and 2000, trainer.compile off and on). Uses the machine's own torch with
+#    CUDA; installs nnkit without touching it. Results and logs go to OUT_FOLDER (default:
+#    $OUT, else ./gpu-check).
 set -uo pipefail
 out="${1:-${OUT:-gpu-check}}"
 mkdir -p "$out"

@@ -15,7 +15,7 @@ PACKAGE = Path(nnkit.__file__).parent
 
 FLOORS = (  # from the ground up: a module imports only from its own floor and those below
     ("nnkit.registry", "nnkit.errors", "nnkit.rng"),
-    ("nnkit.maths",),
+    ("nnkit.maths", "nnkit.native"),
     ("nnkit.runs", "nnkit.search"),
     ("nnkit.plugins",),
     ("nnkit.activations", "nnkit.losses", "nnkit.models", "nnkit.optimizers", "nnkit.replicas"),

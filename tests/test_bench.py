@@ -16,7 +16,7 @@ from nnkit.bench.replica_runs import Case, cli_seconds
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
-            "--no-compile", "--no-replicas"]  # fmt: skip
+            "--no-compile", "--no-replicas", "--no-tiny"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(out.read_text())
     results = report["results"]
@@ -47,3 +47,22 @@ def test_the_replicas_command_lines_run_and_their_speed_up_is_their_times_divide
     assert times["cli replicas speed-up over multirun"] == pytest.approx(
         times["cli multirun s (1 seeds)"] / times["cli replicas s (1 seeds)"]
     )
+
+
+def test_the_tiny_networks_bench_runs_every_contender_and_its_ratios_hold():
+    from nnkit.bench import tiny
+
+    results = tiny.measure_tiny(repeats=1, seconds=0.02)
+    case = results["Playground problem 2-4-2-1 tanh"]
+    for name in ("nnkit eager", "nnkit native", "torch autograd", "playground (node)"):
+        assert case[f"{name} epochs/s"] > 0
+        assert case[f"{name} µs/step"] == pytest.approx(1e6 / (25 * case[f"{name} epochs/s"]))
+    assert case["nnkit native / playground"] == pytest.approx(
+        case["nnkit native epochs/s"] / case["playground (node) epochs/s"]
+    )
+    floor = results["machine"]["dispatch floor µs (one empty torch op)"]
+    assert case["nnkit native µs/step in dispatch floors"] == pytest.approx(
+        case["nnkit native µs/step"] / floor
+    )
+    assert "7-4-10 seven_segment, ReLU, cross-entropy, batch 10" in results
+    assert "8 hidden layers of 64, tanh, batch 10" in results

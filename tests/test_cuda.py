@@ -41,6 +41,16 @@ def test_replicas_train_on_the_gpu(tmp_path, compiled):
     assert metrics["val/acc"] > 0.8
 
 
+def test_native_on_the_gpu_trains_eagerly_with_one_line(tmp_path):
+    command = [sys.executable, "-m", "nnkit.train", "data=circular", "trainer.accelerator=gpu",
+               "trainer.max_epochs=2", "trainer.compile=native"]  # fmt: skip
+    done = subprocess.run(
+        [*command, f"hydra.run.dir={tmp_path}"], check=True, capture_output=True, text=True
+    )
+    lines = [line for line in done.stderr.splitlines() if "runs eagerly" in line]
+    assert len(lines) == 1 and "the native program runs on the CPU, not cuda" in lines[0]
+
+
 def test_a_gpu_checkpoint_predicts_on_the_cpu(tmp_path):
     _train(tmp_path)
     command = [sys.executable, "-m", "nnkit.predict", f"ckpt={tmp_path}/checkpoints/last.ckpt",

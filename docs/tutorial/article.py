@@ -88,8 +88,12 @@ show(draw_network(example.net, example.x, example.target))
 
 # %%
 x = torch.linspace(-4, 4, 401, dtype=torch.float64, requires_grad=True)
-fig, axes = plt.subplots(1, len(nnkit.ACTIVATIONS), figsize=(12, 2.6))
-for ax, name in zip(axes, nnkit.ACTIVATIONS.names()):
+names = nnkit.ACTIVATIONS.names()
+rows = -(-len(names) // 5)
+fig, axes = plt.subplots(rows, 5, figsize=(12, 2.4 * rows), squeeze=False)
+for ax in axes.flat[len(names) :]:
+    ax.set_axis_off()
+for ax, name in zip(axes.flat, names):
     y = nnkit.build_activation(name)(x)
     (slope,) = torch.autograd.grad(y.sum(), x)
     ax.plot(x.detach(), y.detach(), label=name)

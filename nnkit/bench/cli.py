@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from collections.abc import Sequence
 
 import torch
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the CLI timing")
     parser.add_argument("--no-replicas", action="store_true", help="skip the many-seeds case")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile timings")
+    parser.add_argument("--no-tiny", action="store_true", help="skip the article's networks")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     peak = matmul_gflops()
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     steps = max(20, int(STEPS * min(1.0, 10 * args.scale)))
     results["nnkit's network under autograd"] = measure_autograd(args.repeats, steps=steps)
+    if not args.no_tiny:
+        results.update(_tiny(args, peak))
     if not args.no_replicas:
         from nnkit.bench.replica_runs import Case, measure_replicas
 
@@ -58,6 +62,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     with open(args.out, "w") as file:
         json.dump({"machine": machine(), "results": results}, file, indent=2)
     return 0
+
+
+def _tiny(args: argparse.Namespace, peak: float) -> dict[str, dict[str, float]]:
+    """The Playground's problem and the article's networks; with the end-to-end timing, the
+    same problem through ``python -m nnkit.train``."""
+    from nnkit.bench import tiny
+
+    seconds = 1.0 if args.scale >= 0.1 else 0.05
+    results = tiny.measure_tiny(args.repeats, seconds, peak)
+    if not args.no_end_to_end:
+        case = results["Playground problem 2-4-2-1 tanh"]
+        rates = [tiny.cli_epochs_per_s() for _ in range(args.repeats)]
+        case["python -m nnkit.train epochs/s (steady state)"] = statistics.median(rates)
+        js = case.get("playground (node) epochs/s")
+        if js:
+            case["python -m nnkit.train / playground"] = statistics.median(rates) / js
+    return results
 
 
 def _throughput(args: argparse.Namespace, peak: float) -> dict[str, dict[str, float]]:

@@ -34,7 +34,7 @@ from nnkit.registry import did_you_mean
 __all__ = ["ConfigError", "check_settings", "store_schemas"]
 
 ACCELERATORS = ("auto", "cpu", "gpu")
-COMPILE_CHOICES = ("auto", "true", "false")
+COMPILE_CHOICES = ("auto", "native", "inductor", "true", "false")
 PROGRESS_BARS = ("tqdm", "rich", "none")
 LOGGERS = ("tensorboard", "csv", "none")
 
@@ -60,7 +60,8 @@ class TrainerConfig:
     fast_dev_run: Any = False  # Lightning's smoke test: true (or N) runs N batches, writes nothing
     overfit_batches: float = 0.0  # train (and validate) on this many batches (or this fraction)
     replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
-    compile: str = "auto"  # the hand-derived step through torch.compile: auto, true or false
+    compile: str = "auto"  # how the hand-derived step runs: auto, native (nnkit's C++ program),
+    # inductor (torch.compile; true is its older name) or false (eager)
 
 
 @dataclass

@@ -37,6 +37,8 @@ class Pair:
     """An activation's hand-derived forward and backward as plain functions, for the
     whole-network backpropagation (``nnkit.maths.network``): ``forward(x) -> y`` and
     ``backward(x, y, grad_y) -> grad_x``; ``x`` is kept for backward only if ``needs_input``.
+    ``native`` names the same mathematics in nnkit's native program (``nnkit.native``), with its
+    one number ``argument`` (a slope, an alpha); None where there is no native version.
 
     >>> RELU.backward(None, torch.tensor([0.0, 2.0]), torch.tensor([5.0, 5.0]))
     tensor([0., 5.])
@@ -45,6 +47,8 @@ class Pair:
     forward: Callable[[Tensor], Tensor]
     backward: Callable[[Tensor | None, Tensor, Tensor], Tensor]
     needs_input: bool = False
+    native: str | None = None
+    argument: float = 0.0
 
 
 # --- step -----------------------------------------------------------------------------------
@@ -241,12 +245,14 @@ def step(x: Tensor, ste: str = "identity") -> Tensor:
 def step_pair(ste: str) -> Pair:
     """The step's pair for the estimator ``ste``."""
     check_ste(ste)
-    return Pair(step_forward, lambda x, y, g: step_backward(x, g, ste), ste == "clipped")
+    return Pair(
+        step_forward, lambda x, y, g: step_backward(x, g, ste), ste == "clipped", f"step_{ste}"
+    )
 
 
-SIGMOID = Pair(sigmoid_forward, lambda x, y, g: sigmoid_backward(y, g))
-RELU = Pair(relu_forward, lambda x, y, g: relu_backward(y, g))
-IDENTITY = Pair(lambda x: x, lambda x, y, g: g)
+SIGMOID = Pair(sigmoid_forward, lambda x, y, g: sigmoid_backward(y, g), native="sigmoid")
+RELU = Pair(relu_forward, lambda x, y, g: relu_backward(y, g), native="relu")
+IDENTITY = Pair(lambda x: x, lambda x, y, g: g, native="identity")
 
 sigmoid = SigmoidFunction.apply
 relu = ReLUFunction.apply

@@ -128,7 +128,9 @@ class CrossEntropyFunction(Function):
 @dataclass(frozen=True)
 class LossPair:
     """A cost's hand-derived value and derivative as plain functions, for whole-network
-    backpropagation: ``forward(y, t)`` is the cost, ``backward(y, t)`` is dC/dy.
+    backpropagation: ``forward(y, t)`` is the cost, ``backward(y, t)`` is dC/dy. ``native``
+    names the same cost in nnkit's native program (``nnkit.native``), ``reduction`` its mean
+    or sum.
 
     >>> mse_pair("sum").backward(torch.tensor([0.7]), torch.tensor([1.0]))
     tensor([-0.6000])
@@ -137,6 +139,8 @@ class LossPair:
     forward: Callable[[Tensor, Tensor], Tensor]
     backward: Callable[[Tensor, Tensor], Tensor]
     counts: str = "output"  # what a mean divides by: the output's elements, or the targets'
+    native: str | None = None
+    reduction: str = "mean"
 
 
 def replicated(pair_for: Callable[[str], LossPair], reduction: str, replicas: int) -> LossPair:
@@ -160,6 +164,8 @@ def replicated(pair_for: Callable[[str], LossPair], reduction: str, replicas: in
         lambda y, t: summed.forward(y, t) / count(y, t),
         lambda y, t: summed.backward(y, t) / count(y, t),
         summed.counts,
+        summed.native,
+        reduction,
     )
 
 
@@ -168,6 +174,8 @@ def mse_pair(reduction: str) -> LossPair:
     return LossPair(
         lambda y, t: mse_forward(y, t, reduction),
         lambda y, t: mse_backward(y - t, 1.0, reduction),
+        native="mse",
+        reduction=reduction,
     )
 
 
@@ -176,6 +184,8 @@ def bce_pair(reduction: str) -> LossPair:
     return LossPair(
         lambda z, t: bce_forward(z, t, reduction),
         lambda z, t: bce_backward(z, t, 1.0, reduction),
+        native="bce",
+        reduction=reduction,
     )
 
 
@@ -185,6 +195,8 @@ def cross_entropy_pair(reduction: str) -> LossPair:
         lambda z, t: cross_entropy_forward(z, t, reduction),
         lambda z, t: cross_entropy_backward(z, t, 1.0, reduction),
         counts="target",
+        native="cross_entropy",
+        reduction=reduction,
     )
 
 

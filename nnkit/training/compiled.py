@@ -1,4 +1,9 @@
-"""``trainer.compile``: the hand-derived step's arithmetic through ``torch.compile``.
+"""``trainer.compile``: how the hand-derived step runs — eager, through torch.compile, or in
+nnkit's native program (``nnkit.training.native_steps``).
+
+``compile_mode`` decides. ``native`` is chosen by ``auto`` on the CPU wherever it pays (tiny
+and small networks: ``native_steps.pays``); ``inductor`` (``true``, its older name) compiles
+the step with torch.compile:
 
 The direct step (``network.network_loss_grads``) is pure tensor arithmetic without an autograd
 graph, so torch.compile takes it whole (``fullgraph``): inductor fuses its elementwise work — the
@@ -11,23 +16,45 @@ cache warm, 20 s cold), and on the CPU compiled training measured 2-7 % faster t
 every small kernel's launch counts, fusion pays sooner. A step that cannot be compiled (a
 plugin's Python) runs eagerly, with one warning.
 
->>> should_compile("auto", torch.device("cpu"), planned_steps=1000)
-False
->>> should_compile("true", torch.device("cpu"), planned_steps=10)
-True
+>>> compile_mode("auto", torch.device("cpu"), 1000, widths=[2, 4, 2, 1], batch_size=10)
+'native'
+>>> compile_mode("auto", torch.device("cpu"), 1000, widths=[784, 512, 10], batch_size=128)
+'eager'
+>>> compile_mode("true", torch.device("cpu"), 10, widths=None, batch_size=32)
+'inductor'
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from nnkit.config.schema import compile_choice
+from nnkit.training.native_steps import pays
 
 AUTO_MIN_STEPS = {"cpu": 400_000, "cuda": 20_000}  # planned optimizer steps for ``auto``
+
+
+def compile_mode(
+    setting: Any,
+    device: torch.device,
+    planned_steps: int,
+    widths: Sequence[int] | None,
+    batch_size: int,
+) -> str:
+    """``native``, ``inductor`` or ``eager`` for a run of ``planned_steps`` on ``device``, for
+    a network of ``widths`` (None: not one the hand-derived step trains) at ``batch_size``."""
+    choice = compile_choice(setting)
+    if choice in ("native", "inductor", "false"):
+        return {"false": "eager"}.get(choice, choice)
+    if choice == "true":
+        return "inductor"
+    if device.type == "cpu" and widths is not None and pays(widths, batch_size):
+        return "native"
+    return "inductor" if should_compile(choice, device, planned_steps) else "eager"
 
 
 def should_compile(setting: Any, device: torch.device, planned_steps: int) -> bool:

@@ -25,6 +25,7 @@ from nnkit.training.callbacks import tensorboard_of
 from nnkit.training.compiled import CompiledStep
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses, check_weights
+from nnkit.training.native_steps import bind, offsets_of, plan_native
 from nnkit.viz.board import log_replica_scores
 
 
@@ -41,7 +42,9 @@ class NNKitModule(pl.LightningModule):
     """Trains ``net`` on ``loss`` for a ``task``; ``sizes`` is (classes, outputs) of the data,
     ``optimizer`` the optimizer's config section; ``hparams`` (plain data) go into checkpoints;
     ``objective`` is the metric best.ckpt follows and its mode (by default the task's);
-    ``compile_step`` runs the hand-derived step through torch.compile (``trainer.compile``)."""
+    ``compile_step`` says how the hand-derived step runs: ``eager``, ``inductor`` (through
+    torch.compile) or ``native`` (nnkit's native program), as ``trainer.compile`` (``setting``)
+    decided it."""
 
     def __init__(
         self,
@@ -52,7 +55,8 @@ class NNKitModule(pl.LightningModule):
         optimizer: dict[str, Any],
         hparams: dict[str, Any] | None = None,
         objective: tuple[str, str] | None = None,
-        compile_step: bool = False,
+        compile_step: str = "eager",
+        setting: str = "auto",
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -75,8 +79,9 @@ class NNKitModule(pl.LightningModule):
         self._updates: WeightUpdates | None = None  # the optimizer's, per training call
         self._direct: DirectBackprop | None = None  # what the hand-derived step needs
         self._network_params: Callable[[], list[Tensor]] | None = None
-        self.compile_step = compile_step
+        self.compile_step, self.compile_setting = compile_step, setting
         self._grads: Any = network_loss_grads
+        self._native: Any = None  # the native program, where it runs this run's steps
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -120,8 +125,15 @@ class NNKitModule(pl.LightningModule):
         self._step_progress = manual_loop.optim_step_progress
         self._direct = direct_backprop(self.net, self.loss, self.feed.squash) if alone else None
         self._network_params = getattr(self.net, "network_params", None)
-        if self._direct is not None and self._plain_steps and self.compile_step:
+        if self._direct is None or not self._plain_steps:
+            return
+        if self.compile_step == "inductor":
             self._grads = CompiledStep(network_loss_grads)
+        elif self.compile_step == "native" and self._network_params is not None:
+            params, optimizer = self._network_params(), self._optimizer().optimizer
+            self._native = plan_native(
+                self._direct, params, optimizer, self.replicas, self.compile_setting
+            )
 
     @property
     def backprop(self) -> str:
@@ -130,6 +142,8 @@ class NNKitModule(pl.LightningModule):
             together = f"; {self.replicas} replicas as one program" if self.replicas > 1 else ""
             compiled = getattr(self._grads, "compiled", False)
             how = "compiled by torch.compile" if compiled else "run directly"
+            if getattr(self, "_native", None) is not None:
+                how = "run by nnkit's native program (nnkit.native)"
             return (
                 f"whole network, hand-derived (nnkit.maths.network), {how} in each step{together}"
             )
@@ -197,21 +211,53 @@ class NNKitModule(pl.LightningModule):
         optimizer: Any = lightning_optimizer.optimizer if self._plain_steps else lightning_optimizer
         # built per call: loading a checkpoint replaces the optimizer's state tensors
         self._updates = WeightUpdates(optimizer) if self._plain_steps else None
-        losses, outputs = [], []
-        for x, y in batches:
-            out, loss = step(optimizer, x, y)
-            losses.append(loss.detach())
-            outputs.append(out.detach())
-        losses_t = torch.stack(losses) / self.replicas  # (steps,): the mean over replicas
-        check_losses(losses_t, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
         along = 1 if self.replicas > 1 else 0  # the batch dimension
+        if self._native is not None:
+            losses_t, outputs_t = self._native_steps(optimizer, batches, along)
+        else:
+            losses, outputs = [], []
+            for x, y in batches:
+                out, loss = step(optimizer, x, y)
+                losses.append(loss.detach())
+                outputs.append(out.detach())
+            losses_t, outputs_t = torch.stack(losses), torch.cat(outputs, dim=along)
+        losses_t = losses_t / self.replicas  # (steps,): the mean over replicas
+        check_losses(losses_t, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
         sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses_t.dtype)
         self.train_loss.update(losses_t, weight=sizes.to(losses_t.device))
         every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set by Lightning
         if self.global_step // every > (self.global_step - len(batches)) // every:
             self._log_step_values(losses_t.mean())
         targets = torch.cat([y for _, y in batches], dim=along)
-        self.train_metrics.update(*self._metric_inputs(torch.cat(outputs, dim=along), targets))
+        self.train_metrics.update(*self._metric_inputs(outputs_t, targets))
+
+    def _native_steps(
+        self, optimizer: torch.optim.Optimizer, batches: list[tuple[Tensor, Tensor]], along: int
+    ) -> tuple[Tensor, Tensor]:
+        """Every minibatch of the call in one call of the native program (the first step of
+        a run eagerly while the optimizer has no state yet); each step's loss and the outputs."""
+        assert self._network_params is not None
+        params = self._network_params()
+        steps = bind(self._native, params, optimizer)
+        first: list[tuple[Tensor, Tensor]] = []
+        if steps is None:  # torch's own first step creates the optimizer's state
+            out, loss = self._direct_step(optimizer, *batches[0])
+            first, batches = [(loss.detach().reshape(1), out.detach())], batches[1:]
+            steps = bind(self._native, params, optimizer) if batches else None
+        if steps is None:
+            return first[0] if first else (torch.empty(0), torch.empty(0))
+        x = torch.cat([x for x, _ in batches], dim=along)
+        y = torch.cat([y for _, y in batches], dim=along)
+        target = self.feed.targets(y, self.outputs, x.dtype)
+        sizes = [y.shape[along] for _, y in batches]
+        losses, outputs, grads = steps.train(x, target, offsets_of(sizes))
+        self._step_progress.increment_by(len(batches))
+        assert self._updates is not None
+        self._updates.last = (params, grads)
+        if first:
+            losses = torch.cat([first[0][0].to(losses.dtype), losses])
+            outputs = torch.cat([first[0][1].to(outputs.dtype), outputs], dim=along)
+        return losses, outputs
 
     def _log_step_values(self, loss: Tensor) -> None:
         """At every ``log_every_n_steps``: the training loss of the latest call's steps

@@ -20,6 +20,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from nnkit.config.build import loss_name
 from nnkit.config.prepare import Prepared
+from nnkit.config.schema import compile_choice
 from nnkit.data.datamodule import TensorDataModule
 from nnkit.errors import ConfigError
 from nnkit.registries import registry_of
@@ -33,8 +34,9 @@ from nnkit.training.callbacks import (
     ProgressBar,
     SaveOnInterrupt,
 )
-from nnkit.training.compiled import planned_steps, should_compile
+from nnkit.training.compiled import compile_mode, planned_steps
 from nnkit.training.lightning_module import NNKitModule
+from nnkit.training.native_steps import widths_of
 from nnkit.training.trial_report import TrialReport
 
 
@@ -84,8 +86,8 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
     logger = build_logger(cfg, run_dir) if training else False
     callbacks = build_callbacks(cfg, run_dir, prepared) if training else []
     trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
-    compiles = compiles_step(cfg, prepared, trainer.strategy.root_device)
-    module = build_module(cfg, prepared, compiles)
+    mode = step_mode(cfg, prepared, trainer.strategy.root_device)
+    module = build_module(cfg, prepared, mode)
     # DDP synchronises gradients once per forward of its wrapper: one step per call there.
     steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
     data = TensorDataModule(
@@ -99,15 +101,18 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
     return Assembled(module, trainer, data)
 
 
-def compiles_step(cfg: DictConfig, prepared: Prepared, device: torch.device) -> bool:
-    """``trainer.compile`` decided for this run's length and device."""
+def step_mode(cfg: DictConfig, prepared: Prepared, device: torch.device) -> str:
+    """``trainer.compile`` decided for this run's network, length and device: ``native``,
+    ``inductor`` or ``eager``."""
     t = cfg.trainer
     samples = len(prepared.data.train[0])
     steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
-    return should_compile(t.compile, device, steps)
+    params = getattr(prepared.net, "network_params", None)
+    widths = widths_of(params()) if params is not None else None
+    return compile_mode(t.compile, device, steps, widths, cfg.data.batch_size or samples)
 
 
-def build_module(cfg: DictConfig, prepared: Prepared, compile_step: bool) -> NNKitModule:
+def build_module(cfg: DictConfig, prepared: Prepared, compile_step: str) -> NNKitModule:
     """The LightningModule, with everything needed to rebuild it stored as hyperparameters."""
     data = prepared.data
     hparams = {
@@ -125,6 +130,7 @@ def build_module(cfg: DictConfig, prepared: Prepared, compile_step: bool) -> NNK
         hparams,
         objective=prepared.objective,
         compile_step=compile_step,
+        setting=compile_choice(cfg.trainer.compile),
     )
 
 

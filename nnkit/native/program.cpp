@@ -1,0 +1,324 @@
+// nnkit's native program: many optimizer steps of a small fully connected network in one call.
+//
+// The same mathematics as nnkit.maths.network's whole-network step, written as the article
+// tells it, one sample at a time: the forward pass keeps every unit's weighted sum and value,
+// the cost's derivative is the error at the output, the error walks back through each layer
+// (multiplied by its activation's derivative), and every weight and bias gathers its
+// correction; after each minibatch the optimizer (SGD or Adam, as torch defines them) moves the
+// weights. No tensor library is called: for networks of a few units, each of torch's
+// operations costs more to dispatch than the arithmetic it does.
+//
+// Built by nnkit.native.build with -ffp-contract=off, so that no multiply-add is fused and the
+// results are the same on every x86-64 machine, with or without FMA.
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int kMaxLayers = 32;
+
+enum Activation : int32_t {
+  kIdentity, kRelu, kSigmoid, kStepIdentity, kStepClipped, kStepNone, kTanh,
+  kLeakyRelu, kElu, kSoftplus, kSilu, kGelu, kMish, kSine,
+};
+enum Loss : int32_t { kMse, kBce, kCrossEntropy };
+enum Optimizer : int32_t { kSgd, kAdam, kAdamW };
+
+}  // namespace
+
+extern "C" {
+
+// What one call trains: mirrored field for field by nnkit.native.program.Spec.
+struct Spec {
+  int32_t layers;      // linear layers (hidden layers + the output layer)
+  int32_t replicas;    // networks trained side by side, each on its own batches
+  int32_t loss;        // Loss
+  int32_t mean;        // 1: the cost is a mean, 0: a sum
+  int32_t squash;      // 1: a sigmoid on the output before the cost
+  int32_t optimizer;   // Optimizer
+  int32_t steps;       // optimizer steps in this call
+  int32_t rows;        // rows of x per replica: every step's batch, one after the other
+  int32_t widths[kMaxLayers + 1];
+  int32_t activations[kMaxLayers];
+  double arguments[kMaxLayers];  // each hidden activation's one number (slope, alpha)
+  double lr, beta1, beta2, eps, weight_decay, momentum;
+  double adam_step;    // Adam's step count before this call
+};
+
+}  // extern "C"
+
+namespace {
+
+inline double sigmoid(double x) {
+  const double e = std::exp(-std::fabs(x));
+  return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+inline double softplus(double x) { return std::fmax(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
+
+template <typename T>
+inline T activate(int32_t kind, T x, double arg) {
+  switch (kind) {
+    case kRelu: return x > 0 ? x : T(0);
+    case kSigmoid: return T(sigmoid(x));
+    case kStepIdentity: case kStepClipped: case kStepNone: return x >= 0 ? T(1) : T(0);
+    case kTanh: return std::tanh(x);
+    case kLeakyRelu: return x > 0 ? x : T(x * arg);
+    case kElu: return x > 0 ? x : T(arg * std::expm1(x));
+    case kSoftplus: return T(softplus(x));
+    case kSilu: return T(x * sigmoid(x));
+    case kGelu: return T(x * 0.5 * (1.0 + std::erf(x * M_SQRT1_2)));
+    case kMish: return T(x * std::tanh(softplus(x)));
+    case kSine: return std::sin(x);
+    default: return x;
+  }
+}
+
+// df/dx at the weighted sum x, whose activation is y.
+template <typename T>
+inline T slope(int32_t kind, T x, T y, double arg) {
+  switch (kind) {
+    case kRelu: return y > 0 ? T(1) : T(0);
+    case kSigmoid: return y * (T(1) - y);
+    case kStepClipped: return std::fabs(x) <= 1 ? T(1) : T(0);
+    case kStepNone: return T(0);
+    case kTanh: return T(1) - y * y;
+    case kLeakyRelu: return x > 0 ? T(1) : T(arg);
+    case kElu: return x > 0 ? T(1) : T(arg * std::exp(x));
+    case kSoftplus: return T(sigmoid(x));
+    case kSilu: { const double s = sigmoid(x); return T(s * (1.0 + x * (1.0 - s))); }
+    case kGelu: {
+      const double cdf = 0.5 * (1.0 + std::erf(x * M_SQRT1_2));
+      return T(cdf + x * (0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(-0.5 * x * x));
+    }
+    case kMish: { const double u = std::tanh(softplus(x)); return T(u + x * (1.0 - u * u) * sigmoid(x)); }
+    case kSine: return std::cos(x);
+    default: return T(1);  // identity, and the step's identity estimator
+  }
+}
+
+// One replica's network: its weights, Adam's moments and the gradients, layer by layer.
+template <typename T>
+struct Net {
+  T* weight[kMaxLayers]; T* bias[kMaxLayers];
+  T* grad_w[kMaxLayers]; T* grad_b[kMaxLayers];
+  T* m_w[kMaxLayers]; T* m_b[kMaxLayers];  // Adam's first moments, or SGD's momentum
+  T* v_w[kMaxLayers]; T* v_b[kMaxLayers];  // Adam's second moments
+};
+
+template <typename T>
+Net<T> replica(const Spec& s, int r, T** params, T** grads, T** first, T** second) {
+  Net<T> net{};
+  for (int l = 0; l < s.layers; ++l) {
+    const int64_t out = s.widths[l + 1], n = out * s.widths[l];
+    net.weight[l] = params[2 * l] + r * n;
+    net.bias[l] = params[2 * l + 1] + r * out;
+    net.grad_w[l] = grads[2 * l] + r * n;
+    net.grad_b[l] = grads[2 * l + 1] + r * out;
+    if (first) { net.m_w[l] = first[2 * l] + r * n; net.m_b[l] = first[2 * l + 1] + r * out; }
+    if (second) { net.v_w[l] = second[2 * l] + r * n; net.v_b[l] = second[2 * l + 1] + r * out; }
+  }
+  return net;
+}
+
+// Every unit's weighted sum z and value a for one sample; a[0] is the input.
+template <typename T>
+void forward(const Spec& s, const Net<T>& net, const T* input, T* const* z, T* const* a) {
+  std::memcpy(a[0], input, sizeof(T) * s.widths[0]);
+  for (int l = 0; l < s.layers; ++l) {
+    const int in = s.widths[l], out = s.widths[l + 1];
+    const bool hidden = l + 1 < s.layers;
+    for (int j = 0; j < out; ++j) {
+      const T* w = net.weight[l] + int64_t(j) * in;
+      T sum = 0;
+      for (int k = 0; k < in; ++k) sum += w[k] * a[l][k];
+      sum += net.bias[l][j];
+      z[l][j] = sum;
+      a[l + 1][j] = hidden ? activate(s.activations[l], sum, s.arguments[l]) : sum;
+    }
+  }
+}
+
+// The cost of one sample's output and its derivative there (into error), before the division
+// by the batch's count.
+template <typename T>
+double cost_and_error(const Spec& s, const T* output, const T* dense, int64_t label, T* error) {
+  const int out = s.widths[s.layers];
+  double cost = 0;
+  if (s.loss == kCrossEntropy) {
+    double top = output[0];
+    for (int j = 1; j < out; ++j) top = std::fmax(top, double(output[j]));
+    double total = 0;
+    for (int j = 0; j < out; ++j) total += std::exp(output[j] - top);
+    for (int j = 0; j < out; ++j) error[j] = T(std::exp(output[j] - top) / total) - (j == label);
+    return top + std::log(total) - output[label];
+  }
+  for (int j = 0; j < out; ++j) {
+    const T t = dense[j];
+    if (s.loss == kBce) {
+      const T z = output[j];
+      cost += softplus(z) - z * t;
+      error[j] = T(sigmoid(z)) - t;
+      continue;
+    }
+    const T value = s.squash ? T(sigmoid(output[j])) : output[j];
+    const T diff = value - t;
+    cost += diff * diff;
+    error[j] = T(2) * diff;
+    if (s.squash) error[j] = error[j] * value * (T(1) - value);
+  }
+  return cost;
+}
+
+// The corrections of one sample: the error at the output walks back to every weight and bias.
+template <typename T>
+void backward(const Spec& s, const Net<T>& net, T* const* z, T* const* a, T* error, T* carried) {
+  for (int l = s.layers - 1; l >= 0; --l) {
+    const int in = s.widths[l], out = s.widths[l + 1];
+    for (int j = 0; j < out; ++j) {
+      T* g = net.grad_w[l] + int64_t(j) * in;
+      const T e = error[j];
+      for (int k = 0; k < in; ++k) g[k] += e * a[l][k];
+      net.grad_b[l][j] += e;
+    }
+    if (l == 0) break;
+    for (int k = 0; k < in; ++k) carried[k] = 0;
+    for (int j = 0; j < out; ++j) {
+      const T* w = net.weight[l] + int64_t(j) * in;
+      for (int k = 0; k < in; ++k) carried[k] += error[j] * w[k];
+    }
+    for (int k = 0; k < in; ++k) {
+      error[k] = carried[k] * slope(s.activations[l - 1], z[l - 1][k], a[l][k], s.arguments[l - 1]);
+    }
+  }
+}
+
+template <typename T>
+void update(const Spec& s, T* p, T* g, T* m, T* v, int64_t n, double step) {
+  const T lr = T(s.lr), wd = T(s.weight_decay);
+  if (s.optimizer == kSgd) {
+    for (int64_t i = 0; i < n; ++i) {
+      T d = wd != 0 ? g[i] + wd * p[i] : g[i];
+      if (s.momentum != 0) {
+        m[i] = T(s.momentum) * m[i] + d;  // the buffer exists: torch's first step made it
+        d = m[i];
+      }
+      p[i] -= lr * d;
+    }
+    return;
+  }
+  const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps);
+  const double correction1 = 1 - std::pow(s.beta1, step);
+  const double root2 = std::sqrt(1 - std::pow(s.beta2, step));
+  const T step_size = T(s.lr / correction1);
+  for (int64_t i = 0; i < n; ++i) {
+    T d = g[i];
+    if (s.optimizer == kAdamW) p[i] = p[i] * (T(1) - lr * wd);
+    else if (wd != 0) d = d + wd * p[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * d;
+    v[i] = b2 * v[i] + (T(1) - b2) * d * d;
+    p[i] -= step_size * (m[i] / (std::sqrt(v[i]) / T(root2) + eps));
+  }
+}
+
+template <typename T>
+void train(const Spec& s, T** params, T** grads, T** first, T** second, const T* x,
+           const T* dense, const int64_t* labels, const int64_t* offsets, T* losses, T* outputs) {
+  int total = 0;
+  for (int l = 0; l <= s.layers; ++l) total += s.widths[l];
+  std::vector<T> values(2 * total + 2 * s.widths[0] + 64);
+  T* z[kMaxLayers + 1]; T* a[kMaxLayers + 1];
+  T* cursor = values.data();
+  for (int l = 0; l <= s.layers; ++l) { a[l] = cursor; cursor += s.widths[l]; }
+  for (int l = 0; l < s.layers; ++l) { z[l] = cursor; cursor += s.widths[l + 1]; }
+  int widest = 0;
+  for (int l = 0; l <= s.layers; ++l) widest = widest > s.widths[l] ? widest : s.widths[l];
+  std::vector<T> error(widest), carried(widest);
+  const int in = s.widths[0], out = s.widths[s.layers];
+  for (int step = 0; step < s.steps; ++step) {
+    const int64_t begin = offsets[step], end = offsets[step + 1], n = end - begin;
+    const double count = !s.mean ? 1.0 : double(n) * (s.loss == kCrossEntropy ? 1 : out);
+    losses[step] = 0;
+    for (int r = 0; r < s.replicas; ++r) {
+      Net<T> net = replica(s, r, params, grads, first, second);
+      for (int l = 0; l < s.layers; ++l) {
+        std::memset(net.grad_w[l], 0, sizeof(T) * s.widths[l] * s.widths[l + 1]);
+        std::memset(net.grad_b[l], 0, sizeof(T) * s.widths[l + 1]);
+      }
+      double cost = 0;
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t row = int64_t(r) * s.rows + i;
+        forward(s, net, x + row * in, z, a);
+        std::memcpy(outputs + row * out, a[s.layers], sizeof(T) * out);
+        cost += cost_and_error(s, a[s.layers], dense ? dense + row * out : nullptr,
+                               labels ? labels[row] : 0, error.data());
+        for (int j = 0; j < out; ++j) error[j] = error[j] / T(count);
+        backward(s, net, z, a, error.data(), carried.data());
+      }
+      losses[step] += T(cost / count);
+      const double at = s.adam_step + step + 1;
+      for (int l = 0; l < s.layers; ++l) {
+        const int64_t n_w = int64_t(s.widths[l]) * s.widths[l + 1];
+        T* m_w = first ? net.m_w[l] : nullptr; T* m_b = first ? net.m_b[l] : nullptr;
+        T* v_w = second ? net.v_w[l] : nullptr; T* v_b = second ? net.v_b[l] : nullptr;
+        update(s, net.weight[l], net.grad_w[l], m_w, v_w, n_w, at);
+        update(s, net.bias[l], net.grad_b[l], m_b, v_b, s.widths[l + 1], at);
+      }
+    }
+  }
+}
+
+// Every unit's value at each of n points, for one replica: (n, hidden units + outputs).
+template <typename T>
+void maps(const Spec& s, int r, T** params, const T* x, int64_t n, T* values) {
+  std::vector<T*> grads(params, params + 2 * s.layers);
+  Net<T> net = replica<T>(s, r, params, grads.data(), nullptr, nullptr);
+  int total = 0;
+  for (int l = 0; l <= s.layers; ++l) total += s.widths[l];
+  const int units = total - s.widths[0];
+  std::vector<T> buffer(2 * total);
+  T* z[kMaxLayers + 1]; T* a[kMaxLayers + 1];
+  T* cursor = buffer.data();
+  for (int l = 0; l <= s.layers; ++l) { a[l] = cursor; cursor += s.widths[l]; }
+  for (int l = 0; l < s.layers; ++l) { z[l] = cursor; cursor += s.widths[l + 1]; }
+  for (int64_t i = 0; i < n; ++i) {
+    forward(s, net, x + i * s.widths[0], z, a);
+    std::memcpy(values + i * units, a[1], sizeof(T) * units);  // a[1..] lie one after another
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int nnkit_abi_version() { return 1; }
+
+int nnkit_train_f32(const Spec* s, float** params, float** grads, float** first, float** second,
+                    const float* x, const float* dense, const int64_t* labels,
+                    const int64_t* offsets, float* losses, float* outputs) {
+  train<float>(*s, params, grads, first, second, x, dense, labels, offsets, losses, outputs);
+  return 0;
+}
+
+int nnkit_train_f64(const Spec* s, double** params, double** grads, double** first,
+                    double** second, const double* x, const double* dense,
+                    const int64_t* labels, const int64_t* offsets, double* losses,
+                    double* outputs) {
+  train<double>(*s, params, grads, first, second, x, dense, labels, offsets, losses, outputs);
+  return 0;
+}
+
+int nnkit_maps_f32(const Spec* s, int r, float** params, const float* x, int64_t n, float* v) {
+  maps<float>(*s, r, params, x, n, v);
+  return 0;
+}
+
+int nnkit_maps_f64(const Spec* s, int r, double** params, const double* x, int64_t n, double* v) {
+  maps<double>(*s, r, params, x, n, v);
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,264 @@
+"""A network's training steps in the native program: the plan, then one call per group.
+
+``plan_program`` checks that every part of a training step has a native version — each
+hidden activation's ``Pair.native``, the cost's ``LossPair.native``, an optimizer the program
+implements (SGD with momentum and weight decay, Adam, AdamW, as torch defines them) — and
+returns a ``NativeProgram``, or the reason it cannot (a plugin's activation, an optimizer with
+options it lacks). ``NativeProgram.bind`` ties it to the weights and the optimizer's state
+tensors, which the program updates in place: checkpoints, resume and the optimizer's
+``state_dict`` are torch's own, whichever path trained them.
+
+>>> import torch
+>>> from nnkit.maths.functions import SIGMOID
+>>> from nnkit.maths.loss_functions import mse_pair
+>>> net = torch.nn.Linear(2, 1)
+>>> plan = plan_program((), mse_pair("mean"), None, [2, 1], 1, torch.float32)
+>>> sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+>>> steps = plan.bind([net.weight, net.bias], sgd)
+>>> x, t = torch.ones(4, 2), torch.zeros(4, 1)
+>>> losses, outputs, grads = steps.train(x, t, torch.tensor([0, 2, 4]))
+>>> losses.shape, outputs.shape
+(torch.Size([2]), torch.Size([4, 1]))
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nnkit.native.build import load
+
+MAX_LAYERS = 32
+ACTIVATIONS = (
+    "identity", "relu", "sigmoid", "step_identity", "step_clipped", "step_none", "tanh",
+    "leaky_relu", "elu", "softplus", "silu", "gelu", "mish", "sine",
+)  # fmt: skip
+LOSSES = ("mse", "bce", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+class Spec(ctypes.Structure):
+    """``struct Spec`` of ``program.cpp``, field for field."""
+
+    _fields_ = [
+        ("layers", ctypes.c_int32),
+        ("replicas", ctypes.c_int32),
+        ("loss", ctypes.c_int32),
+        ("mean", ctypes.c_int32),
+        ("squash", ctypes.c_int32),
+        ("optimizer", ctypes.c_int32),
+        ("steps", ctypes.c_int32),
+        ("rows", ctypes.c_int32),
+        ("widths", ctypes.c_int32 * (MAX_LAYERS + 1)),
+        ("activations", ctypes.c_int32 * MAX_LAYERS),
+        ("arguments", ctypes.c_double * MAX_LAYERS),
+        ("lr", ctypes.c_double),
+        ("beta1", ctypes.c_double),
+        ("beta2", ctypes.c_double),
+        ("eps", ctypes.c_double),
+        ("weight_decay", ctypes.c_double),
+        ("momentum", ctypes.c_double),
+        ("adam_step", ctypes.c_double),
+    ]
+
+
+@dataclass(frozen=True)
+class NativeProgram:
+    """What the native program trains: the widths, hidden activations (with their argument),
+    the cost and the output's squashing, the replica count and the dtype."""
+
+    widths: tuple[int, ...]
+    activations: tuple[tuple[int, float], ...]
+    loss: int
+    mean: bool
+    squash: bool
+    replicas: int
+    dtype: torch.dtype
+
+    def spec(self) -> Spec:
+        """The fixed part of the program's ``Spec`` (the optimizer's part is filled per call)."""
+        spec = Spec(layers=len(self.widths) - 1, replicas=self.replicas, loss=self.loss)
+        spec.mean, spec.squash = int(self.mean), int(self.squash)
+        for i, width in enumerate(self.widths):
+            spec.widths[i] = width
+        for i, (kind, argument) in enumerate(self.activations):
+            spec.activations[i], spec.arguments[i] = kind, argument
+        return spec
+
+    def bind(self, params: Sequence[Tensor], optimizer: torch.optim.Optimizer) -> NativeSteps:
+        """The program over these weights (``W1, b1, ..., Wk, bk``) and ``optimizer``'s state;
+        raises ``NotReady`` while that state does not exist yet (before torch's first step)."""
+        return NativeSteps(self, list(params), optimizer)
+
+    def maps(self, params: Sequence[Tensor], points: Tensor, replica: int = 0) -> Tensor:
+        """Every hidden unit's value and the raw outputs at each point: (n, units), layer by
+        layer — what a playground draws as each neuron's picture of the plane."""
+        points = points.to(self.dtype).contiguous()
+        units = sum(self.widths[1:])
+        values = torch.empty(points.shape[0], units, dtype=self.dtype)
+        pointers = _pointers(params)
+        fn = _function(f"nnkit_maps_{_suffix(self.dtype)}")
+        fn(
+            ctypes.byref(self.spec()),
+            replica,
+            pointers,
+            _ptr(points),
+            points.shape[0],
+            _ptr(values),
+        )
+        return values
+
+
+class NotReady(Exception):
+    """The optimizer has no state yet: its first step is torch's, which creates the state."""
+
+
+class NativeSteps:
+    """A ``NativeProgram`` bound to weights and optimizer state: ``train`` runs many steps."""
+
+    def __init__(
+        self, program: NativeProgram, params: list[Tensor], optimizer: torch.optim.Optimizer
+    ) -> None:
+        self.program, self.params, self.optimizer = program, params, optimizer
+        self.spec = program.spec()
+        group = optimizer.param_groups[0]
+        states = [optimizer.state.get(p, {}) for p in params]
+        kind = _optimizer_kind(optimizer) or "sgd"  # plan_native refused any other
+        self.steps: list[Tensor] = []
+        first: list[Tensor] | None = None
+        second: list[Tensor] | None = None
+        if kind == "sgd" and group["momentum"]:
+            first = [s.get("momentum_buffer") for s in states]
+        elif kind != "sgd":
+            first = [s.get("exp_avg") for s in states]
+            second = [s.get("exp_avg_sq") for s in states]
+            self.steps = [s.get("step") for s in states]
+        if any(t is None for t in (first or []) + (second or []) + self.steps):
+            raise NotReady
+        self.grads = [torch.zeros_like(p) for p in params]
+        self._params, self._grads = _pointers(params), _pointers(self.grads)
+        self._first = _pointers(first) if first is not None else None
+        self._second = _pointers(second) if second is not None else None
+        self._fill_optimizer(kind, group)
+        self._train = _function(f"nnkit_train_{_suffix(program.dtype)}")
+
+    def _fill_optimizer(self, kind: str, group: dict[str, Any]) -> None:
+        spec = self.spec
+        spec.optimizer = OPTIMIZERS.index(kind)
+        spec.lr, spec.weight_decay = float(group["lr"]), float(group["weight_decay"])
+        spec.momentum = float(group.get("momentum", 0.0))
+        if kind != "sgd":
+            spec.beta1, spec.beta2 = (float(b) for b in group["betas"])
+            spec.eps = float(group["eps"])
+
+    def train(self, x: Tensor, targets: Tensor, offsets: Tensor) -> tuple[Tensor, Tensor, list]:
+        """The optimizer steps of the minibatches ``x[offsets[i]:offsets[i+1]]`` (along the
+        batch dimension; with replicas x is (R, N, in)), in order. Returns each step's cost
+        (summed over replicas), the raw outputs (as x's rows) and the last step's gradients."""
+        program, spec = self.program, self.spec
+        x = x.to(program.dtype).contiguous()
+        labels = targets.dtype == torch.int64
+        targets = targets.contiguous() if labels else targets.to(program.dtype).contiguous()
+        offsets = offsets.to(torch.int64).contiguous()
+        steps = offsets.numel() - 1
+        spec.steps, spec.rows = steps, x.shape[-2]
+        spec.lr = float(self.optimizer.param_groups[0]["lr"])  # a scheduler may change it
+        spec.adam_step = float(self.steps[0]) if self.steps else 0.0
+        losses = torch.empty(steps, dtype=program.dtype)
+        outputs = torch.empty(*x.shape[:-1], program.widths[-1], dtype=program.dtype)
+        self._train(
+            ctypes.byref(spec), self._params, self._grads, self._first, self._second, _ptr(x),
+            None if labels else _ptr(targets), _ptr(targets) if labels else None,
+            _ptr(offsets), _ptr(losses), _ptr(outputs),
+        )  # fmt: skip
+        if self.steps:
+            torch._foreach_add_(self.steps, float(steps))
+        return losses, outputs, self.grads
+
+
+def plan_program(
+    pairs: Sequence[Any],
+    loss: Any,
+    squash: Any,
+    widths: Sequence[int],
+    replicas: int,
+    dtype: torch.dtype,
+) -> NativeProgram | str:
+    """The native program for this network and cost, or why there is none (one line)."""
+    if dtype not in (torch.float32, torch.float64):
+        return f"the native program trains float32 and float64, not {dtype}"
+    if len(widths) - 1 > MAX_LAYERS:
+        return f"the native program trains at most {MAX_LAYERS} layers"
+    activations = []
+    for pair in pairs:
+        if getattr(pair, "native", None) not in ACTIVATIONS:
+            return "an activation has no native version (a plugin's runs eagerly)"
+        activations.append((ACTIVATIONS.index(pair.native), float(pair.argument)))
+    if getattr(loss, "native", None) not in LOSSES:
+        return "the loss has no native version (a plugin's runs eagerly)"
+    if squash is not None and getattr(squash, "native", None) != "sigmoid":
+        return "the output's squashing has no native version"
+    return NativeProgram(
+        tuple(int(w) for w in widths), tuple(activations), LOSSES.index(loss.native),
+        loss.reduction == "mean", squash is not None, replicas, dtype,
+    )  # fmt: skip
+
+
+def optimizer_problem(optimizer: torch.optim.Optimizer) -> str | None:
+    """Why the native program cannot take this optimizer's updates, or None."""
+    kind = _optimizer_kind(optimizer)
+    if kind is None:
+        return f"the native program has no {type(optimizer).__name__} (SGD, Adam and AdamW)"
+    if len(optimizer.param_groups) != 1:
+        return "the native program takes one parameter group"
+    group = optimizer.param_groups[0]
+    if kind == "sgd" and (group["dampening"] or group["nesterov"] or group["maximize"]):
+        return "the native program's SGD has no dampening, nesterov or maximize"
+    if kind != "sgd" and (group["amsgrad"] or group["maximize"]):
+        return "the native program's Adam has no amsgrad or maximize"
+    if not isinstance(group["lr"], float | int):
+        return "the native program takes a plain number as learning rate"
+    return None
+
+
+def _optimizer_kind(optimizer: torch.optim.Optimizer) -> str | None:
+    if type(optimizer) is torch.optim.SGD:
+        return "sgd"
+    if type(optimizer) is torch.optim.AdamW:
+        return "adamw"
+    if type(optimizer) is torch.optim.Adam:
+        decoupled = optimizer.param_groups[0].get("decoupled_weight_decay", False)
+        return "adamw" if decoupled else "adam"
+    return None
+
+
+def _function(name: str) -> Any:
+    """One of the program's entry points, with its C signature declared."""
+    fn = getattr(load(), name)
+    pointer, spec = ctypes.c_void_p, ctypes.POINTER(Spec)
+    if name.startswith("nnkit_train"):
+        fn.argtypes = [spec, *[pointer] * 10]
+    else:
+        fn.argtypes = [spec, ctypes.c_int, pointer, pointer, ctypes.c_int64, pointer]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _suffix(dtype: torch.dtype) -> str:
+    return "f64" if dtype == torch.float64 else "f32"
+
+
+def _ptr(tensor: Tensor) -> int:
+    return tensor.data_ptr()
+
+
+def _pointers(tensors: Sequence[Tensor]) -> Any:
+    for tensor in tensors:
+        if not tensor.is_contiguous() or tensor.device.type != "cpu":
+            raise ValueError("the native program takes contiguous CPU tensors")
+    return (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))
