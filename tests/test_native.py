@@ -18,6 +18,7 @@ from nnkit.activations import build_activation
 from nnkit.maths.functions import SIGMOID
 from nnkit.maths.loss_functions import bce_pair, cross_entropy_pair, mse_pair, replicated
 from nnkit.maths.network import network_forward, network_loss_grads
+from nnkit.native.build import unavailable_reason
 from nnkit.native.program import plan_program
 from nnkit.train import run
 from tests.helpers import cli
@@ -32,6 +33,10 @@ OPTIMIZERS = {
     "adam weight_decay": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01),
     "adamw": lambda p: torch.optim.AdamW(p, lr=0.01),
 }
+NO_PROGRAM = unavailable_reason()
+needs_program = pytest.mark.skipif(
+    NO_PROGRAM is not None, reason=f"no native program: {NO_PROGRAM}"
+)
 QUICK = ["data=circular", "data.n=200", "trainer.progress_bar=none", "logger=none"]
 
 
@@ -99,6 +104,7 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b).abs() / b.abs().clamp_min(1e-12)).max())
 
 
+@needs_program
 @pytest.mark.parametrize("name, options", _activations())
 def test_every_activation_trains_natively_as_the_eager_step_does(name, options):
     pair = build_activation(name, **options).pair()
@@ -107,6 +113,7 @@ def test_every_activation_trains_natively_as_the_eager_step_does(name, options):
     assert _relative(costs, eager_costs) <= 1e-12
 
 
+@needs_program
 @pytest.mark.parametrize(
     "loss, optimizer, replicas", list(itertools.product(LOSSES, OPTIMIZERS, [1, 3]))
 )
@@ -124,6 +131,7 @@ def test_every_loss_and_optimizer_trains_natively_as_torch_does(loss, optimizer,
             assert _relative(state_n[key], state_e[key]) <= 1e-12, key
 
 
+@needs_program
 def test_the_maps_are_every_units_value_over_the_plane():
     pair = build_activation("tanh").pair()
     params = [p.float() for p in _network([2, 4, 2, 1], 1)]
@@ -148,6 +156,7 @@ def _final(run_dir: Path) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+@needs_program
 def test_the_cli_trains_natively_as_it_trains_eagerly_in_float64(tmp_path):
     common = [*QUICK, "model.hidden=[4,2]", "model.activation=tanh", "trainer.max_epochs=4",
               "trainer.precision=64-true", "data.batch_size=10"]  # fmt: skip
@@ -161,6 +170,7 @@ def test_the_cli_trains_natively_as_it_trains_eagerly_in_float64(tmp_path):
     assert metrics[0]["train/loss"] == pytest.approx(metrics[1]["train/loss"], rel=1e-12)
 
 
+@needs_program
 def test_a_native_run_resumed_ends_bit_identical_to_uninterrupted(tmp_path):
     common = [*QUICK, "model.hidden=[4,2]", "model.activation=tanh", "trainer.compile=native",
               "optimizer=adam", "data.batch_size=10"]  # fmt: skip
@@ -189,6 +199,7 @@ def test_without_a_compiler_the_run_trains_eagerly_with_one_line(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)  # the eager step, bit for bit
 
 
+@needs_program
 def test_the_program_is_built_once_into_the_cache_and_reused(tmp_path):
     env = {**os.environ, "NNKIT_CACHE_DIR": str(tmp_path)}
     code = (
