@@ -244,8 +244,8 @@ class NNKitModule(pl.LightningModule):
             out, loss = self._direct_step(optimizer, *batches[0])
             first, batches = [(loss.detach().reshape(1), out.detach())], batches[1:]
             steps = bind(self._native, params, optimizer) if batches else None
-        if steps is None:
-            return first[0] if first else (torch.empty(0), torch.empty(0))
+        if steps is None:  # the call's one minibatch was that first step
+            return first[0]
         x = torch.cat([x for x, _ in batches], dim=along)
         y = torch.cat([y for _, y in batches], dim=along)
         target = self.feed.targets(y, self.outputs, x.dtype)

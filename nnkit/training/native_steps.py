@@ -28,7 +28,13 @@ from torch import Tensor
 
 from nnkit.maths.network import DirectBackprop
 from nnkit.native.build import unavailable_reason
-from nnkit.native.program import NativeProgram, NativeSteps, optimizer_problem, plan_program
+from nnkit.native.program import (
+    NativeProgram,
+    NativeSteps,
+    NotReady,
+    optimizer_problem,
+    plan_program,
+)
 
 NATIVE_MACS_PER_US = 600  # the program's multiply-adds per µs, forward, backward and update
 EAGER_US_PER_LAYER = 60  # torch's dispatch per layer of the eager step
@@ -76,8 +82,6 @@ def plan_native(
 def bind(program: NativeProgram, params: Sequence[Tensor], optimizer) -> NativeSteps | None:
     """The program over the weights and the optimizer's state, or None before that state
     exists (the first step is torch's)."""
-    from nnkit.native.program import NotReady
-
     try:
         return program.bind(params, optimizer)
     except NotReady:
