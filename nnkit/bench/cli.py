@@ -67,13 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _tiny(args: argparse.Namespace, peak: float) -> dict[str, dict[str, float]]:
     """The Playground's problem and the article's networks; with the end-to-end timing, the
     same problem through ``python -m nnkit.train``."""
-    from nnkit.bench import tiny
+    from nnkit.bench import playground, tiny
 
     seconds = 1.0 if args.scale >= 0.1 else 0.05
     results = tiny.measure_tiny(args.repeats, seconds, peak)
     if not args.no_end_to_end:
         case = results["Playground problem 2-4-2-1 tanh"]
-        rates = [tiny.cli_epochs_per_s() for _ in range(args.repeats)]
+        rates = [playground.cli_epochs_per_s() for _ in range(args.repeats)]
         case["python -m nnkit.train epochs/s (steady state)"] = statistics.median(rates)
         js = case.get("playground (node) epochs/s")
         if js:

@@ -132,26 +132,25 @@ MISH = Pair(mish_forward, lambda x, y, g: mish_backward(_kept(x), g), True, "mis
 SINE = Pair(torch.sin, lambda x, y, g: sine_backward(_kept(x), g), True, "sine")
 
 
+def _with_argument(forward: Any, backward: Any, native: str, argument: float) -> Pair:
+    """The pair of an activation with one number (a slope, an alpha), reading its input."""
+    return Pair(
+        lambda x: forward(x, argument),
+        lambda x, y, g: backward(_kept(x), g, argument),
+        True,
+        native,
+        argument,
+    )
+
+
 def leaky_relu_pair(slope: float) -> Pair:
     """Leaky ReLU's pair for the negative side's ``slope``."""
-    return Pair(
-        lambda x: leaky_relu_forward(x, slope),
-        lambda x, y, g: leaky_relu_backward(_kept(x), g, slope),
-        True,
-        "leaky_relu",
-        slope,
-    )
+    return _with_argument(leaky_relu_forward, leaky_relu_backward, "leaky_relu", slope)
 
 
 def elu_pair(alpha: float) -> Pair:
     """ELU's pair for the saturation ``alpha``."""
-    return Pair(
-        lambda x: elu_forward(x, alpha),
-        lambda x, y, g: elu_backward(_kept(x), g, alpha),
-        True,
-        "elu",
-        alpha,
-    )
+    return _with_argument(elu_forward, elu_backward, "elu", alpha)
 
 
 class PairFunction(Function):

@@ -25,7 +25,7 @@ from nnkit.training.callbacks import tensorboard_of
 from nnkit.training.compiled import CompiledStep
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses, check_weights
-from nnkit.training.native_steps import bind, offsets_of, plan_native
+from nnkit.training.native_steps import NativeCalls, plan_native
 from nnkit.viz.board import log_replica_scores
 
 
@@ -131,9 +131,12 @@ class NNKitModule(pl.LightningModule):
             self._grads = CompiledStep(network_loss_grads)
         elif self.compile_step == "native" and self._network_params is not None:
             params, optimizer = self._network_params(), self._optimizer().optimizer
-            self._native = plan_native(
+            program = plan_native(
                 self._direct, params, optimizer, self.replicas, self.compile_setting
             )
+            along = 1 if self.replicas > 1 else 0
+            if program is not None:
+                self._native = NativeCalls(program, self._network_params, self._targets, along)
 
     @property
     def backprop(self) -> str:
@@ -149,6 +152,10 @@ class NNKitModule(pl.LightningModule):
             )
         return getattr(self.net, "backprop", "torch autograd")
 
+    def _targets(self, y: Tensor, dtype: torch.dtype) -> Tensor:
+        """The loss's targets for the labels ``y`` (one-hot rows, class indices, values)."""
+        return self.feed.targets(y, self.outputs, dtype)
+
     def _direct_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
         """One minibatch by the article's backpropagation itself: forward keeping every
         layer's values, the error walked back to every weight, the corrections handed to the
@@ -156,7 +163,7 @@ class NNKitModule(pl.LightningModule):
         assert self._direct is not None and self._network_params is not None
         pairs, loss_pair, squash = self._direct
         params = self._network_params()
-        target = self.feed.targets(y, self.outputs, x.dtype)
+        target = self._targets(y, x.dtype)
         loss, outputs, grads = self._grads(x, target, pairs, params, loss_pair, squash)
         self._update_weights(optimizer, params, grads)
         return outputs, loss
@@ -213,7 +220,12 @@ class NNKitModule(pl.LightningModule):
         self._updates = WeightUpdates(optimizer) if self._plain_steps else None
         along = 1 if self.replicas > 1 else 0  # the batch dimension
         if self._native is not None:
-            losses_t, outputs_t = self._native_steps(optimizer, batches, along)
+            call = self._native(optimizer, batches, self._direct_step)
+            self._step_progress.increment_by(call.native_steps)  # torch's first step counted
+            if call.native_steps:  # the gradients logged are the program's last step's
+                assert self._updates is not None
+                self._updates.last = call.last
+            losses_t, outputs_t = call.losses, call.outputs
         else:
             losses, outputs = [], []
             for x, y in batches:
@@ -230,34 +242,6 @@ class NNKitModule(pl.LightningModule):
             self._log_step_values(losses_t.mean())
         targets = torch.cat([y for _, y in batches], dim=along)
         self.train_metrics.update(*self._metric_inputs(outputs_t, targets))
-
-    def _native_steps(
-        self, optimizer: torch.optim.Optimizer, batches: list[tuple[Tensor, Tensor]], along: int
-    ) -> tuple[Tensor, Tensor]:
-        """Every minibatch of the call in one call of the native program (the first step of
-        a run eagerly while the optimizer has no state yet); each step's loss and the outputs."""
-        assert self._network_params is not None
-        params = self._network_params()
-        steps = bind(self._native, params, optimizer)
-        first: list[tuple[Tensor, Tensor]] = []
-        if steps is None:  # torch's own first step creates the optimizer's state
-            out, loss = self._direct_step(optimizer, *batches[0])
-            first, batches = [(loss.detach().reshape(1), out.detach())], batches[1:]
-            steps = bind(self._native, params, optimizer) if batches else None
-        if steps is None:  # the call's one minibatch was that first step
-            return first[0]
-        x = torch.cat([x for x, _ in batches], dim=along)
-        y = torch.cat([y for _, y in batches], dim=along)
-        target = self.feed.targets(y, self.outputs, x.dtype)
-        sizes = [y.shape[along] for _, y in batches]
-        losses, outputs, grads = steps.train(x, target, offsets_of(sizes))
-        self._step_progress.increment_by(len(batches))
-        assert self._updates is not None
-        self._updates.last = (params, grads)
-        if first:
-            losses = torch.cat([first[0][0].to(losses.dtype), losses])
-            outputs = torch.cat([first[0][1].to(outputs.dtype), outputs], dim=along)
-        return losses, outputs
 
     def _log_step_values(self, loss: Tensor) -> None:
         """At every ``log_every_n_steps``: the training loss of the latest call's steps

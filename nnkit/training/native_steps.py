@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -86,6 +87,62 @@ def bind(program: NativeProgram, params: Sequence[Tensor], optimizer) -> NativeS
         return program.bind(params, optimizer)
     except NotReady:
         return None
+
+
+Batches = list[tuple[Tensor, Tensor]]
+FirstStep = Callable[[torch.optim.Optimizer, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+@dataclass
+class NativeCall:
+    """One training call's results: each step's loss, the raw outputs (the batches' rows in
+    order), the steps the program took, and the weights with the last step's gradients."""
+
+    losses: Tensor
+    outputs: Tensor
+    native_steps: int
+    last: tuple[list[Tensor], list[Tensor]]
+
+
+class NativeCalls:
+    """A run's training calls through its native program. ``params()`` gives the weights
+    (``W1, b1, ...``), ``targets(y, dtype)`` the loss's targets from a batch's labels; ``along``
+    is the batch dimension (1 with replicas)."""
+
+    def __init__(
+        self,
+        program: NativeProgram,
+        params: Callable[[], list[Tensor]],
+        targets: Callable[[Tensor, torch.dtype], Tensor],
+        along: int,
+    ) -> None:
+        self.program, self.params, self.targets, self.along = program, params, targets, along
+
+    def __call__(
+        self, optimizer: torch.optim.Optimizer, batches: Batches, first_step: FirstStep
+    ) -> NativeCall:
+        """Every minibatch of the call in one call of the program; while the optimizer has no
+        state yet (a run's first step), ``first_step`` — torch's — takes the first minibatch."""
+        params = self.params()
+        steps = bind(self.program, params, optimizer)
+        if steps is not None:
+            return self._train(steps, params, batches)
+        out, loss = first_step(optimizer, *batches[0])
+        first = NativeCall(loss.detach().reshape(1), out.detach(), 0, (params, []))
+        steps = bind(self.program, params, optimizer) if len(batches) > 1 else None
+        if steps is None:  # the call's one minibatch was that first step
+            return first
+        rest = self._train(steps, params, batches[1:])
+        losses = torch.cat([first.losses.to(rest.losses.dtype), rest.losses])
+        outputs = torch.cat([first.outputs.to(rest.outputs.dtype), rest.outputs], dim=self.along)
+        return NativeCall(losses, outputs, rest.native_steps, rest.last)
+
+    def _train(self, steps: NativeSteps, params: list[Tensor], batches: Batches) -> NativeCall:
+        x = torch.cat([x for x, _ in batches], dim=self.along)
+        y = torch.cat([y for _, y in batches], dim=self.along)
+        sizes = [y.shape[self.along] for _, y in batches]
+        losses, outputs, grads = steps.train(x, self.targets(y, x.dtype), offsets_of(sizes))
+        return NativeCall(losses, outputs, len(batches), (params, grads))
 
 
 def offsets_of(sizes: Sequence[int]) -> Tensor:
