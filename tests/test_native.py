@@ -18,6 +18,7 @@ from nnkit.activations import build_activation
 from nnkit.maths.functions import SIGMOID
 from nnkit.maths.loss_functions import bce_pair, cross_entropy_pair, mse_pair, replicated
 from nnkit.maths.network import network_forward, network_loss_grads
+from nnkit.maths.regularization import Regularization
 from nnkit.native.build import unavailable_reason
 from nnkit.native.program import plan_program
 from nnkit.train import run
@@ -58,7 +59,10 @@ def _network(widths: list[int], replicas: int) -> list[torch.Tensor]:
     return params
 
 
-def _train_both(pair, loss: str, optimizer: str, replicas: int, steps: int = 6, batch: int = 5):
+def _train_both(
+    pair, loss: str, optimizer: str, replicas: int, steps: int = 6, batch: int = 5,
+    penalty: Regularization | None = None,
+):  # fmt: skip
     """The same minibatches through the eager step + torch's optimizer, and through the
     native program (after torch's first step, which creates the optimizer's state)."""
     widths = [3, 5, 4, 4 if loss == "cross_entropy" else 2]
@@ -83,7 +87,7 @@ def _train_both(pair, loss: str, optimizer: str, replicas: int, steps: int = 6, 
     def eager_step(params, opt, i):
         rows = slice(i * batch, (i + 1) * batch)
         xs, ts = rows_of(x, rows), rows_of(t, rows)
-        cost, _, grads = network_loss_grads(xs, ts, pairs, params, loss_pair, squash)
+        cost, _, grads = network_loss_grads(xs, ts, pairs, params, loss_pair, squash, penalty)
         for p, grad in zip(params, grads, strict=True):
             p.grad = grad
         opt.step()
@@ -91,7 +95,8 @@ def _train_both(pair, loss: str, optimizer: str, replicas: int, steps: int = 6, 
 
     eager_costs = torch.stack([eager_step(eager, opt_eager, i) for i in range(steps)])
     eager_step(native, opt_native, 0)
-    program = plan_program(pairs, loss_pair, squash, widths, replicas, torch.float64)
+    kind = (penalty.kind, penalty.rate) if penalty is not None else ("none", 0.0)
+    program = plan_program(pairs, loss_pair, squash, widths, replicas, torch.float64, kind)
     assert not isinstance(program, str), program
     rest = slice(batch, steps * batch)
     offsets = torch.arange(0, (steps - 1) * batch + 1, batch)
@@ -129,6 +134,20 @@ def test_every_loss_and_optimizer_trains_natively_as_torch_does(loss, optimizer,
         assert state_e.keys() == state_n.keys()
         for key in state_e:
             assert _relative(state_n[key], state_e[key]) <= 1e-12, key
+
+
+@needs_program
+@pytest.mark.parametrize(
+    "kind, optimizer, replicas", list(itertools.product(["l1", "l2"], ["sgd", "adamw"], [1, 3]))
+)
+def test_the_regularized_step_trains_natively_as_the_eager_one(kind, optimizer, replicas):
+    pair = build_activation("tanh").pair()
+    penalty = Regularization(kind, 0.05)
+    eager, native, eager_costs, costs, *_ = _train_both(
+        pair, "mse", optimizer, replicas, penalty=penalty
+    )
+    assert max(_relative(n, e) for n, e in zip(native, eager, strict=True)) <= 1e-12
+    assert _relative(costs, eager_costs) <= 1e-12
 
 
 @needs_program

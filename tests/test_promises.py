@@ -1,6 +1,7 @@
 """Every built-in dataset keeps the figure the README promises for its default run
 (``python -m nnkit.train data=NAME``, nothing else changed), and the article's contrasts hold:
-a linear model cannot fit the circle, and the network fits the curve far better than a line."""
+a linear model cannot fit the circle, the network fits the curve far better than a line, and no
+plane fits the bump."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ PROMISES = {  # dataset: (metric, the least its default run reaches)
     "digits": ("val/acc", 0.95),
     "linear": ("val/r2", 0.99),
     "nonlinear": ("val/r2", 0.95),
+    "plane": ("val/r2", 0.97),
+    "bump": ("val/r2", 0.93),
 }
 
 
@@ -41,3 +44,9 @@ def test_the_network_fits_the_curve_far_better_than_a_line(tmp_path):
     mlp = run(["data=nonlinear", *QUIET, f"hydra.run.dir={tmp_path / 'mlp'}"])
     line = run(["data=nonlinear", "model=linear", *QUIET, f"hydra.run.dir={tmp_path / 'line'}"])
     assert mlp["val/mse"] * 5 <= line["val/mse"]
+
+
+@pytest.mark.slow
+def test_no_plane_fits_the_bump(tmp_path):
+    line = run(["data=bump", "model=linear", *QUIET, f"hydra.run.dir={tmp_path}"])
+    assert line["val/r2"] < 0.1

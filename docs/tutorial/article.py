@@ -99,7 +99,7 @@ for ax, name in zip(axes.flat, names):
     ax.plot(x.detach(), y.detach(), label=name)
     ax.plot(x.detach(), slope, "--", label="derivative")
     ax.set_title(name)
-    ax.legend(fontsize=7)
+axes.flat[0].legend(["activation", "derivative"], fontsize=7)
 fig.tight_layout()
 show(fig)
 

@@ -28,12 +28,14 @@ from omegaconf import ListConfig
 from nnkit.config.groups import CONFIG_GROUPS
 from nnkit.config.signature import typed_schema
 from nnkit.errors import ConfigError
+from nnkit.maths.regularization import KINDS as REGULARIZATIONS
 from nnkit.plugins import LoadingPolicy
 from nnkit.registry import did_you_mean
 
 __all__ = ["ConfigError", "check_settings", "store_schemas"]
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+
 COMPILE_CHOICES = ("auto", "native", "inductor", "true", "false")
 PROGRESS_BARS = ("tqdm", "rich", "none")
 LOGGERS = ("tensorboard", "csv", "none")
@@ -72,6 +74,12 @@ class LoggerConfig:
 
 
 @dataclass
+class RegularizationConfig:
+    kind: str = "none"  # the weights' penalty: none, l1 (rate · Σ|w|) or l2 (rate · Σw²/2)
+    rate: float = 0.0  # its weight in the cost, >= 0; the biases are not penalised
+
+
+@dataclass
 class NNKitConfig:
     seed: int = 0  # seeds Python, numpy and torch; datasets take their own seed
     plugins: list[str] = field(default_factory=list)  # modules or .py files to import first
@@ -85,6 +93,7 @@ class NNKitConfig:
     optimizer: Any = None  # an OPTIMIZERS entry (optimizer=adam) and its typed settings
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
 
 
 def store_schemas() -> None:
@@ -171,12 +180,14 @@ RANGES: dict[str, Range] = {  # every number setting with a fixed range (checked
     "plugin_loading.proof_timeout_s": Range(0),
     "data.batch_size": Range(0, strict=True, integer=True),
     "data.eval_batch_size": Range(0, integer=True),
+    "regularization.rate": Range(0),
 }
 CHOICES: dict[str, tuple[str, ...]] = {  # every setting that names one of a few choices
     "trainer.accelerator": ACCELERATORS,
     "trainer.progress_bar": PROGRESS_BARS,
     "trainer.compile": COMPILE_CHOICES,
     "logger.name": LOGGERS,
+    "regularization.kind": REGULARIZATIONS,
 }
 
 
@@ -209,6 +220,7 @@ def check_settings(cfg: Any) -> None:
     for name in names or ["(empty list)"]:
         one_of("logger.name", name, LOGGERS)
     one_of("trainer.compile", compile_choice(cfg.trainer.compile), COMPILE_CHOICES)
+    one_of("regularization.kind", cfg.regularization.kind, REGULARIZATIONS)
     if not isinstance(cfg.trainer.fast_dev_run, bool):
         at_least("trainer.fast_dev_run", cfg.trainer.fast_dev_run, 0, integer=True)
 

@@ -1,4 +1,5 @@
-"""Regression sets: a line (``linear``) and a curve (``nonlinear``).
+"""Regression sets: a line (``linear``), a curve (``nonlinear``), and over the plane the
+Playground's two: a tilted plane (``plane``) and a bump (``bump``).
 
 >>> data = linear(n=50)
 >>> data.task, data.in_features, data.out_features
@@ -42,4 +43,31 @@ def nonlinear(n: int = 500, frequency: float = 3.0, noise: float = 0.1, seed: in
     gen = torch.Generator().manual_seed(seed)
     x = 2 * torch.rand(n, 1, generator=gen) - 1  # (n, 1)
     y = torch.sin(frequency * x)
+    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+
+
+@DATASETS.register("plane")
+def plane(n: int = 1000, noise: float = 0.05, seed: int = 0) -> TensorData:
+    """The Playground's "plane": y = (x_1 + x_2) / 2 + noise · ε on the square [-1, 1]² — a
+    two-input regression that a linear model already fits."""
+    check_range("plane", "n", n, 0)
+    check_size("plane", n, 3)
+    check_range("plane", "noise", noise, 0.0, 1.0, low_inclusive=True)
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n, 2, generator=gen) - 1  # (n, 2)
+    y = x.sum(dim=1, keepdim=True) / 2  # (n, 1)
+    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+
+
+@DATASETS.register("bump")
+def bump(n: int = 1000, width: float = 0.4, noise: float = 0.05, seed: int = 0) -> TensorData:
+    """A Gaussian bump over the square: y = exp(-|x|² / (2 width²)) + noise · ε — a two-input
+    regression no plane fits, as the Playground's Gaussian one."""
+    check_range("bump", "n", n, 0)
+    check_size("bump", n, 3)
+    check_range("bump", "width", width, 0.0, 10.0)
+    check_range("bump", "noise", noise, 0.0, 1.0, low_inclusive=True)
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n, 2, generator=gen) - 1  # (n, 2)
+    y = torch.exp(-(x * x).sum(dim=1, keepdim=True) / (2 * width**2))  # (n, 1)
     return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)

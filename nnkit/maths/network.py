@@ -32,6 +32,7 @@ from torch.autograd.function import once_differentiable
 
 from nnkit.maths.functions import SIGMOID, Pair, linear_backward, linear_forward
 from nnkit.maths.loss_functions import LossPair, replicated
+from nnkit.maths.regularization import Regularization
 
 
 def network_forward(
@@ -123,13 +124,16 @@ def network_loss_grads(
     params: Sequence[Tensor],
     loss: LossPair,
     squash: Pair | None = None,
+    regularization: Regularization | None = None,
 ) -> tuple[Tensor, Tensor, list[Tensor]]:
     """One training step's mathematics without an autograd graph: the forward pass keeps every
     layer's values, the cost and its derivative at the output (through ``squash``, the
-    output neurons' activation, if any), then the error walks back to every weight and bias.
+    output neurons' activation, if any), then the error walks back to every weight and bias;
+    ``regularization`` adds its penalty's derivative to every weight's gradient.
 
-    Returns the cost, the network's raw output and the gradients, in ``params``' order: what
-    ``network`` + the loss's Function + ``backward()`` compute, without the graph.
+    Returns the data's cost, the network's raw output and the gradients, in ``params``' order:
+    what ``network`` + the loss's Function (+ the penalty) + ``backward()`` compute, without
+    the graph.
     """
     output, inputs, pre_activations = network_forward(x, pairs, params)
     value = squash.forward(output) if squash is not None else output
@@ -138,7 +142,11 @@ def network_loss_grads(
     if squash is not None:
         error = squash.backward(output, value, error)
     grads = network_backward(error, pairs, params, inputs, pre_activations, False)
-    return cost, output, [grad for grad in grads[1:] if grad is not None]  # each one computed
+    computed = [grad for grad in grads[1:] if grad is not None]  # each one is
+    if regularization is not None and regularization.active:
+        for i in range(0, len(params), 2):  # the weights; the biases stay free
+            computed[i] = computed[i] + regularization.gradient(params[i])
+    return cost, output, computed
 
 
 DirectBackprop = tuple[tuple[Pair, ...], LossPair, Pair | None]  # pairs, the loss's, squash

@@ -30,7 +30,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("program.cpp")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++17")
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 class NativeUnavailable(RuntimeError):

@@ -26,6 +26,7 @@ enum Activation : int32_t {
 };
 enum Loss : int32_t { kMse, kBce, kCrossEntropy };
 enum Optimizer : int32_t { kSgd, kAdam, kAdamW };
+enum Penalty : int32_t { kNoPenalty, kL1, kL2 };
 
 }  // namespace
 
@@ -41,11 +42,13 @@ struct Spec {
   int32_t optimizer;   // Optimizer
   int32_t steps;       // optimizer steps in this call
   int32_t rows;        // rows of x per replica: every step's batch, one after the other
+  int32_t penalty;     // Penalty: regularization of the weights (not the biases)
   int32_t widths[kMaxLayers + 1];
   int32_t activations[kMaxLayers];
   double arguments[kMaxLayers];  // each hidden activation's one number (slope, alpha)
   double lr, beta1, beta2, eps, weight_decay, momentum;
   double adam_step;    // Adam's step count before this call
+  double penalty_rate;
 };
 
 }  // extern "C"
@@ -196,6 +199,21 @@ void backward(const Spec& s, const Net<T>& net, T* const* z, T* const* a, T* err
   }
 }
 
+// The penalty's derivative on every weight's gradient: rate · sign(w) (L1) or rate · w (L2).
+template <typename T>
+void penalise(const Spec& s, const Net<T>& net) {
+  const T rate = T(s.penalty_rate);
+  for (int l = 0; l < s.layers; ++l) {
+    const int64_t n = int64_t(s.widths[l]) * s.widths[l + 1];
+    const T* w = net.weight[l];
+    T* g = net.grad_w[l];
+    for (int64_t i = 0; i < n; ++i) {
+      const T slope = s.penalty == kL1 ? T((w[i] > 0) - (w[i] < 0)) : w[i];
+      g[i] = g[i] + rate * slope;
+    }
+  }
+}
+
 template <typename T>
 void update(const Spec& s, T* p, T* g, T* m, T* v, int64_t n, double step) {
   const T lr = T(s.lr), wd = T(s.weight_decay);
@@ -259,6 +277,7 @@ void train(const Spec& s, T** params, T** grads, T** first, T** second, const T*
         backward(s, net, z, a, error.data(), carried.data());
       }
       losses[step] += T(cost / count);
+      if (s.penalty != kNoPenalty && s.penalty_rate > 0) penalise(s, net);
       const double at = s.adam_step + step + 1;
       for (int l = 0; l < s.layers; ++l) {
         const int64_t n_w = int64_t(s.widths[l]) * s.widths[l + 1];
@@ -294,7 +313,7 @@ void maps(const Spec& s, int r, T** params, const T* x, int64_t n, T* values) {
 
 extern "C" {
 
-int nnkit_abi_version() { return 1; }
+int nnkit_abi_version() { return 2; }
 
 int nnkit_train_f32(const Spec* s, float** params, float** grads, float** first, float** second,
                     const float* x, const float* dense, const int64_t* labels,

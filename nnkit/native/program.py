@@ -40,6 +40,7 @@ ACTIVATIONS = (
 )  # fmt: skip
 LOSSES = ("mse", "bce", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+PENALTIES = ("none", "l1", "l2")
 
 
 class Spec(ctypes.Structure):
@@ -54,6 +55,7 @@ class Spec(ctypes.Structure):
         ("optimizer", ctypes.c_int32),
         ("steps", ctypes.c_int32),
         ("rows", ctypes.c_int32),
+        ("penalty", ctypes.c_int32),
         ("widths", ctypes.c_int32 * (MAX_LAYERS + 1)),
         ("activations", ctypes.c_int32 * MAX_LAYERS),
         ("arguments", ctypes.c_double * MAX_LAYERS),
@@ -64,13 +66,15 @@ class Spec(ctypes.Structure):
         ("weight_decay", ctypes.c_double),
         ("momentum", ctypes.c_double),
         ("adam_step", ctypes.c_double),
+        ("penalty_rate", ctypes.c_double),
     ]
 
 
 @dataclass(frozen=True)
 class NativeProgram:
     """What the native program trains: the widths, hidden activations (with their argument),
-    the cost and the output's squashing, the replica count and the dtype."""
+    the cost and the output's squashing, the replica count, the dtype and the weights'
+    regularization (kind, rate)."""
 
     widths: tuple[int, ...]
     activations: tuple[tuple[int, float], ...]
@@ -79,11 +83,13 @@ class NativeProgram:
     squash: bool
     replicas: int
     dtype: torch.dtype
+    penalty: tuple[str, float] = ("none", 0.0)
 
     def spec(self) -> Spec:
         """The fixed part of the program's ``Spec`` (the optimizer's part is filled per call)."""
         spec = Spec(layers=len(self.widths) - 1, replicas=self.replicas, loss=self.loss)
         spec.mean, spec.squash = int(self.mean), int(self.squash)
+        spec.penalty, spec.penalty_rate = PENALTIES.index(self.penalty[0]), self.penalty[1]
         for i, width in enumerate(self.widths):
             spec.widths[i] = width
         for i, (kind, argument) in enumerate(self.activations):
@@ -188,8 +194,10 @@ def plan_program(
     widths: Sequence[int],
     replicas: int,
     dtype: torch.dtype,
+    penalty: tuple[str, float] = ("none", 0.0),
 ) -> NativeProgram | str:
-    """The native program for this network and cost, or why there is none (one line)."""
+    """The native program for this network and cost (and the weights' ``penalty``: kind and
+    rate), or why there is none (one line)."""
     if dtype not in (torch.float32, torch.float64):
         return f"the native program trains float32 and float64, not {dtype}"
     if len(widths) - 1 > MAX_LAYERS:
@@ -205,7 +213,7 @@ def plan_program(
         return "the output's squashing has no native version"
     return NativeProgram(
         tuple(int(w) for w in widths), tuple(activations), LOSSES.index(loss.native),
-        loss.reduction == "mean", squash is not None, replicas, dtype,
+        loss.reduction == "mean", squash is not None, replicas, dtype, penalty,
     )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ The same inputs — seeded random values and the edge values 0, ±1e-8, ±1, ±3
 both, and forward values and gradients must agree to a relative error of 1e-12 (the largest
 absolute difference over the largest reference magnitude). Smooth ops are also passed through
 ``torch.autograd.gradcheck`` (finite differences) and, when they promise it, ``gradgradcheck``.
-The linear layer and the whole-network Function are proved in ``nnkit.proof.networks``.
+The regularization penalties (L1, L2) are proved the same way; the linear layer and the
+whole-network Function in ``nnkit.proof.networks``.
 
 >>> row = check_activation("sigmoid")[0]
 >>> row.verdict, row.contract
@@ -14,6 +15,8 @@ The linear layer and the whole-network Function are proved in ``nnkit.proof.netw
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +25,7 @@ from torch import Tensor
 
 from nnkit.activations import ACTIVATIONS, build_activation
 from nnkit.losses import LOSSES, Loss, build_loss
+from nnkit.maths import regularization
 from nnkit.maths.contract import Contract
 from nnkit.proof.networks import check_networks
 from nnkit.proof.rows import EDGE_VALUES, TOLERANCE, CheckResult, errors
@@ -208,15 +212,40 @@ class _bind_target:
         return self.loss(output, self.target)
 
 
+PENALTY_CONTRACTS = {"l1": Contract("piecewise", kinks=(0.0,)), "l2": Contract("smooth")}
+
+
+def check_penalties(pattern: str = "*") -> list[CheckResult]:
+    """The regularization penalties (``regularization.kind``) whose name matches ``pattern``,
+    hand-derived backward against torch's autograd of the same sum."""
+    rows = []
+    for kind, contract in PENALTY_CONTRACTS.items():
+        if not fnmatch.fnmatch(kind, pattern):
+            continue
+        fn, reference = (
+            _penalty_of(kind, regularization.penalty),
+            _penalty_of(kind, regularization.torch_penalty),
+        )
+        inputs = _inputs(contract, torch.Generator().manual_seed(0))
+        rows.append(_verdict("penalty", kind, contract, reference, fn, inputs))
+    return rows
+
+
+def _penalty_of(kind: str, fn: Callable[..., Tensor]) -> Callable[[Tensor], Tensor]:
+    bound = functools.partial(fn, kind=kind)
+    bound.__name__ = fn.__name__  # type: ignore[attr-defined]  # the row's reference column
+    return bound
+
+
 def check_all(pattern: str = "*") -> list[CheckResult]:
-    """Every registered activation and loss whose name matches ``pattern``, the linear layer,
-    and the whole-network Function with every activation that brings its pair."""
+    """Every registered activation and loss whose name matches ``pattern``, the penalties, the
+    linear layer, and the whole-network Function with every activation that brings its pair."""
     rows = []
     for name in ACTIVATIONS.names(pattern):
         rows += check_activation(name)
     for name in LOSSES.names(pattern):
         rows += check_loss(name)
-    return rows + check_networks(pattern)
+    return rows + check_penalties(pattern) + check_networks(pattern)
 
 
 def format_table(rows: Sequence[CheckResult]) -> str:

@@ -19,6 +19,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from nnkit.data.task import TASKS, loss_feed, loss_inputs, replica_columns
 from nnkit.maths.network import DirectBackprop, direct_backprop, network_loss_grads
+from nnkit.maths.regularization import Regularization
 from nnkit.optimizers import build_optimizer
 from nnkit.rng import rng_state, set_rng_state
 from nnkit.training.callbacks import tensorboard_of
@@ -44,7 +45,7 @@ class NNKitModule(pl.LightningModule):
     ``objective`` is the metric best.ckpt follows and its mode (by default the task's);
     ``compile_step`` says how the hand-derived step runs: ``eager``, ``inductor`` (through
     torch.compile) or ``native`` (nnkit's native program), as ``trainer.compile`` (``setting``)
-    decided it."""
+    decided it; ``regularization`` penalises the weights' size (L1 or L2)."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class NNKitModule(pl.LightningModule):
         objective: tuple[str, str] | None = None,
         compile_step: str = "eager",
         setting: str = "auto",
+        regularization: Regularization | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -82,6 +84,7 @@ class NNKitModule(pl.LightningModule):
         self.compile_step, self.compile_setting = compile_step, setting
         self._grads: Any = network_loss_grads
         self._native: Any = None  # the native program, where it runs this run's steps
+        self.regularization = regularization or Regularization()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -131,8 +134,9 @@ class NNKitModule(pl.LightningModule):
             self._grads = CompiledStep(network_loss_grads)
         elif self.compile_step == "native" and self._network_params is not None:
             params, optimizer = self._network_params(), self._optimizer().optimizer
+            penalty = (self.regularization.kind, self.regularization.rate)
             program = plan_native(
-                self._direct, params, optimizer, self.replicas, self.compile_setting
+                self._direct, params, optimizer, self.replicas, self.compile_setting, penalty
             )
             along = 1 if self.replicas > 1 else 0
             if program is not None:
@@ -164,7 +168,9 @@ class NNKitModule(pl.LightningModule):
         pairs, loss_pair, squash = self._direct
         params = self._network_params()
         target = self._targets(y, x.dtype)
-        loss, outputs, grads = self._grads(x, target, pairs, params, loss_pair, squash)
+        loss, outputs, grads = self._grads(
+            x, target, pairs, params, loss_pair, squash, self.regularization
+        )
         self._update_weights(optimizer, params, grads)
         return outputs, loss
 
@@ -179,6 +185,19 @@ class NNKitModule(pl.LightningModule):
         self._step_progress.increment_ready()
         self._step_progress.increment_completed()
 
+    def _with_penalty(self, loss: Tensor) -> Tensor:
+        """The data's cost plus the regularization's penalty of the weights (what the autograd
+        steps differentiate; the cost logged is the data's alone, as in validation)."""
+        if not self.regularization.active:
+            return loss
+        return loss + self.regularization.cost(self._weights())
+
+    def _weights(self) -> list[Tensor]:
+        """The weight tensors the penalty reaches: every layer's weights, not the biases."""
+        if self._network_params is not None:
+            return self._network_params()[0::2]
+        return [p for name, p in self.net.named_parameters() if name.endswith("weight")]
+
     def _steps_left(self, wanted: int) -> int:
         max_steps = self.trainer.max_steps
         return wanted if max_steps < 0 else max(0, min(wanted, max_steps - self.global_step))
@@ -190,7 +209,7 @@ class NNKitModule(pl.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         outputs = self.net(x)
         loss = self.objective(outputs, y)
-        loss.backward()
+        self._with_penalty(loss).backward()
         params, grads = [], []
         for param in self.net.parameters():
             if param.grad is not None:
@@ -204,7 +223,7 @@ class NNKitModule(pl.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         outputs = self.net(x)
         loss = self.objective(outputs, y)
-        self.manual_backward(loss)
+        self.manual_backward(self._with_penalty(loss))
         optimizer.step()
         return outputs, loss
 

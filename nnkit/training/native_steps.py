@@ -60,6 +60,7 @@ def plan_native(
     optimizer: torch.optim.Optimizer,
     replicas: int,
     setting: str,
+    penalty: tuple[str, float] = ("none", 0.0),
 ) -> NativeProgram | None:
     """The run's native program, or None with one warning where it cannot run and was asked
     for (``setting`` "native") or the machine lacks the compiler it needs."""
@@ -70,9 +71,8 @@ def plan_native(
     else:
         toolchain = unavailable_reason()
         problem = toolchain or optimizer_problem(optimizer)
-    plan = problem or plan_program(
-        pairs, loss_pair, squash, widths_of(params), replicas, params[0].dtype
-    )
+    widths, dtype = widths_of(params), params[0].dtype
+    plan = problem or plan_program(pairs, loss_pair, squash, widths, replicas, dtype, penalty)
     if isinstance(plan, NativeProgram):
         return plan
     if setting == "native" or toolchain is not None:

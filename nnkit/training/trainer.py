@@ -23,6 +23,7 @@ from nnkit.config.prepare import Prepared
 from nnkit.config.schema import compile_choice
 from nnkit.data.datamodule import TensorDataModule
 from nnkit.errors import ConfigError
+from nnkit.maths.regularization import Regularization
 from nnkit.registries import registry_of
 from nnkit.search.trial import current_trial
 from nnkit.training.callbacks import (
@@ -131,6 +132,7 @@ def build_module(cfg: DictConfig, prepared: Prepared, compile_step: str) -> NNKi
         objective=prepared.objective,
         compile_step=compile_step,
         setting=compile_choice(cfg.trainer.compile),
+        regularization=Regularization(cfg.regularization.kind, cfg.regularization.rate),
     )
 
 
