@@ -27,6 +27,7 @@ from torch import Tensor, nn
 import nnkit.maths.functions as F
 from nnkit.activations import build_activation
 from nnkit.maths.backend import check_backend
+from nnkit.maths.features import Features, check_features
 from nnkit.maths.network import network
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
@@ -71,8 +72,9 @@ def _check_size(hidden: list[int], widths: list[int]) -> None:
 @MODELS.register("mlp")
 class MLP(nn.Module):
     """Fully connected layers of the given ``hidden`` widths (a number: one hidden layer of that
-    width), an activation after each hidden
-    layer (one name for all, or one per layer), and a linear output layer.
+    width), an activation after each hidden layer (one name for all, or one per layer), and a
+    linear output layer. ``features`` (for two inputs: x1, x2, x1_sq, x2_sq, x1x2, sin_x1,
+    sin_x2) expands the inputs first, as the TensorFlow Playground's input features do.
 
     ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
     bring their hand-derived pair, the whole network is one Function (``nnkit.maths.network``);
@@ -87,8 +89,11 @@ class MLP(nn.Module):
         activation: str | Sequence[str] = "relu",
         activation_args: dict[str, Any] | None = None,
         backend: str = "nnkit",
+        features: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self.features = Features(check_features(features, in_features)) if features else None
+        in_features = len(features) if features else in_features
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
         if any(not isinstance(w, int) or w <= 0 for w in hidden):
             raise ValueError(
@@ -131,16 +136,27 @@ class MLP(nn.Module):
         """``W1, b1, ..., Wk, bk``: the layers' weights and biases, input layer first."""
         return [p for layer in self._linears for p in (layer.weight, layer.bias)]
 
+    def expand(self, x: Tensor) -> Tensor:
+        """The first layer's inputs: ``model.features`` of ``x``, or ``x`` itself."""
+        return self.features(x) if self.features is not None else x
+
     def forward(self, x: Tensor) -> Tensor:
+        x = self.expand(x)
         if self.pairs is None:
             return self.layers(x)  # (N, out_features)
         return network(x, self.pairs, *self.network_params())  # (N, out_features)
 
 
 @MODELS.register("linear")
-def linear(in_features: int, out_features: int, backend: str = "nnkit") -> MLP:
-    """No hidden layer: the linear model that the article contrasts with networks."""
-    return MLP(in_features, out_features, hidden=(), backend=backend)
+def linear(
+    in_features: int,
+    out_features: int,
+    backend: str = "nnkit",
+    features: Sequence[str] | None = None,
+) -> MLP:
+    """No hidden layer: the linear model that the article contrasts with networks (on
+    ``features`` such as x1_sq and x2_sq, it draws a circle)."""
+    return MLP(in_features, out_features, hidden=(), backend=backend, features=features)
 
 
 def build_model(name_or_obj: Any, in_features: int, out_features: int, **params: Any) -> nn.Module:

@@ -40,6 +40,7 @@ class ReplicaMLP(nn.Module):
         )  # each (R, out)
         self.activations = nn.ModuleList(list(nets[0].layers)[1::2])
         self.pairs = nets[0].pairs
+        self.features = nets[0].features  # parameter-free: one for every replica
         self.backend = linears[0][0].backend
         self.backprop = f"{nets[0].backprop}; {self.replicas} replicas as one batched program"
 
@@ -56,6 +57,10 @@ class ReplicaMLP(nn.Module):
         """``W1, b1, ..., Wk, bk``, each with the leading replica dimension."""
         return [p for pair in zip(self.weights, self.biases) for p in pair]
 
+    def expand(self, x: Tensor) -> Tensor:
+        """The first layer's inputs: ``model.features`` of ``x``, or ``x`` itself."""
+        return self.features(x) if self.features is not None else x
+
     def _linear(self, x: Tensor, layer: int) -> Tensor:
         weight, bias = self.weights[layer], self.biases[layer]
         if self.backend == "nnkit":
@@ -66,6 +71,7 @@ class ReplicaMLP(nn.Module):
         """``x`` is ``(R, N, in)`` (each replica its own batch) or ``(N, in)`` (one for all)."""
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.replicas, -1, -1)  # (R, N, in)
+        x = self.expand(x)
         if self.pairs is not None and self.backend == "nnkit":
             return network(x, self.pairs, *self.network_params())  # (R, N, out)
         value = x

@@ -238,6 +238,9 @@ class NNKitModule(pl.LightningModule):
         # built per call: loading a checkpoint replaces the optimizer's state tensors
         self._updates = WeightUpdates(optimizer) if self._plain_steps else None
         along = 1 if self.replicas > 1 else 0  # the batch dimension
+        expand = getattr(self.net, "expand", None)
+        if self._direct is not None and self._plain_steps and expand is not None:
+            batches = [(expand(x), y) for x, y in batches]  # the hand-derived steps' inputs
         if self._native is not None:
             call = self._native(optimizer, batches, self._direct_step)
             self._step_progress.increment_by(call.native_steps)  # torch's first step counted

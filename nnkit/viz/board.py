@@ -75,8 +75,9 @@ def last_hidden(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     layers = getattr(net, "layers", None)
     if layers is None or len(layers) < 3:
         return None
+    expand = getattr(net, "expand", lambda inputs: inputs)  # model.features, if any
     with torch.no_grad():
-        return layers[:-1](x)
+        return layers[:-1](expand(x))
 
 
 def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> None:

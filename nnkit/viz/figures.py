@@ -125,7 +125,7 @@ def hidden_units(net: MLP, x: Tensor, steps: int = 48, most: int = 16) -> Any:
     first, activation = list(net.layers)[:2]
     _, _, grid = _plane(x, steps)
     device = next(net.parameters()).device
-    responses = activation(first(grid.to(device))).cpu()  # (steps², units)
+    responses = activation(first(net.expand(grid.to(device)))).cpu()  # (steps², units)
     units = min(most, responses.shape[1])
     columns = min(4, units)
     rows = -(-units // columns)

@@ -93,7 +93,7 @@ def trace(
     then — with a ``target`` — the cost (``loss``, by default the article's MSE), the error at
     the output through ``squash``, walked back layer by layer to every correction."""
     pairs, params = list(net.pairs or ()), net.network_params()
-    layers, value = [], x
+    layers, value = [], net.expand(x)
     for index, name in enumerate(_names(net)):
         z = linear_forward(value, params[2 * index], params[2 * index + 1])  # (N, out)
         last = index == len(pairs)
