@@ -31,7 +31,7 @@ FLOORS = (  # from the ground up: a module imports only from its own floor and t
     ("nnkit.config",),
     ("nnkit.viz",),
     ("nnkit.training", "nnkit.trained"),
-    ("nnkit", "nnkit.cli", "nnkit.bench", "nnkit.functions", "nnkit.testing"),
+    ("nnkit", "nnkit.cli", "nnkit.bench", "nnkit.functions", "nnkit.testing", "nnkit.playground"),
     ("nnkit.train", "nnkit.gradcheck", "nnkit.predict", "nnkit.list", "nnkit.draw"),
     ("nnkit.explain",),
 )

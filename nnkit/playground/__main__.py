@@ -1,0 +1,89 @@
+"""``python -m nnkit.playground [host=H] [port=P] [open=false] [overrides ...]``: serve the
+playground on 127.0.0.1 (a free port unless ``port=`` says), print its URL, open it.
+
+The overrides are ``nnkit.train``'s (``data=spiral model.hidden=[8,8]``): the page starts
+there, and a bad one is refused as ``nnkit.train`` refuses it (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import webbrowser
+from collections.abc import Sequence
+
+from nnkit.errors import USER_ERRORS, one_line
+
+OWN_KEYS = ("host", "port", "open")
+STARTUP_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError, OSError)
+
+
+def split(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The playground's own ``key=value`` arguments, and the training overrides.
+
+    >>> split(["port=8001", "data=xor"])
+    ({'port': '8001'}, ['data=xor'])
+    """
+    own, overrides = {}, []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key in OWN_KEYS:
+            own[key] = value
+        else:
+            overrides.append(arg)
+    return own, overrides
+
+
+def _port(value: str | None, host: str) -> int:
+    if value is None or value == "":
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            return probe.getsockname()[1]
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"port={value!r} should be a whole number between 1 and 65535")
+    return int(value)
+
+
+async def serve(host: str, port: int, overrides: list[str], open_page: bool) -> None:
+    from aiohttp import web
+
+    from nnkit.playground.server import make_app
+
+    origins = [f"http://{host}:{port}"] + (
+        [f"http://localhost:{port}"] if host == "127.0.0.1" else []
+    )
+    runner = web.AppRunner(make_app(overrides, origins))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    url = f"http://{host}:{port}/"
+    print(f"nnkit playground: {url}  (Ctrl-C stops it)", flush=True)
+    if open_page:
+        webbrowser.open(url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    own, overrides = split(sys.argv[1:] if argv is None else argv)
+    try:
+        from nnkit.playground.session import Session
+
+        host = own.get("host", "127.0.0.1")
+        port = _port(own.get("port"), host)
+        if own.get("open", "true") not in ("true", "false"):
+            raise ValueError(f"open={own['open']!r} should be true or false")
+        Session(overrides)  # every mistake refused here, as nnkit.train refuses it
+    except STARTUP_ERRORS as error:
+        print(f"nnkit.playground: error: {one_line(str(error))}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(host, port, overrides, own.get("open", "true") == "true"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

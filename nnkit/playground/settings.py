@@ -1,0 +1,72 @@
+"""The page's settings as ``nnkit.train`` overrides: the same keys, checked by the same schema.
+
+A message from the page names settings by their config keys (``optimizer.lr``,
+``model.hidden``, ...). Only the keys a playground turns are taken; each value becomes one
+override, and the composed config is checked by nnkit's schema when the session is built.
+The playground's own limits keep a page responsive (a few hundred units, not 10⁹).
+
+>>> to_overrides({"data": "spiral", "model.hidden": [4, 2], "optimizer.lr": 0.03})
+['data=spiral', 'model.hidden=[4,2]', 'optimizer.lr=0.03']
+>>> to_overrides({"model.hidden": [10**9]})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+nnkit.errors.ConfigError: model.hidden=[1000000000]: the playground draws at most 8 layers of ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from nnkit.errors import ConfigError
+from nnkit.registry import did_you_mean
+
+KEYS = (
+    "data", "data.n", "data.noise", "data.batch_size", "data.seed", "data.classes",
+    "model.hidden", "model.activation", "model.features", "loss", "optimizer",
+    "optimizer.lr", "regularization.kind", "regularization.rate", "seed",
+)  # fmt: skip
+MAX_LAYERS, MAX_UNITS, MAX_POINTS = 8, 64, 5000
+
+
+def to_overrides(settings: Mapping[str, Any]) -> list[str]:
+    """``key=value`` overrides for ``settings``, or a one-line ``ConfigError``."""
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"settings should be an object of keys and values, not {settings!r}")
+    overrides = []
+    for key, value in settings.items():
+        if key not in KEYS:
+            hint = did_you_mean(str(key), KEYS)
+            raise ConfigError(f"unknown setting '{key}'{hint} (choose from: {', '.join(KEYS)})")
+        _check_limits(key, value)
+        overrides.append(f"{key}={_format(value)}")
+    return overrides
+
+
+def _check_limits(key: str, value: Any) -> None:
+    if key == "model.hidden":
+        widths = value if isinstance(value, list) else [value]
+        if len(widths) > MAX_LAYERS or any(
+            not isinstance(w, int) or isinstance(w, bool) or w > MAX_UNITS for w in widths
+        ):
+            raise ConfigError(
+                f"model.hidden={value}: the playground draws at most {MAX_LAYERS} layers of "
+                f"at most {MAX_UNITS} units"
+            )
+    if key == "data.n" and isinstance(value, int) and value > MAX_POINTS:
+        raise ConfigError(f"data.n={value}: the playground takes at most {MAX_POINTS} points")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}={value} should be a finite number")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_format(v) for v in value) + "]"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str) and value and all(c.isalnum() or c in "_-." for c in value):
+        return value
+    raise ConfigError(f"{value!r} is not a setting's value (a name, a number or a list)")

@@ -1,0 +1,366 @@
+// The playground's page: controls -> settings (config keys) -> the server's run; frames back.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { settings: {}, built: null, frame: null, playing: false, hover: null };
+const FEATURE_FUNCTIONS = {
+  x1: (a, b) => a, x2: (a, b) => b, x1_sq: (a, b) => a * a, x2_sq: (a, b) => b * b,
+  x1x2: (a, b) => a * b, sin_x1: (a, b) => Math.sin(a), sin_x2: (a, b) => Math.sin(b),
+};
+let socket = null;
+
+// ---- the URL holds every setting --------------------------------------------------------
+function readHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const settings = {};
+  for (const [key, value] of params) {
+    try { settings[key] = JSON.parse(value); } catch { settings[key] = value; }
+  }
+  return settings;
+}
+
+function writeHash(settings) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(settings)) params.set(key, JSON.stringify(value));
+  history.replaceState(null, "", "#" + params.toString());
+}
+
+function hideControls() {  // ?hide=data,features,lr: a classroom's page
+  const hidden = new URLSearchParams(location.search).get("hide");
+  if (!hidden) return;
+  for (const name of hidden.split(",")) {
+    document.querySelectorAll(`[data-control="${name}"]`).forEach((el) => { el.hidden = true; });
+  }
+}
+
+// ---- talking to the server --------------------------------------------------------------
+function connect() {
+  socket = new WebSocket(`ws://${location.host}/ws`);
+  socket.onopen = () => configure(readHash());
+  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onclose = () => showError("the connection to the playground's server closed; reload the page");
+}
+
+function send(message) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(message)); }
+
+function configure(changes) {
+  state.settings = { ...state.settings, ...changes };
+  send({ type: "configure", settings: state.settings });
+}
+
+function receive(message) {
+  if (message.type === "error") {
+    showError(message.message);
+    if (message.stopped) setPlaying(false);
+    if (!state.built) { state.settings = {}; }
+    return;
+  }
+  if (message.type === "built") {
+    showError(null);
+    state.built = message;
+    state.settings = pick(message.settings, Object.keys(state.settings));
+    writeHash(state.settings);
+    setPlaying(false);
+    showControls(message);
+    drawNetwork();
+    return;
+  }
+  if (message.type === "frame") {
+    state.frame = message;
+    showFrame();
+  }
+}
+
+function pick(all, keys) {
+  const chosen = {};
+  for (const key of keys) if (key in all) chosen[key] = all[key];
+  return chosen;
+}
+
+function showError(text) {
+  const box = $("error");
+  box.hidden = !text;
+  box.textContent = text || "";
+}
+
+function setPlaying(playing) {
+  state.playing = playing;
+  $("play").textContent = playing ? "❚❚ pause" : "▶ play";
+}
+
+// ---- controls -> settings ---------------------------------------------------------------
+function fillSelect(select, names, value) {
+  select.innerHTML = names.map((n) => `<option>${n}</option>`).join("");
+  select.value = String(value);
+}
+
+function showControls(built) {
+  const s = built.settings, c = built.choices;
+  const hidden = s["model.hidden"] || [];
+  fillSelect($("activation"), c.activations, Array.isArray(s["model.activation"]) ? s["model.activation"][0] : s["model.activation"]);
+  fillSelect($("regularization"), c.regularizations, s["regularization.kind"]);
+  fillSelect($("optimizer"), c.optimizers, s.optimizer);
+  fillSelect($("loss"), c.losses, s.loss);
+  $("lr").value = String(s["optimizer.lr"]);
+  if ($("lr").value !== String(s["optimizer.lr"])) {
+    $("lr").insertAdjacentHTML("beforeend", `<option>${s["optimizer.lr"]}</option>`);
+    $("lr").value = String(s["optimizer.lr"]);
+  }
+  $("rate").value = String(s["regularization.rate"]);
+  $("data").value = s.data;
+  $("noise").value = s["data.noise"] ?? 0;
+  $("noise-value").textContent = s["data.noise"] ?? "–";
+  $("batch").value = s["data.batch_size"];
+  $("batch-value").textContent = s["data.batch_size"];
+  $("layer-count").textContent = hidden.length;
+  const chosen = built.features;
+  $("features").innerHTML = c.features.map((f) =>
+    `<label><input type="checkbox" value="${f}" ${chosen.includes(f) ? "checked" : ""}> ${f}</label>`).join("");
+  $("features").querySelectorAll("input").forEach((box) => box.addEventListener("change", () => {
+    const on = [...$("features").querySelectorAll("input:checked")].map((b) => b.value);
+    configure({ "model.features": on });
+  }));
+  $("engine").textContent = `trained by ${built.engine}`;
+  $("proof-rows").innerHTML = [
+    ...built.proof.built_in.map((op) => `<li>${op}: built in, proved by nnkit.gradcheck</li>`),
+    ...built.proof.checked.map((row) => `<li>${row.name || row}: proved before the first step</li>`),
+  ].join("");
+}
+
+function hiddenWidths() { return [...(state.settings["model.hidden"] || state.built.settings["model.hidden"] || [])]; }
+
+function bindControls() {
+  $("play").onclick = () => { send({ type: state.playing ? "pause" : "play" }); setPlaying(!state.playing); };
+  $("step").onclick = () => send({ type: "step" });
+  $("reset").onclick = () => configure({});
+  $("lr").onchange = () => {
+    state.settings["optimizer.lr"] = Number($("lr").value);
+    writeHash(state.settings);
+    send({ type: "lr", value: Number($("lr").value) });
+  };
+  $("activation").onchange = () => configure({ "model.activation": $("activation").value });
+  $("regularization").onchange = () => configure({ "regularization.kind": $("regularization").value });
+  $("rate").onchange = () => configure({ "regularization.rate": Number($("rate").value) });
+  $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
+  $("loss").onchange = () => configure({ loss: $("loss").value });
+  $("data").onchange = () => {
+    const keep = { ...state.settings };
+    delete keep["data.noise"];
+    state.settings = keep;
+    configure({ data: $("data").value });
+  };
+  $("noise").onchange = () => configure({ "data.noise": Number($("noise").value) });
+  $("batch").onchange = () => configure({ "data.batch_size": Number($("batch").value) });
+  $("regenerate").onclick = () => configure({ "data.seed": (state.built.settings["data.seed"] || 0) + 1 });
+  $("show-test").onchange = showFrame;
+  $("discretize").onchange = showFrame;
+  $("add-layer").onclick = () => { const w = hiddenWidths(); if (w.length < 8) configure({ "model.hidden": [...w, 2] }); };
+  $("remove-layer").onclick = () => { const w = hiddenWidths(); configure({ "model.hidden": w.slice(0, -1) }); };
+}
+
+// ---- the network ------------------------------------------------------------------------
+const COLUMN = 110, ROW = 44, TOP = 30;
+
+function layout() {
+  const built = state.built;
+  const columns = [built.features.length, ...built.widths.slice(1)];
+  return columns.map((count, c) => Array.from({ length: count }, (_, r) => ({ x: 10 + c * COLUMN, y: TOP + r * ROW })));
+}
+
+function drawNetwork() {
+  const box = $("network");
+  box.innerHTML = "";
+  const nodes = layout();
+  const width = 10 + nodes.length * COLUMN, height = TOP + Math.max(...nodes.map((c) => c.length)) * ROW;
+  box.style.height = `${height + 20}px`;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("width", width); svg.setAttribute("height", height);
+  box.appendChild(svg);
+  nodes.forEach((column, c) => column.forEach((node, r) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 20;
+    canvas.className = "unit" + (c === 0 ? " input" : "");
+    canvas.style.left = `${node.x}px`; canvas.style.top = `${node.y}px`;
+    canvas.dataset.layer = c; canvas.dataset.unit = r;
+    canvas.onmouseenter = () => { state.hover = [c, r]; showFrame(); };
+    canvas.onmouseleave = () => { state.hover = null; showFrame(); };
+    box.appendChild(canvas);
+    if (c === 0) label(box, state.built.features[r], node.x - 2, node.y + 33);
+  }));
+  const hidden = hiddenWidths();
+  hidden.forEach((units, l) => {  // + and - neurons above each hidden layer
+    const div = document.createElement("div");
+    div.className = "width-buttons"; div.dataset.control = "layers";
+    div.style.left = `${10 + (l + 1) * COLUMN - 8}px`; div.style.top = "0px";
+    div.innerHTML = `<button data-layer="${l}" data-change="1" title="one more neuron">+</button> ${units} <button data-layer="${l}" data-change="-1" title="one neuron fewer">−</button>`;
+    div.querySelectorAll("button").forEach((b) => b.onclick = () => {
+      const w = hiddenWidths();
+      w[l] = Math.max(1, Math.min(64, w[l] + Number(b.dataset.change)));
+      configure({ "model.hidden": w });
+    });
+    box.appendChild(div);
+  });
+  state.svg = svg;
+  showFrame();
+}
+
+function label(box, text, x, y) {
+  const el = document.createElement("div");
+  el.className = "label"; el.textContent = text;
+  el.style.left = `${x}px`; el.style.top = `${y}px`;
+  box.appendChild(el);
+}
+
+function drawLinks(weights) {
+  const svg = state.svg, nodes = layout();
+  if (!svg) return;
+  svg.innerHTML = "";
+  weights.forEach((matrix, l) => matrix.forEach((row, j) => row.forEach((w, k) => {
+    const a = nodes[l][k], b = nodes[l + 1][j];
+    if (!a || !b) return;
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "line");
+    line.setAttribute("x1", a.x + 33); line.setAttribute("y1", a.y + 16);
+    line.setAttribute("x2", b.x - 1); line.setAttribute("y2", b.y + 16);
+    line.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
+    line.setAttribute("stroke-width", Math.min(8, 0.4 + 2 * Math.abs(w)).toFixed(2));
+    line.setAttribute("class", "link");
+    line.dataset.layer = l; line.dataset.row = j; line.dataset.column = k;
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = `weight ${w.toFixed(3)} (layer ${l + 1}, from ${k + 1} to ${j + 1}); click to type a new one`;
+    line.appendChild(title);
+    line.onclick = () => {
+      const typed = prompt(`new weight (layer ${l + 1}, ${k + 1} → ${j + 1})`, w.toFixed(3));
+      if (typed !== null) send({ type: "weight", layer: l, row: j, column: k, value: Number(typed) });
+    };
+    svg.appendChild(line);
+  })));
+}
+
+// ---- pictures ---------------------------------------------------------------------------
+function colour(v) {  // -1 orange, 0 white, +1 blue, as the TensorFlow Playground
+  const t = Math.max(-1, Math.min(1, v));
+  const [r, g, b] = t >= 0 ? [8, 119, 189] : [245, 147, 34];
+  const s = Math.abs(t);
+  return [255 + (r - 255) * s, 255 + (g - 255) * s, 255 + (b - 255) * s];
+}
+
+function paint(canvas, values, grid, scale) {
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(grid, grid);
+  for (let i = 0; i < grid * grid; i++) {
+    const [r, g, b] = colour(values[i] * scale);
+    image.data.set([r, g, b, 255], 4 * i);
+  }
+  const off = document.createElement("canvas");
+  off.width = off.height = grid;
+  off.getContext("2d").putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+}
+
+function unitMaps(frame) {
+  const bytes = Uint8Array.from(atob(frame.maps), (ch) => ch.charCodeAt(0));
+  const all = new Float32Array(bytes.buffer);
+  const size = frame.grid * frame.grid, maps = [];
+  for (let i = 0; i < all.length / size; i++) maps.push(all.subarray(i * size, (i + 1) * size));
+  return maps;
+}
+
+function inputMap(name, grid, extent) {
+  const [low, high] = extent, values = new Float32Array(grid * grid);
+  for (let i = 0; i < grid; i++) for (let j = 0; j < grid; j++) {
+    const x1 = low + (high - low) * j / (grid - 1), x2 = high - (high - low) * i / (grid - 1);
+    values[i * grid + j] = FEATURE_FUNCTIONS[name](x1, x2);
+  }
+  return values;
+}
+
+function scaleOf(values) {
+  let most = 1e-9;
+  for (const v of values) most = Math.max(most, Math.abs(v));
+  return 1 / most;
+}
+
+function outputScale(values) {  // binary: a probability, mapped to [-1, 1]; otherwise the range
+  return state.built.task === "binary" ? null : scaleOf(values);
+}
+
+function fits(frame, built) {  // a frame of the run the page shows (not of the one before)
+  const widths = built.widths;
+  return frame.weights.length === widths.length - 1 &&
+    frame.weights.every((w, l) => w.length === widths[l + 1] && w[0].length === (l ? widths[l] : built.features.length));
+}
+
+function showFrame() {
+  const frame = state.frame, built = state.built;
+  if (!frame || !built || !fits(frame, built)) return;
+  $("epoch").textContent = frame.epoch;
+  $("test-loss").textContent = frame.loss.test.toFixed(3);
+  $("train-loss").textContent = frame.loss.train.toFixed(3);
+  drawCurve(frame.history);
+  drawLinks(frame.weights);
+  if (!frame.maps) { $("heatmap-note").textContent = "this data is not a plane: no picture"; return; }
+  const maps = unitMaps(frame), grid = frame.grid;
+  const canvases = [...document.querySelectorAll("#network canvas.unit")];
+  for (const canvas of canvases) {
+    const layer = Number(canvas.dataset.layer), unit = Number(canvas.dataset.unit);
+    const values = mapOf(maps, layer, unit, grid);
+    paint(canvas, values, grid, layer === built.widths.length - 1 && built.task === "binary" ? 1 : scaleOf(values));
+  }
+  const shown = state.hover ? mapOf(maps, state.hover[0], state.hover[1], grid) : maps[maps.length - 1];
+  drawHeatmap(shown, grid, !state.hover);
+}
+
+function mapOf(maps, layer, unit, grid) {
+  if (layer === 0) return inputMap(state.built.features[unit], grid, state.built.extent);
+  let index = 0;
+  for (let l = 1; l < layer; l++) index += state.built.widths[l];
+  return maps[index + unit];
+}
+
+function drawHeatmap(values, grid, isOutput) {
+  const canvas = $("heatmap"), built = state.built;
+  let shown = values, scale = scaleOf(values);
+  if (isOutput && built.task === "binary") {
+    shown = values.map((p) => ($("discretize").checked ? (p >= 0.5 ? 1 : -1) : 2 * p - 1));
+    scale = 1;
+  } else if (isOutput && $("discretize").checked) {
+    shown = values.map((v) => Math.sign(v)); scale = 1;
+  }
+  paint(canvas, shown, grid, scale);
+  const ctx = canvas.getContext("2d"), [low, high] = built.extent;
+  const parts = $("show-test").checked ? ["train", "test"] : ["train"];
+  for (const part of parts) {
+    const points = built.points && built.points[part];
+    if (!points) continue;
+    points.x.forEach(([x1, x2], i) => {
+      const px = (x1 - low) / (high - low) * canvas.width, py = (high - x2) / (high - low) * canvas.height;
+      const y = points.y[i];
+      const v = built.task === "binary" ? 2 * y - 1 : built.task === "regression" ? y : (y % 2 ? 1 : -1);
+      const [r, g, b] = colour(v);
+      ctx.beginPath(); ctx.arc(px, py, 3, 0, 2 * Math.PI);
+      ctx.fillStyle = `rgb(${r},${g},${b})`; ctx.fill();
+      ctx.lineWidth = part === "test" ? 1.5 : 0.8;
+      ctx.strokeStyle = part === "test" ? "#000" : "#fff"; ctx.stroke();
+    });
+  }
+}
+
+function drawCurve(history) {
+  const canvas = $("curve"), ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (history.length < 2) return;
+  const most = Math.max(...history.map((h) => Math.max(h[1], h[2]))) || 1;
+  [[1, "#777"], [2, "#000"]].forEach(([column, stroke]) => {
+    ctx.beginPath();
+    history.forEach((h, i) => {
+      const x = i / (history.length - 1) * canvas.width, y = canvas.height * (1 - h[column] / most);
+      if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+    });
+    ctx.strokeStyle = stroke; ctx.stroke();
+  });
+}
+
+hideControls();
+bindControls();
+connect();

@@ -1,0 +1,192 @@
+"""``python -m nnkit.playground``: the real server in a subprocess, driven through its
+WebSocket by a real client and through its page by headless Chromium (Debian's, via
+Playwright's ``executable_path``; the browser tests skip with the reason where it is missing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import cli
+
+aiohttp = pytest.importorskip("aiohttp")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+START = ["data=circular", "data.n=300", "model.hidden=[4,2]", "model.activation=tanh"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "nnkit.playground", "open=false", f"port={port}", *START]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # printed once the server listens
+    assert f"http://127.0.0.1:{port}/" in line, process.stderr.read() if process.stderr else line
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+async def _talk(url: str, messages: list[dict], seconds: float = 0.0) -> list[dict]:
+    """Send ``messages`` one by one on a fresh socket, collect every reply, then listen."""
+    received: list[dict] = []
+    async with aiohttp.ClientSession() as client, client.ws_connect(f"{url}/ws", origin=url) as ws:
+        for message in messages:
+            await (ws.send_str(message) if isinstance(message, str) else ws.send_json(message))
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + seconds + 1.0
+        while time.monotonic() < deadline:
+            try:
+                reply = await ws.receive(timeout=deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                break
+            if reply.type == aiohttp.WSMsgType.TEXT:
+                received.append(json.loads(reply.data))
+    return received
+
+
+def talk(url: str, messages: list, seconds: float = 0.0) -> list[dict]:
+    return asyncio.run(_talk(url, messages, seconds))
+
+
+def test_a_session_trains_live_and_its_test_loss_falls(server):
+    replies = talk(server, [{"type": "configure", "settings": {}}, {"type": "play"}], seconds=2)
+    built = [r for r in replies if r["type"] == "built"]
+    frames = [r for r in replies if r["type"] == "frame"]
+    assert built and built[0]["widths"] == [2, 4, 2, 1] and built[0]["engine"]
+    assert len(frames) >= 10  # streamed while it trains
+    assert frames[-1]["epoch"] > frames[0]["epoch"] + 10
+    assert frames[-1]["loss"]["test"] < frames[0]["loss"]["test"]
+    assert len(frames[-1]["weights"]) == 3 and frames[-1]["grid"] > 0
+
+
+def test_the_learning_rate_changes_without_a_reset(server):
+    replies = talk(server, [{"type": "configure", "settings": {}}, {"type": "play"},
+                            {"type": "lr", "value": 0.3}], seconds=1)  # fmt: skip
+    epochs = [r["epoch"] for r in replies if r["type"] == "frame"]
+    assert epochs == sorted(epochs) and epochs[-1] > 0  # never back to epoch 0
+    assert not [r for r in replies if r["type"] == "error"]
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ({"type": "configure", "settings": {"optimizer.lr": -1}}, "optimizer.lr=-1"),
+        ({"type": "configure", "settings": {"model.hidden": [10**9]}}, "at most 8 layers"),
+        ({"type": "configure", "settings": {"model.activation": "rleu"}}, "did you mean 'relu'"),
+        ({"type": "configure", "settings": {"optimiser.lr": 1}}, "unknown setting 'optimiser.lr'"),
+        ("{not json", "Expecting property name"),
+        ({"type": "fly"}, "before 'configure'"),
+    ],
+)
+def test_a_bad_message_is_answered_in_one_line_and_the_server_goes_on(server, message, expected):
+    replies = talk(server, [message])
+    errors = [r["message"] for r in replies if r["type"] == "error"]
+    assert len(errors) == 1 and expected in errors[0] and "\n" not in errors[0]
+    assert any(r["type"] == "built" for r in talk(server, [{"type": "configure", "settings": {}}]))
+
+
+def test_a_typed_weight_is_applied_at_once(server):
+    typed = {"type": "weight", "layer": 0, "row": 1, "column": 0, "value": 2.5}
+    replies = talk(server, [{"type": "configure", "settings": {}}, typed])
+    frames = [r for r in replies if r["type"] == "frame"]
+    assert frames[-1]["weights"][0][1][0] == 2.5
+
+
+def test_another_origin_cannot_drive_the_server(server):
+    async def knock() -> int:
+        async with aiohttp.ClientSession() as client:
+            headers = {"Origin": "http://evil.example"}
+            async with client.get(f"{server}/ws", headers=headers) as response:
+                return response.status
+
+    assert asyncio.run(knock()) == 403
+
+
+def test_a_bad_override_is_refused_as_nnkit_train_refuses_it():
+    done = cli("nnkit.playground", "open=false", "model.activation=rleu")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("nnkit.playground: error: ")
+    assert "did you mean 'relu'" in done.stderr and "Traceback" not in done.stderr
+
+
+browser = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+@pytest.fixture
+def page(server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM)
+        tab = chromium.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        yield tab
+        chromium.close()
+        assert not errors, errors
+
+
+def _epoch(page) -> int:
+    return int(page.inner_text("#epoch"))
+
+
+@browser
+def test_the_page_plays_and_its_test_loss_falls(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    first_loss = None
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 0")
+    first_loss = float(page.inner_text("#test-loss"))
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
+    assert float(page.inner_text("#test-loss")) < first_loss
+    assert page.locator("#network line.link").count() == 2 * 4 + 4 * 2 + 2 * 1
+
+
+@browser
+def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    page.click("#add-layer")
+    page.wait_for_function("document.getElementById('layer-count').textContent === '3'")
+    page.click("#network .width-buttons button[data-layer='0'][data-change='1']")
+    page.wait_for_function("location.hash.includes('model.hidden=%5B5%2C2%2C2%5D')")
+    page.select_option("#activation", "step")
+    page.wait_for_function("location.hash.includes('step')")
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 20")
+    before = _epoch(page)
+    page.select_option("#lr", "0.1")  # while playing: no reset
+    page.wait_for_timeout(500)
+    assert _epoch(page) > before
+    assert "optimizer.lr=0.1" in page.url
+
+
+@browser
+def test_a_link_reproduces_the_page_and_a_bad_value_is_refused_in_it(server, page):
+    page.goto(server + "/#data=%22xor%22&model.hidden=%5B3%5D&regularization.kind=%22l2%22")
+    page.wait_for_selector("#network canvas.unit")
+    assert page.input_value("#data") == "xor"
+    assert page.input_value("#regularization") == "l2"
+    assert page.locator("#network canvas.unit").count() == 2 + 3 + 1
+    page.reload()
+    page.wait_for_selector("#network canvas.unit")
+    assert page.input_value("#data") == "xor" and page.locator("#network canvas.unit").count() == 6
+    page.goto(server + "/#optimizer.lr=-1")
+    page.reload()
+    page.wait_for_selector("#error:not([hidden])")
+    assert "optimizer.lr=-1" in page.inner_text("#error")
