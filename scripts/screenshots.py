@@ -1,5 +1,6 @@
-"""Regenerate the README's pictures: the article's network drawn by ``nnkit.draw``, a run's
-figures, and TensorBoard's main tabs captured in headless Chromium (Debian's ``chromium``).
+"""Regenerate the README's pictures: the playground after a few seconds of play, the article's
+network drawn by ``nnkit.draw``, a run's figures, and TensorBoard's main tabs, captured in
+headless Chromium (Debian's ``chromium``; the playground through Playwright).
 
     python scripts/screenshots.py            # writes docs/images/*.png (about a minute)
 
@@ -62,12 +63,42 @@ def screenshot(browser: str, url: str, out: Path) -> None:
     )  # fmt: skip
 
 
+def playground(browser: str, out: Path) -> None:
+    """The playground on the circle, 2-4-2-1 tanh, played for a few seconds."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "nnkit.playground", "open=false", f"port={port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None and "playground" in server.stdout.readline()
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=browser)
+            page = chromium.new_page(viewport={"width": 1280, "height": 660})
+            page.goto(f"http://127.0.0.1:{port}/#data=%22circular%22&model.hidden=%5B4%2C2%5D"
+                      "&model.activation=%22tanh%22&optimizer.lr=0.03")  # fmt: skip
+            page.wait_for_selector("#network canvas.unit")
+            page.click("#show-test")
+            page.click("#play")
+            page.wait_for_function("Number(document.getElementById('epoch').textContent) > 400")
+            page.click("#play")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(out))
+            chromium.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> int:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         print("needs Debian's chromium: apt-get install chromium", file=sys.stderr)
         return 2
     IMAGES.mkdir(parents=True, exist_ok=True)
+    playground(browser, IMAGES / "playground.png")
     nnkit("nnkit.draw", "example=article", "input=[1,0.5]", "target=[1]",
           f"out={IMAGES / 'article-network.png'}")  # fmt: skip
     (IMAGES / "article-network.svg").unlink(missing_ok=True)

@@ -244,11 +244,11 @@ function colour(v) {  // -1 orange, 0 white, +1 blue, as the TensorFlow Playgrou
   return [255 + (r - 255) * s, 255 + (g - 255) * s, 255 + (b - 255) * s];
 }
 
-function paint(canvas, values, grid, scale) {
+function paint(canvas, values, grid, scale, light = 1) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(grid, grid);
   for (let i = 0; i < grid * grid; i++) {
-    const [r, g, b] = colour(values[i] * scale);
+    const [r, g, b] = colour(values[i] * scale * light);
     image.data.set([r, g, b, 255], 4 * i);
   }
   const off = document.createElement("canvas");
@@ -327,7 +327,7 @@ function drawHeatmap(values, grid, isOutput) {
   } else if (isOutput && $("discretize").checked) {
     shown = values.map((v) => Math.sign(v)); scale = 1;
   }
-  paint(canvas, shown, grid, scale);
+  paint(canvas, shown, grid, scale, 0.6);  // lighter than the points drawn on it
   const ctx = canvas.getContext("2d"), [low, high] = built.extent;
   const parts = $("show-test").checked ? ["train", "test"] : ["train"];
   for (const part of parts) {
