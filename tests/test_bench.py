@@ -16,7 +16,7 @@ from nnkit.bench.replica_runs import Case, cli_seconds
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
-            "--no-compile", "--no-replicas", "--no-tiny"]  # fmt: skip
+            "--no-compile", "--no-replicas", "--no-tiny", "--no-live"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(out.read_text())
     results = report["results"]
@@ -66,3 +66,12 @@ def test_the_tiny_networks_bench_runs_every_contender_and_its_ratios_hold():
     )
     assert "7-4-10 seven_segment, ReLU, cross-entropy, batch 10" in results
     assert "8 hidden layers of 64, tanh, batch 10" in results
+
+
+def test_the_live_bench_plays_through_a_real_websocket():
+    from nnkit.bench.live import PLAYGROUND_PROBLEM, live
+
+    row = live(PLAYGROUND_PROBLEM, seconds=1.0)
+    assert row["frames/s"] > 0 and row["steps/s while streaming"] > 0
+    assert row["epochs/s while streaming"] * 25 <= row["steps/s while streaming"] * 1.01
+    assert row["a changed control shown after ms"] > 0

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from nnkit.playground.session import unpack
 from tests.helpers import cli
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -71,7 +72,7 @@ def test_a_session_trains_live_and_its_test_loss_falls(server):
     assert len(frames) >= 10  # streamed while it trains
     assert frames[-1]["epoch"] > frames[0]["epoch"] + 10
     assert frames[-1]["loss"]["test"] < frames[0]["loss"]["test"]
-    assert len(frames[-1]["weights"]) == 3 and frames[-1]["grid"] > 0
+    assert len(unpack(frames[-1])[0]) == 3 and frames[-1]["grid"] > 0
 
 
 def test_the_learning_rate_changes_without_a_reset(server):
@@ -104,7 +105,7 @@ def test_a_typed_weight_is_applied_at_once(server):
     typed = {"type": "weight", "layer": 0, "row": 1, "column": 0, "value": 2.5}
     replies = talk(server, [{"type": "configure", "settings": {}}, typed])
     frames = [r for r in replies if r["type"] == "frame"]
-    assert frames[-1]["weights"][0][1][0] == 2.5
+    assert float(unpack(frames[-1])[0][0][1, 0]) == 2.5
 
 
 def test_another_origin_cannot_drive_the_server(server):

@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-replicas", action="store_true", help="skip the many-seeds case")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile timings")
     parser.add_argument("--no-tiny", action="store_true", help="skip the article's networks")
+    parser.add_argument("--no-live", action="store_true", help="skip the playground's server")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     peak = matmul_gflops()
@@ -47,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["nnkit's network under autograd"] = measure_autograd(args.repeats, steps=steps)
     if not args.no_tiny:
         results.update(_tiny(args, peak))
+    if not args.no_live:
+        from nnkit.bench.live import measure_live
+
+        results.update(measure_live(args.repeats, 3.0 if args.scale >= 0.1 else 0.5))
     if not args.no_replicas:
         from nnkit.bench.replica_runs import Case, measure_replicas
 

@@ -17,10 +17,11 @@ sessions is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -32,6 +33,7 @@ from nnkit.playground.session import Session
 from nnkit.playground.settings import to_overrides
 
 FPS = 25
+CHUNK_S = 0.02  # the training thread holds a session this long at a time
 MAX_SESSIONS = 8
 TRAINING_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, DivergenceError)
 PAGE_ERRORS: tuple[type[Exception], ...] = (*TRAINING_ERRORS, ValueError, TypeError, KeyError)
@@ -47,6 +49,8 @@ class Live:
         self.playing = threading.Event()
         self.stopped = threading.Event()
         self.error: str | None = None
+        self.chunk = 1  # minibatches trained per hold of the session's lock (see _pace)
+        self.frame_waiting = threading.Event()
         self.thread = threading.Thread(target=self._train, daemon=True)
         self.thread.start()
 
@@ -63,13 +67,34 @@ class Live:
             session = self.session
             try:
                 with session.lock:
-                    session.train_epochs(1)
+                    started = time.perf_counter()
+                    session.advance(self.chunk)
+                    self._pace(time.perf_counter() - started)
+                while self.frame_waiting.is_set():  # someone waits for the session: let them in
+                    time.sleep(0.001)
             except TRAINING_ERRORS as error:
                 self.error = one_line(str(error))  # divergence: nnkit's line
                 self.playing.clear()
             except Exception as error:  # a plugin's failure ends this session, not the server
                 self.error = f"training stopped: {type(error).__name__}: {one_line(str(error))}"
                 self.playing.clear()
+
+    def _pace(self, seconds: float) -> None:
+        """Steps per chunk so that a chunk takes about CHUNK_S: frames in between, however
+        slow one epoch of a large network on large data is."""
+        if seconds > 0:
+            self.chunk = max(1, min(100_000, int(self.chunk * CHUNK_S / seconds)))
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Session]:
+        """The session, with its lock taken ahead of the training thread (the lock is not
+        fair: without the flag, the thread that just released it takes it again)."""
+        session = self.session
+        assert session is not None
+        self.frame_waiting.set()
+        with session.lock:
+            self.frame_waiting.clear()
+            yield session
 
     def close(self) -> None:
         self.stopped.set()
@@ -146,24 +171,23 @@ async def _handle(live: Live, text: str) -> dict[str, Any] | None:
 
 
 def _control(live: Live, kind: Any, message: dict[str, Any]) -> dict[str, Any] | None:
-    session = live.session
-    assert session is not None
     if kind == "play":
         live.error = None
         live.playing.set()
     elif kind == "pause":
         live.playing.clear()
     elif kind == "step":
-        with session.lock:
-            session.train_epochs(1)
+        with live.hold() as session:
+            session.finish_epoch()
     elif kind == "lr":
         value = message.get("value")
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError(f"optimizer.lr={value!r} should be a number > 0")
-        with session.lock:
+        with live.hold() as session:
             session.set_lr(float(value))
     elif kind == "weight":
-        _set_weight(session, message)
+        with live.hold() as session:
+            _set_weight(session, message)
     else:
         choices = "configure, play, pause, step, lr, weight"
         raise ValueError(f"unknown message type {kind!r} (choose from: {choices})")
@@ -184,7 +208,7 @@ def _set_weight(session: Session, message: dict[str, Any]) -> None:
         raise ValueError(f"there is no weight [{layer}][{row}][{column}] in this network")
     if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e3:
         raise ValueError(f"weight value {value!r} should be a number in [-1000, 1000]")
-    with session.lock, torch.no_grad():
+    with torch.no_grad():
         weights[layer][row, column] = float(value)
         session.changes += 1
 
@@ -199,7 +223,7 @@ async def _frames(ws: web.WebSocketResponse, live: Live) -> None:
             await ws.send_json({"type": "error", "message": live.error, "stopped": True})
             live.error = None
         if session is not None and (id(session), session.changes) != last:
-            with session.lock:
+            with live.hold():
                 last = (id(session), session.changes)
                 frame = session.frame()
             frame["playing"] = live.playing.is_set()

@@ -38,6 +38,9 @@ from nnkit.training.divergence import check_losses
 from nnkit.training.native_steps import NativeCalls, plan_native
 
 GRID = 40  # the pictures' resolution: GRID x GRID points over the data's square
+SMALL_GRID, MANY_UNITS = 16, 48  # coarser pictures for networks of more units than that
+DRAWN_POINTS = 1500  # the points a page draws, of each split
+LOSS_POINTS = 1000  # the points a frame's losses are computed on, of each split
 
 
 def choices() -> dict[str, list[str]]:
@@ -78,7 +81,8 @@ class Session:
         self.generator = torch.Generator().manual_seed(int(self.config["seed"]))
         self.epoch, self.steps = 0, 0
         self.history: list[tuple[int, float, float]] = []  # (epoch, train loss, test loss)
-        self.changes = 0  # counts every change a frame shows: epochs, a new lr, a typed weight
+        self.changes = 0  # counts every change a frame shows: steps, a new lr, a typed weight
+        self._pending: list[Tensor] = []  # the current epoch's minibatches still to train
         self.lock = threading.Lock()
 
     def _native(self) -> NativeCalls | None:
@@ -111,16 +115,28 @@ class Session:
     def train_epochs(self, count: int = 1) -> None:
         """``count`` epochs: every training point once, in a new order each epoch, a step per
         minibatch. Raises ``DivergenceError`` (nnkit's line) when a loss is not finite."""
+        target = self.epoch + count
+        while self.epoch < target:
+            self.advance(len(self.data.train[0]))
+
+    def finish_epoch(self) -> None:
+        """The page's "step": the rest of the epoch under way, or a whole one."""
+        self.advance(len(self._pending)) if self._pending else self.train_epochs(1)
+
+    def advance(self, steps: int) -> None:
+        """Up to ``steps`` more minibatches of the current epoch (a new epoch, in a new order,
+        starts when one ends): what the server trains between two frames."""
+        if not self._pending:
+            x = self.data.train[0]
+            batch = int(self.config["data"]["batch_size"]) or len(x)
+            self._pending = list(torch.randperm(len(x), generator=self.generator).split(batch))
+        taken, self._pending = self._pending[:steps], self._pending[steps:]
         x, y = self.data.train
-        batch = int(self.config["data"]["batch_size"]) or len(x)
-        for _ in range(count):
-            order = torch.randperm(len(x), generator=self.generator)
-            batches = [(x[i], y[i]) for i in order.split(batch)]
-            losses = self._steps(batches)
-            self.steps += len(batches)
-            self.epoch += 1
-            self.changes += 1
-            check_losses(losses, self.steps, self.epoch, self.optimizer.param_groups[0]["lr"])
+        losses = self._steps([(x[i], y[i]) for i in taken])
+        self.steps += len(taken)
+        self.epoch += 0 if self._pending else 1
+        self.changes += 1
+        check_losses(losses, self.steps, self.epoch, self.optimizer.param_groups[0]["lr"])
 
     def _steps(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         expand = getattr(self.net, "expand", None)
@@ -154,9 +170,11 @@ class Session:
 
     @torch.no_grad()
     def losses(self) -> dict[str, float]:
-        """The data's cost on the training and the test points (the Playground's two losses)."""
+        """The data's cost on the training and the test points (the Playground's two losses;
+        on the first ``LOSS_POINTS`` of each, a sample of shuffled data, where there are more)."""
         out = {}
         for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
+            x, y = x[:LOSS_POINTS], y[:LOSS_POINTS]
             out[name] = float(self.prepared.loss(*self.prepare_loss(self.net(x), y)))
         return out
 
@@ -170,14 +188,17 @@ class Session:
         frame: dict[str, Any] = {
             "type": "frame",
             "epoch": self.epoch,
+            "steps": self.steps,
             "loss": losses,
+            "lr": self.optimizer.param_groups[0]["lr"],
             "history": self.history[-200:],
-            "weights": [w.tolist() for w in params[0::2]],
-            "biases": [b.tolist() for b in params[1::2]],
+            "shapes": [list(w.shape) for w in params[0::2]],
+            "weights": _packed(params[0::2]),
+            "biases": _packed(params[1::2]),
         }
         if self.data.in_features == 2:
             frame["maps"] = base64.b64encode(self.unit_maps().numpy().tobytes()).decode()
-            frame["grid"] = GRID
+            frame["grid"] = self.grid_size
         return frame
 
     @torch.no_grad()
@@ -202,10 +223,16 @@ class Session:
         x = self.data.train[0]
         return float(x.min()), float(x.max())
 
+    @property
+    def grid_size(self) -> int:
+        """The pictures' points a side: fewer for a network of many units."""
+        units = sum(w.shape[0] for w in self.net.network_params()[0::2]) if self.direct else 1
+        return GRID if units <= MANY_UNITS else SMALL_GRID
+
     def grid(self) -> Tensor:
-        """GRID x GRID points over the square the data lies in (row 0 at the top)."""
+        """The pictures' points over the square the data lies in (row 0 at the top)."""
         low, high = self.extent()
-        axis = torch.linspace(low, high, GRID, dtype=self.data.train[0].dtype)
+        axis = torch.linspace(low, high, self.grid_size, dtype=self.data.train[0].dtype)
         ys, xs = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # row 0 at the top
         return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
@@ -216,7 +243,8 @@ class Session:
         features = self.config["model"].get("features") or ["x1", "x2"][: self.data.in_features]
         points = {}
         for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
-            points[name] = {"x": x[:, :2].tolist(), "y": y.flatten().tolist()}
+            drawn = slice(0, DRAWN_POINTS)  # the data are shuffled: the first are a sample
+            points[name] = {"x": x[drawn, :2].tolist(), "y": y[drawn].flatten().tolist()}
         return {
             "type": "built",
             "overrides": self.overrides,
@@ -253,3 +281,27 @@ class Session:
             return None
         x, y = self.data.test
         return float((predictions(self.task, self.net(x)).flatten() == y.flatten()).float().mean())
+
+
+def _packed(tensors: Sequence[Tensor]) -> str:
+    """Tensors, flattened one after another, as base64 float32 (a page reads them with the
+    frame's ``shapes``): a large network's weights in a fraction of JSON's bytes and time."""
+    flat = torch.cat([t.reshape(-1) for t in tensors]).float()
+    return base64.b64encode(flat.numpy().tobytes()).decode()
+
+
+def unpack(frame: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
+    """A frame's weights and biases as tensors again (what the page does in JavaScript).
+
+    >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]"])
+    >>> weights, biases = unpack(session.frame())
+    >>> [tuple(w.shape) for w in weights], [tuple(b.shape) for b in biases]
+    ([(3, 2), (1, 3)], [(3,), (1,)])
+    """
+    shapes = [tuple(shape) for shape in frame["shapes"]]
+    out = []
+    for key, sizes in (("weights", [r * c for r, c in shapes]), ("biases", [r for r, _ in shapes])):
+        flat = torch.frombuffer(bytearray(base64.b64decode(frame[key])), dtype=torch.float32)
+        out.append(list(flat.split(sizes)))
+    weights = [w.reshape(shape) for w, shape in zip(out[0], shapes, strict=True)]
+    return weights, out[1]

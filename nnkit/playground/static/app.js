@@ -259,8 +259,7 @@ function paint(canvas, values, grid, scale, light = 1) {
 }
 
 function unitMaps(frame) {
-  const bytes = Uint8Array.from(atob(frame.maps), (ch) => ch.charCodeAt(0));
-  const all = new Float32Array(bytes.buffer);
+  const all = floats(frame.maps);
   const size = frame.grid * frame.grid, maps = [];
   for (let i = 0; i < all.length / size; i++) maps.push(all.subarray(i * size, (i + 1) * size));
   return maps;
@@ -285,10 +284,26 @@ function outputScale(values) {  // binary: a probability, mapped to [-1, 1]; oth
   return state.built.task === "binary" ? null : scaleOf(values);
 }
 
+function floats(text) {  // base64 float32, as the server packs maps and weights
+  const bytes = Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+function unpackWeights(frame) {  // [layer][row][column], from the flat float32 and the shapes
+  const flat = floats(frame.weights), matrices = [];
+  let at = 0;
+  for (const [rows, columns] of frame.shapes) {
+    const matrix = [];
+    for (let r = 0; r < rows; r++, at += columns) matrix.push(Array.from(flat.subarray(at, at + columns)));
+    matrices.push(matrix);
+  }
+  return matrices;
+}
+
 function fits(frame, built) {  // a frame of the run the page shows (not of the one before)
   const widths = built.widths;
-  return frame.weights.length === widths.length - 1 &&
-    frame.weights.every((w, l) => w.length === widths[l + 1] && w[0].length === (l ? widths[l] : built.features.length));
+  return frame.shapes.length === widths.length - 1 &&
+    frame.shapes.every(([rows, columns], l) => rows === widths[l + 1] && columns === (l ? widths[l] : built.features.length));
 }
 
 function showFrame() {
@@ -298,7 +313,7 @@ function showFrame() {
   $("test-loss").textContent = frame.loss.test.toFixed(3);
   $("train-loss").textContent = frame.loss.train.toFixed(3);
   drawCurve(frame.history);
-  drawLinks(frame.weights);
+  drawLinks(unpackWeights(frame));
   if (!frame.maps) { $("heatmap-note").textContent = "this data is not a plane: no picture"; return; }
   const maps = unitMaps(frame), grid = frame.grid;
   const canvases = [...document.querySelectorAll("#network canvas.unit")];
