@@ -20,6 +20,8 @@ FIGURE = {
     "gaussians": "decision_boundary",
     "linear": "fitted_curve",
     "nonlinear": "fitted_curve",
+    "plane": "fitted_surface",
+    "bump": "fitted_surface",
     "seven_segment": "confusion_matrix",
     "digits": "confusion_matrix",
 }
@@ -47,7 +49,7 @@ def test_every_dataset_trains_and_logs_everything(tmp_path, dataset):
     else:
         run(args)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    key = "val/r2" if dataset in ("linear", "nonlinear") else "val/acc"
+    key = "val/r2" if dataset in ("linear", "nonlinear", "plane", "bump") else "val/acc"
     assert isinstance(metrics[key], float) and "test/loss" in metrics
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     assert (run_dir / "config.yaml").read_text().count(f"name: {dataset}") == 1

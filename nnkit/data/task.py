@@ -114,7 +114,7 @@ TASKS: dict[str, Task] = {
     ),
     "regression": Task(
         "regression", "mse", ("mse",), "val/loss", "min", _same, _regression_metrics,
-        ("fitted_curve",), False, False, ("mse", "r2"),
+        ("fitted_curve", "fitted_surface", "hidden_units"), False, False, ("mse", "r2"),
     ),
 }  # fmt: skip
 

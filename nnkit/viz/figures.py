@@ -67,6 +67,23 @@ def decision_boundary(net: nn.Module, x: Tensor, y: Tensor, task: str, steps: in
 
 
 @torch.no_grad()
+def fitted_surface(net: nn.Module, x: Tensor, y: Tensor, steps: int = 120):
+    """A regression over the plane: the model's prediction as contours, the points coloured
+    by their value on the same scale."""
+    gx, gy, grid = _plane(x, steps)
+    surface = _apply(net, grid)[:, 0].reshape(steps, steps)
+    low, high = float(min(surface.min(), y.min())), float(max(surface.max(), y.max()))
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.contourf(gx, gy, surface, levels=20, cmap="viridis", alpha=0.7, vmin=low, vmax=high)
+    x, y = _some(x, y)
+    ax.scatter(x[:, 0], x[:, 1], c=y[:, 0], cmap="viridis", vmin=low, vmax=high,
+               edgecolors="k", s=12)  # fmt: skip
+    ax.set(xlabel="x1", ylabel="x2", title="fitted surface")
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
 def fitted_curve(net: nn.Module, x: Tensor, y: Tensor):
     """The data points and the model's prediction along x."""
     line = torch.linspace(float(x.min()), float(x.max()), 200).unsqueeze(1).to(x.dtype)
@@ -113,6 +130,11 @@ def _fitted_curve(net: nn.Module, data: TensorData) -> Any:
     return fitted_curve(net, x.cpu(), y.cpu()) if data.in_features == 1 else None
 
 
+def _fitted_surface(net: nn.Module, data: TensorData) -> Any:
+    x, y = (t.cpu() for t in data.val)
+    return fitted_surface(net, x, y) if data.in_features == 2 else None
+
+
 def _confusion_matrix(net: nn.Module, data: TensorData) -> Any:
     x, y = (t.cpu() for t in data.val)
     return confusion_matrix(net, x, y, data.classes)
@@ -150,6 +172,7 @@ FIGURES = {
     "hidden_units": _hidden_units,
     "decision_boundary": _decision_boundary,
     "fitted_curve": _fitted_curve,
+    "fitted_surface": _fitted_surface,
     "confusion_matrix": _confusion_matrix,
 }
 
