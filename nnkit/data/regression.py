@@ -50,11 +50,7 @@ def nonlinear(n: int = 500, frequency: float = 3.0, noise: float = 0.1, seed: in
 def plane(n: int = 1000, noise: float = 0.05, seed: int = 0) -> TensorData:
     """The Playground's "plane": y = (x_1 + x_2) / 2 + noise · ε on the square [-1, 1]² — a
     two-input regression that a linear model already fits."""
-    check_range("plane", "n", n, 0)
-    check_size("plane", n, 3)
-    check_range("plane", "noise", noise, 0.0, 1.0, low_inclusive=True)
-    gen = torch.Generator().manual_seed(seed)
-    x = 2 * torch.rand(n, 2, generator=gen) - 1  # (n, 2)
+    x, gen = _square("plane", n, noise, seed)
     y = x.sum(dim=1, keepdim=True) / 2  # (n, 1)
     return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
 
@@ -63,11 +59,17 @@ def plane(n: int = 1000, noise: float = 0.05, seed: int = 0) -> TensorData:
 def bump(n: int = 1000, width: float = 0.4, noise: float = 0.05, seed: int = 0) -> TensorData:
     """A Gaussian bump over the square: y = exp(-|x|² / (2 width²)) + noise · ε — a two-input
     regression no plane fits, as the Playground's Gaussian one."""
-    check_range("bump", "n", n, 0)
-    check_size("bump", n, 3)
     check_range("bump", "width", width, 0.0, 10.0)
-    check_range("bump", "noise", noise, 0.0, 1.0, low_inclusive=True)
-    gen = torch.Generator().manual_seed(seed)
-    x = 2 * torch.rand(n, 2, generator=gen) - 1  # (n, 2)
+    x, gen = _square("bump", n, noise, seed)
     y = torch.exp(-(x * x).sum(dim=1, keepdim=True) / (2 * width**2))  # (n, 1)
     return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+
+
+def _square(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Generator]:
+    """``n`` points uniform on [-1, 1]² for a two-input regression, and the generator that
+    then draws its noise (the settings checked first)."""
+    check_range(name, "n", n, 0)
+    check_size(name, n, 3)
+    check_range(name, "noise", noise, 0.0, 1.0, low_inclusive=True)
+    gen = torch.Generator().manual_seed(seed)
+    return 2 * torch.rand(n, 2, generator=gen) - 1, gen  # (n, 2)

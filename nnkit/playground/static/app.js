@@ -280,10 +280,6 @@ function scaleOf(values) {
   return 1 / most;
 }
 
-function outputScale(values) {  // binary: a probability, mapped to [-1, 1]; otherwise the range
-  return state.built.task === "binary" ? null : scaleOf(values);
-}
-
 function floats(text) {  // base64 float32, as the server packs maps and weights
   const bytes = Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
   return new Float32Array(bytes.buffer);
