@@ -73,6 +73,28 @@ def test_a_session_trains_live_and_its_test_loss_falls(server):
     assert frames[-1]["epoch"] > frames[0]["epoch"] + 10
     assert frames[-1]["loss"]["test"] < frames[0]["loss"]["test"]
     assert len(unpack(frames[-1])[0]) == 3 and frames[-1]["grid"] > 0
+    norms = frames[-1]["gradient_norms"]  # each layer's, from the last step
+    assert len(norms) == 3 and all(n > 0 for n in norms)
+
+
+def test_a_deep_sigmoid_network_shows_its_vanishing_gradient():
+    from nnkit.playground.session import Session
+
+    deep = Session(["data=circular", "data.n=200", "model.hidden=[8,8,8,8,8,8]",
+                    "model.activation=sigmoid", "optimizer=sgd", "optimizer.lr=0.1"])  # fmt: skip
+    deep.train_epochs(1)
+    norms = deep.gradient_norms()
+    assert len(norms) == 7 and norms[0] < norms[-1] / 100  # the first layer learns slowest
+
+
+def test_data_that_is_not_a_plane_trains_without_pictures(server):
+    line = {"data": "linear", "data.dim": 3, "model.hidden": [4]}  # three inputs: no plane
+    replies = talk(server, [{"type": "configure", "settings": line}, {"type": "step"}])
+    built = next(r for r in replies if r["type"] == "built")
+    assert built["widths"] == [3, 4, 1] and built["points"] is None
+    assert built["features"] == ["x1", "x2", "x3"]
+    frames = [r for r in replies if r["type"] == "frame"]
+    assert frames[-1]["epoch"] == 1 and "maps" not in frames[-1]
 
 
 def test_the_learning_rate_changes_without_a_reset(server):

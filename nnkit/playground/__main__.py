@@ -1,5 +1,7 @@
 """``python -m nnkit.playground [host=H] [port=P] [open=false] [overrides ...]``: serve the
-playground on 127.0.0.1 (a free port unless ``port=`` says), print its URL, open it.
+playground on 127.0.0.1 (a free port unless ``port=`` says), print its URL, open it. It starts
+on the TensorFlow Playground's first page (the circle, 2-4-2-1 tanh, learning rate 0.03)
+unless the overrides say otherwise.
 
 The overrides are ``nnkit.train``'s (``data=spiral model.hidden=[8,8]``): the page starts
 there, and a bad one is refused as ``nnkit.train`` refuses it (one line, exit 2).
@@ -17,14 +19,17 @@ from collections.abc import Sequence
 from nnkit.errors import USER_ERRORS, one_line
 
 OWN_KEYS = ("host", "port", "open")
+STARTS = ("data=circular", "model.hidden=[4,2]", "model.activation=tanh", "optimizer.lr=0.03")
+# the TensorFlow Playground's first page; any of them the command line names is its own
 STARTUP_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError, OSError)
 
 
 def split(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """The playground's own ``key=value`` arguments, and the training overrides.
 
-    >>> split(["port=8001", "data=xor"])
-    ({'port': '8001'}, ['data=xor'])
+    >>> own, overrides = split(["port=8001", "data=xor"])
+    >>> own, overrides[-2:]  # the Playground's start, but for the data named
+    ({'port': '8001'}, ['optimizer.lr=0.03', 'data=xor'])
     """
     own, overrides = {}, []
     for arg in argv:
@@ -33,7 +38,8 @@ def split(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
             own[key] = value
         else:
             overrides.append(arg)
-    return own, overrides
+    named = {arg.partition("=")[0].lstrip("+~") for arg in overrides}
+    return own, [start for start in STARTS if start.partition("=")[0] not in named] + overrides
 
 
 def _port(value: str | None, host: str) -> int:

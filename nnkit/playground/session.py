@@ -83,6 +83,7 @@ class Session:
         self.history: list[tuple[int, float, float]] = []  # (epoch, train loss, test loss)
         self.changes = 0  # counts every change a frame shows: steps, a new lr, a typed weight
         self._pending: list[Tensor] = []  # the current epoch's minibatches still to train
+        self.last_grads: list[Tensor] = []  # the last step's gradients, W1, b1, ...
         self.lock = threading.Lock()
 
     def _native(self) -> NativeCalls | None:
@@ -143,7 +144,9 @@ class Session:
         if self.direct is not None and expand is not None:
             batches = [(expand(x), y) for x, y in batches]
         if self.native is not None:
-            return self.native(self.optimizer, batches, self._direct_step).losses
+            call = self.native(self.optimizer, batches, self._direct_step)
+            self.last_grads = call.last[1] if call.native_steps else self.last_grads
+            return call.losses
         step = self._direct_step if self.direct is not None else self._autograd_step
         return torch.stack([step(self.optimizer, x, y)[1].detach() for x, y in batches])
 
@@ -156,6 +159,7 @@ class Session:
             x, target, pairs, params, loss_pair, squash, self.regularization
         )
         WeightUpdates(optimizer)(params, grads)
+        self.last_grads = list(grads)
         return outputs, cost
 
     def _autograd_step(self, optimizer: Any, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -166,6 +170,7 @@ class Session:
         total = loss + self.regularization.cost(weights) if self.regularization.active else loss
         total.backward()
         optimizer.step()
+        self.last_grads = [p.grad for p in self.net.parameters() if p.grad is not None]
         return outputs, loss
 
     @torch.no_grad()
@@ -195,11 +200,17 @@ class Session:
             "shapes": [list(w.shape) for w in params[0::2]],
             "weights": _packed(params[0::2]),
             "biases": _packed(params[1::2]),
+            "gradient_norms": self.gradient_norms(),
         }
         if self.data.in_features == 2:
             frame["maps"] = base64.b64encode(self.unit_maps().numpy().tobytes()).decode()
             frame["grid"] = self.grid_size
         return frame
+
+    def gradient_norms(self) -> list[float]:
+        """Each layer's weight-gradient norm at the last step, input layer first: the
+        vanishing gradient, live (a deep sigmoid network's first layers fall by decades)."""
+        return [float(g.norm()) for g in self.last_grads[0::2]]
 
     @torch.no_grad()
     def unit_maps(self) -> Tensor:
@@ -240,7 +251,9 @@ class Session:
         """What the page needs once per build: the settings, the network's shape, the points."""
         widths = [self.data.in_features]
         widths += [w.shape[0] for w in self.net.network_params()[0::2]] if self.direct else []
-        features = self.config["model"].get("features") or ["x1", "x2"][: self.data.in_features]
+        count = self.data.in_features
+        names = list(self.data.features) or [f"x{i + 1}" for i in range(count)]
+        features = self.config["model"].get("features") or names
         points = {}
         for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
             drawn = slice(0, DRAWN_POINTS)  # the data are shuffled: the first are a sample

@@ -23,7 +23,7 @@ from nnkit.errors import ConfigError
 from nnkit.registry import did_you_mean
 
 KEYS = (
-    "data", "data.n", "data.noise", "data.batch_size", "data.seed",
+    "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed",
     "model.hidden", "model.activation", "model.features", "loss", "optimizer",
     "optimizer.lr", "regularization.kind", "regularization.rate", "seed",
 )  # fmt: skip

@@ -107,6 +107,9 @@ function showControls(built) {
     $("lr").value = String(s["optimizer.lr"]);
   }
   $("rate").value = String(s["regularization.rate"]);
+  if (![...$("data").options].some((o) => o.value === s.data)) {
+    $("data").insertAdjacentHTML("beforeend", `<option>${s.data}</option>`);  // the command line's
+  }
   $("data").value = s.data;
   $("noise").value = s["data.noise"] ?? 0;
   $("noise-value").textContent = s["data.noise"] ?? "–";
@@ -114,6 +117,7 @@ function showControls(built) {
   $("batch-value").textContent = s["data.batch_size"];
   $("layer-count").textContent = hidden.length;
   const chosen = built.features;
+  document.querySelectorAll('[data-control="features"]').forEach((el) => { el.style.display = built.points ? "" : "none"; });
   $("features").innerHTML = c.features.map((f) =>
     `<label><input type="checkbox" value="${f}" ${chosen.includes(f) ? "checked" : ""}> ${f}</label>`).join("");
   $("features").querySelectorAll("input").forEach((box) => box.addEventListener("change", () => {
@@ -186,6 +190,7 @@ function drawNetwork() {
     canvas.onmouseleave = () => { state.hover = null; showFrame(); };
     box.appendChild(canvas);
     if (c === 0) label(box, state.built.features[r], node.x - 2, node.y + 33);
+    if (!state.built.points) canvas.title = c === 0 ? state.built.features[r] : `layer ${c}, unit ${r + 1}`;
   }));
   const hidden = hiddenWidths();
   hidden.forEach((units, l) => {  // + and - neurons above each hidden layer
@@ -309,6 +314,7 @@ function showFrame() {
   $("test-loss").textContent = frame.loss.test.toFixed(3);
   $("train-loss").textContent = frame.loss.train.toFixed(3);
   drawCurve(frame.history);
+  drawGradients(frame.gradient_norms);
   drawLinks(unpackWeights(frame));
   if (!frame.maps) { $("heatmap-note").textContent = "this data is not a plane: no picture"; return; }
   const maps = unitMaps(frame), grid = frame.grid;
@@ -355,6 +361,22 @@ function drawHeatmap(values, grid, isOutput) {
       ctx.strokeStyle = part === "test" ? "#000" : "#fff"; ctx.stroke();
     });
   }
+}
+
+function drawGradients(norms) {  // one bar per layer, log10 from 1e-8 to 10
+  const canvas = $("gradients"), ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!norms || !norms.length) return;
+  const width = canvas.width / norms.length, floor = -8, top = 1;
+  ctx.font = "10px sans-serif";
+  norms.forEach((norm, l) => {
+    const level = Math.max(floor, Math.log10(Math.max(norm, 1e-12)));
+    const h = (level - floor) / (top - floor) * (canvas.height - 14);
+    ctx.fillStyle = "#0877bd";
+    ctx.fillRect(l * width + 4, canvas.height - 12 - h, width - 8, h);
+    ctx.fillStyle = "#333";
+    ctx.fillText(`${l + 1}: ${norm.toExponential(1)}`, l * width + 4, canvas.height - 2);
+  });
 }
 
 function drawCurve(history) {
