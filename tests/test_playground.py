@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import torch
 
-from nnkit.playground.session import unpack
+from nnkit.playground.pictures import unpack
+from nnkit.runs.checkpoints import load_checkpoint
 from tests.helpers import cli
 
 aiohttp = pytest.importorskip("aiohttp")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ROOT = Path(__file__).resolve().parents[1]
 START = ["data=circular", "data.n=300", "model.hidden=[4,2]", "model.activation=tanh"]
 
 
@@ -30,10 +36,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def started_in(tmp_path_factory) -> Path:
+    """The folder the server is started in (where its exports go)."""
+    return tmp_path_factory.mktemp("playground")
+
+
+@pytest.fixture(scope="module")
+def server(started_in) -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "-m", "nnkit.playground", "open=false", f"port={port}", *START]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=started_in,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
     assert process.stdout is not None
     line = process.stdout.readline()  # printed once the server listens
     assert f"http://127.0.0.1:{port}/" in line, process.stderr.read() if process.stderr else line
@@ -213,3 +228,118 @@ def test_a_link_reproduces_the_page_and_a_bad_value_is_refused_in_it(server, pag
     page.reload()
     page.wait_for_selector("#error:not([hidden])")
     assert "optimizer.lr=-1" in page.inner_text("#error")
+
+
+@browser
+def test_the_articles_worked_example_opens_explained(server, page):
+    page.goto(server + "/?example=article")
+    page.wait_for_selector("#explain-panel:not([hidden])")
+    on_network = page.locator("#network .value").all_inner_texts()
+    assert on_network == ["3.25 → 3.25", "-0.3 → 0", "6.5 → 0.9985"]
+    assert "answer 0.9985" in page.inner_text("#explain-summary")
+    assert page.locator("#explain-table tr").count() == 1 + 3
+
+
+@browser
+def test_clicking_a_point_explains_its_step(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    x, y = page.evaluate("""() => {
+        const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
+        const box = document.getElementById("heatmap").getBoundingClientRect();
+        return [box.left + (x1 - low) / (high - low) * box.width,
+                box.top + (high - x2) / (high - low) * box.height];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#explain-panel:not([hidden])")
+    assert page.locator("#explain-table tr").count() == 1 + 4 + 2 + 1
+    assert "largest difference from torch autograd" in page.inner_text("#explain-summary")
+
+
+@browser
+def test_an_export_is_replayed_by_nnkit_train_bit_for_bit(server, started_in, page, tmp_path):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    for epochs in (1, 2, 3):
+        page.click("#step")
+        page.wait_for_function(f"document.getElementById('epoch').textContent === '{epochs}'")
+    page.click("#export")
+    page.wait_for_selector("#export-panel:not([hidden])")
+    line = shlex.split(page.inner_text("#export-command"))
+    assert line[:3] == ["python", "-m", "nnkit.train"] and "trainer.max_epochs=3" in line
+    assert "bit for bit" in page.inner_text("#export-note")
+    done = cli("nnkit.train", *line[3:], f"hydra.run.dir={tmp_path}", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (exported,) = (started_in / "playground-exports").glob("*epoch3/checkpoints/last.ckpt")
+    ours, theirs = (
+        load_checkpoint(p)["state_dict"] for p in (exported, tmp_path / "checkpoints" / "last.ckpt")
+    )
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    link = page.locator("#export-files a", has_text="last.ckpt")
+    with page.expect_download() as download:
+        link.click()
+    assert Path(download.value.path()).read_bytes() == exported.read_bytes()
+
+
+@browser
+def test_k_gaussians_are_drawn_one_colour_each_with_per_layer_activations(server, page):
+    page.goto(server + "/#data=%22gaussians%22&data.classes=4")
+    page.wait_for_selector("#network canvas.unit")
+    assert page.locator("#network canvas.unit").count() == 2 + 4 + 2 + 4
+    page.select_option("#network select.layer-activation[data-layer='1']", "relu")
+    page.wait_for_function(
+        "location.hash.includes('model.activation=%5B%22tanh%22%2C%22relu%22%5D')"
+    )
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 30")
+    colours = page.evaluate("""() => {
+        const ctx = document.getElementById("heatmap").getContext("2d"), seen = new Set();
+        for (const [x, y] of [[60, 60], [240, 60], [60, 240], [240, 240]]) {
+            seen.add(Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)).join(","));
+        }
+        return seen.size;
+    }""")
+    assert colours >= 3  # the four blobs' corners in their own classes' colours
+
+
+def test_data_that_is_not_a_plane_shows_its_input_flowing_and_its_confusion(server):
+    digit = {"data": "seven_segment", "model.hidden": [8], "optimizer.lr": 0.1}
+    six = [1, 0, 1, 1, 1, 1, 1]
+    messages = [{"type": "configure", "settings": digit}, {"type": "probe", "input": six},
+                {"type": "play"}]  # fmt: skip
+    frames = [r for r in talk(server, messages, seconds=3) if r["type"] == "frame"]
+    last = frames[-1]
+    assert last["probe"]["input"] == six and len(last["probe"]["layers"]) == 1
+    assert len(last["probe"]["answer"]) == 10 and abs(sum(last["probe"]["answer"]) - 1) < 1e-5
+    confusion = last["confusion"]
+    assert len(confusion) == 10 and sum(map(sum, confusion)) == 10  # the ten clean digits
+    first = sum(frames[0]["confusion"][k][k] for k in range(10))
+    assert sum(confusion[k][k] for k in range(10)) > first  # it learns the digits
+
+
+@browser
+def test_the_seven_segment_digit_is_set_by_clicking_its_segments(server, page):
+    page.goto(server + "/#data=%22seven_segment%22&model.hidden=%5B8%5D&optimizer.lr=0.1")
+    page.wait_for_selector("#digit polygon")
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
+    page.click("#play")
+    page.wait_for_function("document.querySelectorAll('#digit polygon.on').length === 6")  # 0
+    page.click("#digit polygon[data-segment='6']")  # the middle bar: 0 becomes 8
+    page.wait_for_function(
+        "document.querySelector('#probe-outputs .best span').textContent === '8'"
+    )
+    assert page.locator("#confusion tr").count() == 1 + 10
+    assert page.locator("#network .value").count() == 7 + 8 + 10
+
+
+@browser
+def test_many_seeds_train_at_once_and_the_page_says_how_many_solved(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    page.select_option("#replicas", "4")
+    page.wait_for_function("location.hash.includes('trainer.replicas=4')")
+    page.click("#play")
+    page.wait_for_function("/solved \\d\\/4/.test(document.getElementById('solved').textContent)")
+    assert "worst: seed" in page.inner_text("#replica-note")
+    assert page.locator("#network canvas.unit").count() == 2 + 4 + 2 + 1  # the best, drawn

@@ -63,12 +63,27 @@ def spiral(n: int = 1000, turns: float = 1.5, noise: float = 0.0, seed: int = 0)
 
 
 @DATASETS.register("gaussians")
-def gaussians(n: int = 1000, spread: float = 0.25, noise: float = 0.0, seed: int = 0):
-    """Two Gaussian blobs of standard deviation ``spread``, centred at ±(0.5, 0.5)."""
+def gaussians(
+    n: int = 1000, spread: float = 0.25, noise: float = 0.0, seed: int = 0, classes: int = 2
+) -> TensorData:
+    """Gaussian blobs of standard deviation ``spread``, one per class: two centred at
+    ±(0.5, 0.5) (a binary task), or ``classes`` > 2 evenly round the circle of radius 0.6
+    (a multiclass task, one colour each on the playground's page).
+
+    >>> gaussians(n=300, classes=3).classes, gaussians(n=300).task
+    (3, 'binary')
+    """
     _check("gaussians", n, noise)
     check_range("gaussians", "spread", spread, 0.0, 2.0)
+    check_range("gaussians", "classes", classes, 2, 12, low_inclusive=True)
     gen = torch.Generator().manual_seed(seed)
-    label = torch.arange(n) % 2
-    centre = (2 * label.float() - 1).unsqueeze(-1) * 0.5  # (n, 1)
-    x = centre + spread * torch.randn(n, 2, generator=gen)
-    return _finish("gaussians", x, label.bool(), noise, gen, seed)
+    label = torch.arange(n) % classes
+    if classes == 2:
+        centre = (2 * label.float() - 1).unsqueeze(-1) * 0.5  # (n, 1)
+        x = centre + spread * torch.randn(n, 2, generator=gen)
+        return _finish("gaussians", x, label.bool(), noise, gen, seed)
+    angle = 2 * math.pi * label.double() / classes + math.pi / 4
+    centres = 0.6 * torch.stack([angle.cos(), angle.sin()], dim=1).float()  # (n, 2)
+    x = centres + spread * torch.randn(n, 2, generator=gen)
+    x = x + noise * torch.randn(n, 2, generator=gen)
+    return split(x, label, "multiclass", seed, classes=classes)

@@ -1,7 +1,8 @@
-"""``python -m nnkit.playground [host=H] [port=P] [open=false] [overrides ...]``: serve the
-playground on 127.0.0.1 (a free port unless ``port=`` says), print its URL, open it. It starts
-on the TensorFlow Playground's first page (the circle, 2-4-2-1 tanh, learning rate 0.03)
-unless the overrides say otherwise.
+"""``python -m nnkit.playground [host=H] [port=P] [open=false] [ckpt=PATH] [overrides ...]``:
+serve the playground on 127.0.0.1 (a free port unless ``port=`` says), print its URL, open it.
+It starts on the TensorFlow Playground's first page (the circle, 2-4-2-1 tanh, learning rate
+0.03) unless the overrides say otherwise; ``ckpt=`` opens a checkpoint of a command-line run
+(its settings, weights, optimizer state and epoch) and trains on from there.
 
 The overrides are ``nnkit.train``'s (``data=spiral model.hidden=[8,8]``): the page starts
 there, and a bad one is refused as ``nnkit.train`` refuses it (one line, exit 2).
@@ -15,10 +16,12 @@ import socket
 import sys
 import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from nnkit.errors import USER_ERRORS, one_line
 
-OWN_KEYS = ("host", "port", "open")
+OWN_KEYS = ("host", "port", "open", "ckpt")
 STARTS = ("data=circular", "model.hidden=[4,2]", "model.activation=tanh", "optimizer.lr=0.03")
 # the TensorFlow Playground's first page; any of them the command line names is its own
 STARTUP_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError, OSError)
@@ -52,7 +55,22 @@ def _port(value: str | None, host: str) -> int:
     return int(value)
 
 
-async def serve(host: str, port: int, overrides: list[str], open_page: bool) -> None:
+def start(own: dict[str, str], overrides: list[str]) -> tuple[list[str], dict[str, Any] | None]:
+    """The overrides every page's run builds on, and the checkpoint it opens (``ckpt=``):
+    the checkpoint's own run as overrides, the command line's after them."""
+    if "ckpt" not in own:
+        return overrides, None
+    from nnkit.config.overrides import overrides_for
+    from nnkit.runs.checkpoints import load_checkpoint
+
+    checkpoint = load_checkpoint(own["ckpt"])
+    named = [o for o in overrides if o not in STARTS]
+    return overrides_for(checkpoint["hyper_parameters"]["config"]) + named, checkpoint
+
+
+async def serve(
+    host: str, port: int, base: list[str], checkpoint: dict[str, Any] | None, open_page: bool
+) -> None:
     from aiohttp import web
 
     from nnkit.playground.server import make_app
@@ -60,7 +78,7 @@ async def serve(host: str, port: int, overrides: list[str], open_page: bool) -> 
     origins = [f"http://{host}:{port}"] + (
         [f"http://localhost:{port}"] if host == "127.0.0.1" else []
     )
-    runner = web.AppRunner(make_app(overrides, origins))
+    runner = web.AppRunner(make_app(base, origins, checkpoint, Path.cwd()))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     url = f"http://{host}:{port}/"
@@ -82,12 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = _port(own.get("port"), host)
         if own.get("open", "true") not in ("true", "false"):
             raise ValueError(f"open={own['open']!r} should be true or false")
-        Session(overrides)  # every mistake refused here, as nnkit.train refuses it
+        base, checkpoint = start(own, overrides)
+        session = Session(base)  # every mistake refused here, as nnkit.train refuses it
+        if checkpoint is not None:
+            session.restore(checkpoint)
     except STARTUP_ERRORS as error:
         print(f"nnkit.playground: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port, overrides, own.get("open", "true") == "true"))
+        asyncio.run(serve(host, port, base, checkpoint, own.get("open", "true") == "true"))
     return 0
 
 

@@ -6,7 +6,13 @@ for the drawing. Messages from the page are JSON objects with a ``type``:
 
 - ``configure`` (``settings``: config keys and values): build a new run — the reset;
 - ``play``, ``pause``, ``step`` (one epoch), ``lr`` (``value``, applied without a reset),
-  ``weight`` (``layer``, ``row``, ``column``, ``value``: a weight typed on the page).
+  ``weight`` (``layer``, ``row``, ``column``, ``value``: a weight typed on the page),
+  ``probe`` (``input``: for data that is not a plane, the input whose values the page shows);
+- ``export``: the run written for the command line (``nnkit.playground.export``) under the
+  folder the server was started in, its files served under ``/exports/``;
+- ``explain`` (``part`` and ``index`` of a point, or ``input`` and ``label``): one step's
+  numbers, as ``nnkit.explain`` prints them. ``configure`` with ``example: "article"`` builds
+  the article's worked example and explains its point at once.
 
 Anything malformed or refused by the schema is answered ``{"type": "error", "message": ...}``
 with nnkit's one line, and the session goes on. Requests whose Origin or Host is not the
@@ -23,28 +29,34 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-import torch
 from aiohttp import WSMsgType, web
 
 from nnkit.errors import USER_ERRORS, DivergenceError, one_line
+from nnkit.playground.explained import ARTICLE, ARTICLE_POINT, explain_step, set_article_weights
+from nnkit.playground.export import FOLDER, export
+from nnkit.playground.pictures import description, frame
 from nnkit.playground.session import Session
-from nnkit.playground.settings import to_overrides
+from nnkit.playground.settings import merged
 
 FPS = 25
 CHUNK_S = 0.02  # the training thread holds a session this long at a time
 MAX_SESSIONS = 8
 TRAINING_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, DivergenceError)
-PAGE_ERRORS: tuple[type[Exception], ...] = (*TRAINING_ERRORS, ValueError, TypeError, KeyError)
+PAGE_ERRORS: tuple[type[Exception], ...] = (
+    *TRAINING_ERRORS, ValueError, TypeError, KeyError, OSError,
+)  # fmt: skip
 STATIC = resources.files("nnkit.playground") / "static"
 
 
 class Live:
-    """A session and the thread that trains it while ``playing``."""
+    """A session and the thread that trains it while ``playing``; a page whose settings are
+    the command line's own opens at ``checkpoint`` (``ckpt=``) where there is one."""
 
-    def __init__(self, base: Sequence[str]) -> None:
-        self.base = list(base)
+    def __init__(self, base: Sequence[str], checkpoint: dict[str, Any] | None = None) -> None:
+        self.base, self.checkpoint = list(base), checkpoint
         self.session: Session | None = None
         self.playing = threading.Event()
         self.stopped = threading.Event()
@@ -54,9 +66,19 @@ class Live:
         self.thread = threading.Thread(target=self._train, daemon=True)
         self.thread.start()
 
-    def build(self, settings: dict[str, Any]) -> Session:
+    def build(self, settings: dict[str, Any], example: Any = None) -> Session:
+        """A new run of the page's ``settings``; ``example="article"``: the article's worked
+        example instead (its 2-2-1 network and weights)."""
         self.playing.clear()
-        session = Session([*self.base, *to_overrides(settings)])
+        if example not in (None, "article"):
+            raise ValueError(f"example={example!r} is not known (choose from: article)")
+        if example == "article":
+            session = Session([*self.base, *ARTICLE])
+            set_article_weights(session)
+        else:
+            session = Session(merged(self.base, settings))
+            if self.checkpoint is not None and not settings:
+                session.restore(self.checkpoint)
         self.session = session
         return session
 
@@ -101,14 +123,32 @@ class Live:
         self.playing.clear()
 
 
-def make_app(base: Sequence[str] = (), allowed_origins: Sequence[str] = ()) -> web.Application:
-    """The playground's application; ``base`` overrides apply under every page's settings."""
+def make_app(
+    base: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
+    checkpoint: dict[str, Any] | None = None,
+    folder: Path | None = None,
+) -> web.Application:
+    """The playground's application; ``base`` overrides apply under every page's settings,
+    ``checkpoint`` is where a page of those settings opens, exports go under ``folder``."""
     app = web.Application(middlewares=[_same_origin])
     app["base"], app["origins"], app["sessions"] = list(base), set(allowed_origins), set()
+    app["checkpoint"], app["folder"] = checkpoint, (folder or Path.cwd()).resolve()
     app.router.add_get("/", _index)
     app.router.add_get("/ws", _socket)
     app.router.add_static("/static", str(STATIC))
+    app.router.add_get("/exports/{path:.+}", _exported)
     return app
+
+
+async def _exported(request: web.Request) -> web.StreamResponse:
+    """An exported file, downloaded; nothing outside the exports' folder is served."""
+    exports = request.app["folder"] / FOLDER
+    path = (exports / request.match_info["path"]).resolve()
+    if not path.is_relative_to(exports.resolve()) or not path.is_file():
+        raise web.HTTPNotFound(text="no such export")
+    download = {"Content-Disposition": f"attachment; filename={path.name}"}
+    return web.FileResponse(path, headers=download)
 
 
 @web.middleware
@@ -136,14 +176,14 @@ async def _socket(request: web.Request) -> web.StreamResponse:
                             f"{MAX_SESSIONS} tabs at once; close one and reload"})  # fmt: skip
         await ws.close()
         return ws
-    live = Live(request.app["base"])
+    live = Live(request.app["base"], request.app["checkpoint"])
     sessions.add(live)
     sender = asyncio.create_task(_frames(ws, live))
     try:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
-            reply = await _handle(live, message.data)
+            reply = await _handle(live, message.data, request.app["folder"])
             if reply is not None:
                 await ws.send_json(reply)
     finally:
@@ -153,7 +193,7 @@ async def _socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _handle(live: Live, text: str) -> dict[str, Any] | None:
+async def _handle(live: Live, text: str, folder: Path) -> dict[str, Any] | None:
     """The answer to one message (None: the frames will show it)."""
     try:
         message = json.loads(text)
@@ -161,10 +201,19 @@ async def _handle(live: Live, text: str) -> dict[str, Any] | None:
             raise ValueError("a message is a JSON object with a 'type'")
         kind = message.get("type")
         if kind == "configure":
-            session = await asyncio.to_thread(live.build, message.get("settings", {}))
-            return session.description()
+            example = message.get("example")
+            session = await asyncio.to_thread(live.build, message.get("settings", {}), example)
+            built = description(session)
+            if example == "article":
+                built["explained"] = explain_step(session, *ARTICLE_POINT)
+            return built
         if live.session is None:
             raise ValueError(f"'{kind}' before 'configure': the page has no run yet")
+        if kind == "export":
+            return await asyncio.to_thread(_export, live, folder)
+        if kind == "explain":
+            with live.hold() as session:
+                return explain_step(session, *_point(session, message))
         return _control(live, kind, message)
     except PAGE_ERRORS as error:
         return {"type": "error", "message": one_line(str(error))}
@@ -188,10 +237,35 @@ def _control(live: Live, kind: Any, message: dict[str, Any]) -> dict[str, Any] |
     elif kind == "weight":
         with live.hold() as session:
             _set_weight(session, message)
+    elif kind == "probe":
+        with live.hold() as session:
+            session.set_probe(message.get("input"))
     else:
-        choices = "configure, play, pause, step, lr, weight"
+        choices = "configure, play, pause, step, lr, weight, probe, export, explain"
         raise ValueError(f"unknown message type {kind!r} (choose from: {choices})")
     return None
+
+
+def _point(session: Session, message: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The input and label a message names: ``part`` and ``index`` of a data point, or
+    ``input`` and ``label`` themselves."""
+    if "input" in message:
+        label = message.get("label", [0])
+        return list(message["input"]), list(label if isinstance(label, list) else [label])
+    part, index = message.get("part", "train"), message.get("index")
+    if part not in ("train", "test"):
+        raise ValueError(f"part={part!r} should be train or test")
+    x, y = getattr(session.data, part)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(x):
+        raise ValueError(f"there is no {part} point {index!r} (0 to {len(x) - 1})")
+    return x[index].tolist(), y[index].reshape(-1).tolist()
+
+
+def _export(live: Live, folder: Path) -> dict[str, Any]:
+    """The run written for the command line, paused there (the page plays on when asked)."""
+    live.playing.clear()
+    with live.hold() as session:
+        return export(session, folder)
 
 
 def _set_weight(session: Session, message: dict[str, Any]) -> None:
@@ -208,9 +282,7 @@ def _set_weight(session: Session, message: dict[str, Any]) -> None:
         raise ValueError(f"there is no weight [{layer}][{row}][{column}] in this network")
     if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e3:
         raise ValueError(f"weight value {value!r} should be a number in [-1000, 1000]")
-    with torch.no_grad():
-        weights[layer][row, column] = float(value)
-        session.changes += 1
+    session.set_weight(layer, row, column, float(value))
 
 
 async def _frames(ws: web.WebSocketResponse, live: Live) -> None:
@@ -225,7 +297,7 @@ async def _frames(ws: web.WebSocketResponse, live: Live) -> None:
         if session is not None and (id(session), session.changes) != last:
             with live.hold():
                 last = (id(session), session.changes)
-                frame = session.frame()
-            frame["playing"] = live.playing.is_set()
-            await ws.send_json(frame)
+                drawn = frame(session)
+            drawn["playing"] = live.playing.is_set()
+            await ws.send_json(drawn)
         await asyncio.sleep(max(0.0, 1 / FPS - (time.perf_counter() - started)))

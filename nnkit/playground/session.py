@@ -1,11 +1,12 @@
 """One page's training: the run ``nnkit.train`` would make of the same settings, trained epoch
-by epoch on demand, and its picture (losses, weights, every unit over the plane) as a frame.
+by epoch on demand (what the page draws of it: ``nnkit.playground.pictures``).
 
 The run is composed and prepared by nnkit's own config path (``compose``, ``prepare``: the
 same schema, the same one-line errors) and trained by nnkit's own step: the native program
 where it runs (``trainer.compile=auto``'s choice), else the hand-derived whole-network step
 with the optimizer's own update. A session is used from one thread at a time (the server's
-training thread holds ``lock``).
+training thread holds ``lock``). With ``trainer.replicas=N`` it trains N seeds at once, as
+``nnkit.train`` does, and ranks them by their test points.
 
 >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]"])
 >>> session.train_epochs(2)
@@ -15,7 +16,6 @@ training thread holds ``lock``).
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,35 +27,17 @@ from torch import Tensor
 
 from nnkit.config.compose import compose
 from nnkit.config.prepare import prepare
+from nnkit.data.datamodule import EpochShuffle, ReplicaShuffle
 from nnkit.data.task import loss_feed, loss_inputs, predictions
-from nnkit.maths.features import FEATURES
-from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
-from nnkit.maths.regularization import KINDS, Regularization
+from nnkit.errors import ConfigError
+from nnkit.maths.network import direct_backprop, network_loss_grads
+from nnkit.maths.regularization import Regularization
 from nnkit.optimizers import build_optimizer
-from nnkit.playground.settings import KEYS
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses
 from nnkit.training.native_steps import NativeCalls, plan_native
 
-GRID = 40  # the pictures' resolution: GRID x GRID points over the data's square
-SMALL_GRID, MANY_UNITS = 16, 48  # coarser pictures for networks of more units than that
-DRAWN_POINTS = 1500  # the points a page draws, of each split
 LOSS_POINTS = 1000  # the points a frame's losses are computed on, of each split
-
-
-def choices() -> dict[str, list[str]]:
-    """The names a page offers: every registered activation (plugins too), loss, optimizer."""
-    from nnkit.activations import ACTIVATIONS
-    from nnkit.losses import LOSSES
-    from nnkit.optimizers import OPTIMIZERS
-
-    return {
-        "activations": ACTIVATIONS.names(),
-        "losses": ["auto", *LOSSES.names()],
-        "optimizers": OPTIMIZERS.names(),
-        "features": list(FEATURES),
-        "regularizations": list(KINDS),
-    }
 
 
 class Session:
@@ -63,13 +45,14 @@ class Session:
 
     def __init__(self, overrides: Sequence[str]) -> None:
         self.overrides = list(overrides)
-        cfg = compose(self.overrides)
+        self.cfg = cfg = compose(self.overrides)
         with open_dict(cfg):
             del cfg["hydra"]
         self.prepared = prepared = prepare(cfg, Path.cwd())
         self.config, self.data = prepared.config, prepared.data
         self.net: Any = prepared.net  # an MLP (network_params, expand), or a plugin's model
         self.task = self.data.task
+        self.replicas: int = getattr(self.net, "replicas", 1)
         settings = dict(self.config["optimizer"])
         self.optimizer = build_optimizer(settings.pop("name"), self.net.parameters(), **settings)
         reg = self.config["regularization"]
@@ -78,23 +61,54 @@ class Session:
         self.prepare_loss = loss_inputs(self.task, prepared.loss)
         self.direct = direct_backprop(self.net, prepared.loss, self.feed.squash)
         self.native = self._native()
-        self.generator = torch.Generator().manual_seed(int(self.config["seed"]))
+        seed = int(self.config["seed"])  # nnkit.train's order, epoch by epoch, replica by replica
+        self.shuffle = (
+            ReplicaShuffle(seed, self.replicas) if self.replicas > 1 else EpochShuffle(seed)
+        )
+        self.shown = 0  # the replica the page draws: the best by the test points
+        self.scores: list[tuple[float, float]] = []  # each replica's (test accuracy, test loss)
         self.epoch, self.steps = 0, 0
+        self.altered: str | None = None  # what the command line cannot replay, once it happened
         self.history: list[tuple[int, float, float]] = []  # (epoch, train loss, test loss)
         self.changes = 0  # counts every change a frame shows: steps, a new lr, a typed weight
         self._pending: list[Tensor] = []  # the current epoch's minibatches still to train
         self.last_grads: list[Tensor] = []  # the last step's gradients, W1, b1, ...
+        # data that is not a plane: the input the page sets (a test point first), shown live
+        self.probe_input: list[float] | None = None
+        if self.data.in_features != 2:
+            self.probe_input = self.data.test[0][0].tolist()
         self.lock = threading.Lock()
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        """Stand where ``checkpoint`` (a run of these settings) stands: its weights, its
+        optimizer's state, its epochs and steps; the next minibatch is the one its own
+        ``nnkit.train`` resume would take."""
+        state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()}
+        self.net.load_state_dict(state)
+        self.optimizer.load_state_dict(checkpoint["optimizer_states"][0])
+        self.steps = int(checkpoint.get("global_step", 0))
+        self.epoch, taken = divmod(self.steps, len(self._epoch_batches()))
+        self._pending = self._epoch_batches()[taken:] if taken else []
+        self.changes += 1
+
+    def _epoch_batches(self) -> list[Tensor]:
+        """The current epoch's minibatches, as index tensors (``(R, batch)`` with replicas):
+        nnkit.train's order."""
+        n = len(self.data.train[0])
+        batch = int(self.config["data"]["batch_size"]) or n
+        order = self.shuffle.permutation(n, torch.device("cpu"), self.epoch)  # (n,) or (R, n)
+        return list(order.split(batch, dim=-1))
 
     def _native(self) -> NativeCalls | None:
         if self.direct is None:
             return None
         params = self.net.network_params()
         penalty = (self.regularization.kind, self.regularization.rate)
-        program = plan_native(self.direct, params, self.optimizer, 1, "auto", penalty)
+        program = plan_native(self.direct, params, self.optimizer, self.replicas, "auto", penalty)
         if program is None:
             return None
-        return NativeCalls(program, self.net.network_params, self._targets, 0)
+        along = 1 if self.replicas > 1 else 0  # the batch dimension
+        return NativeCalls(program, self.net.network_params, self._targets, along)
 
     def _targets(self, y: Tensor, dtype: torch.dtype) -> Tensor:
         return self.feed.targets(y, self.data.out_features, dtype)
@@ -110,7 +124,17 @@ class Session:
         """A new learning rate, from the next step on (no reset)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.config["optimizer"]["lr"] = lr
+        self.config["optimizer"]["lr"] = self.cfg.optimizer.lr = lr
+        if self.steps:
+            self.altered = self.altered or f"the learning rate changed at step {self.steps}"
+        self.changes += 1
+
+    def set_weight(self, layer: int, row: int, column: int, value: float) -> None:
+        """A weight typed on the page (of the replica it shows), applied at once."""
+        weight = self.net.network_params()[2 * layer]
+        with torch.no_grad():
+            (weight[self.shown] if self.replicas > 1 else weight)[row, column] = value
+        self.altered = self.altered or f"a weight was typed at step {self.steps}"
         self.changes += 1
 
     def train_epochs(self, count: int = 1) -> None:
@@ -128,9 +152,7 @@ class Session:
         """Up to ``steps`` more minibatches of the current epoch (a new epoch, in a new order,
         starts when one ends): what the server trains between two frames."""
         if not self._pending:
-            x = self.data.train[0]
-            batch = int(self.config["data"]["batch_size"]) or len(x)
-            self._pending = list(torch.randperm(len(x), generator=self.generator).split(batch))
+            self._pending = self._epoch_batches()
         taken, self._pending = self._pending[:steps], self._pending[steps:]
         x, y = self.data.train
         losses = self._steps([(x[i], y[i]) for i in taken])
@@ -173,39 +195,26 @@ class Session:
         self.last_grads = [p.grad for p in self.net.parameters() if p.grad is not None]
         return outputs, loss
 
-    @torch.no_grad()
-    def losses(self) -> dict[str, float]:
-        """The data's cost on the training and the test points (the Playground's two losses;
-        on the first ``LOSS_POINTS`` of each, a sample of shuffled data, where there are more)."""
-        out = {}
-        for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
-            x, y = x[:LOSS_POINTS], y[:LOSS_POINTS]
-            out[name] = float(self.prepared.loss(*self.prepare_loss(self.net(x), y)))
-        return out
+    def set_probe(self, values: Any) -> None:
+        """The input the page shows flowing through the network (a list of numbers)."""
+        width = self.data.in_features
+        if (
+            not isinstance(values, list)
+            or len(values) != width
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        ):
+            raise ConfigError(f"an input is a list of {width} numbers, not {values!r}")
+        self.probe_input = [float(v) for v in values]
+        self.changes += 1
 
-    def frame(self) -> dict[str, Any]:
-        """Everything the page draws now: epoch, losses, weights and biases, and (for points
-        of the plane) every unit's value over the square, the output's last."""
-        losses = self.losses()
-        self.history.append((self.epoch, losses["train"], losses["test"]))
-        del self.history[:-500]
+    def shown_net(self) -> Any:
+        """The network the page draws: the one trained, or the best replica as an MLP."""
+        return self.net.replica(self.shown) if self.replicas > 1 else self.net
+
+    def shown_params(self) -> list[Tensor]:
+        """``W1, b1, ...`` of the network the page draws (views, no copies)."""
         params = [p.detach() for p in self.net.network_params()]
-        frame: dict[str, Any] = {
-            "type": "frame",
-            "epoch": self.epoch,
-            "steps": self.steps,
-            "loss": losses,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "history": self.history[-200:],
-            "shapes": [list(w.shape) for w in params[0::2]],
-            "weights": _packed(params[0::2]),
-            "biases": _packed(params[1::2]),
-            "gradient_norms": self.gradient_norms(),
-        }
-        if self.data.in_features == 2:
-            frame["maps"] = base64.b64encode(self.unit_maps().numpy().tobytes()).decode()
-            frame["grid"] = self.grid_size
-        return frame
+        return [p[self.shown] for p in params] if self.replicas > 1 else params
 
     def gradient_norms(self) -> list[float]:
         """Each layer's weight-gradient norm at the last step, input layer first: the
@@ -213,108 +222,44 @@ class Session:
         return [float(g.norm()) for g in self.last_grads[0::2]]
 
     @torch.no_grad()
-    def unit_maps(self) -> Tensor:
-        """Every hidden unit's value and the output's over the grid: (units, GRID²) float32."""
-        points = self.grid()
-        params = self.net.network_params()
-        pairs = self.direct[0] if self.direct is not None else None
-        if self.native is not None:
-            values = self.native.program.maps(params, self.net.expand(points))
-        elif pairs is not None:
-            output, inputs, _ = network_forward(self.net.expand(points), pairs, params)
-            values = torch.cat([*inputs[1:], output], dim=1)
-        else:
-            values = self.net(points)
-        if self.task == "binary":  # the output as its probability, as the points' labels
-            values[:, -1] = torch.sigmoid(values[:, -1])
-        return values.t().contiguous().float()
-
-    def extent(self) -> tuple[float, float]:
-        """The square the pictures cover: the training points' range, on both axes."""
-        x = self.data.train[0]
-        return float(x.min()), float(x.max())
-
-    @property
-    def grid_size(self) -> int:
-        """The pictures' points a side: fewer for a network of many units."""
-        units = sum(w.shape[0] for w in self.net.network_params()[0::2]) if self.direct else 1
-        return GRID if units <= MANY_UNITS else SMALL_GRID
-
-    def grid(self) -> Tensor:
-        """The pictures' points over the square the data lies in (row 0 at the top)."""
-        low, high = self.extent()
-        axis = torch.linspace(low, high, self.grid_size, dtype=self.data.train[0].dtype)
-        ys, xs = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # row 0 at the top
-        return torch.stack([xs.flatten(), ys.flatten()], dim=1)
-
-    def description(self) -> dict[str, Any]:
-        """What the page needs once per build: the settings, the network's shape, the points."""
-        widths = [self.data.in_features]
-        widths += [w.shape[0] for w in self.net.network_params()[0::2]] if self.direct else []
-        count = self.data.in_features
-        names = list(self.data.features) or [f"x{i + 1}" for i in range(count)]
-        features = self.config["model"].get("features") or names
-        points = {}
+    def losses(self) -> dict[str, float]:
+        """The data's cost on the training and the test points (the Playground's two losses;
+        on the first ``LOSS_POINTS`` of each, a sample of shuffled data, where there are more);
+        with replicas, their mean, and ``scores`` and ``shown`` follow the test points."""
+        out = {}
         for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
-            drawn = slice(0, DRAWN_POINTS)  # the data are shuffled: the first are a sample
-            points[name] = {"x": x[drawn, :2].tolist(), "y": y[drawn].flatten().tolist()}
-        return {
-            "type": "built",
-            "overrides": self.overrides,
-            "settings": self.settings(),
-            "choices": choices(),
-            "task": self.task,
-            "classes": self.data.classes,
-            "widths": widths,
-            "features": list(features),
-            "engine": self.engine,
-            "points": points if self.data.in_features == 2 else None,
-            "extent": self.extent(),
-            "proof": self.prepared.proof.as_dict(),
-            "accuracy": self.accuracy(),
-        }
+            x, y = x[:LOSS_POINTS], y[:LOSS_POINTS]
+            outputs = self.net(x)
+            each = outputs if self.replicas > 1 else outputs.unsqueeze(0)  # (R, N, out)
+            costs = [float(self.prepared.loss(*self.prepare_loss(o, y))) for o in each]
+            out[name] = sum(costs) / len(costs)
+            if name == "test":
+                self.scores = [(self._accuracy(o, y), c) for o, c in zip(each, costs, strict=True)]
+        self.shown = self._ranked()[-1]
+        return out
 
-    def settings(self) -> dict[str, Any]:
-        """The values of the settings a page turns, as this run has them."""
-        values: dict[str, Any] = {}
-        for key in KEYS:
-            section, _, name = key.partition(".")
-            node = self.config.get(section)
-            if name:
-                if isinstance(node, dict) and name in node:
-                    values[key] = node[name]
-            else:
-                values[key] = node["name"] if isinstance(node, dict) else node
-        return values
+    def _ranked(self) -> list[int]:
+        """The replicas, worst first: by test accuracy, then by test loss."""
+        return sorted(
+            range(len(self.scores)), key=lambda r: (self.scores[r][0], -self.scores[r][1])
+        )
 
-    @torch.no_grad()
-    def accuracy(self) -> float | None:
-        """The test points' accuracy (classification), or None."""
+    def _accuracy(self, outputs: Tensor, y: Tensor) -> float:
         if self.task == "regression":
+            return 0.0
+        return float((predictions(self.task, outputs).flatten() == y.flatten()).float().mean())
+
+    def replica_summary(self) -> dict[str, Any] | None:
+        """With replicas: how many solved the test points (all right; a regression: none),
+        each one's test accuracy and loss, and which are the best and the worst."""
+        if self.replicas == 1 or not self.scores:
             return None
-        x, y = self.data.test
-        return float((predictions(self.task, self.net(x)).flatten() == y.flatten()).float().mean())
-
-
-def _packed(tensors: Sequence[Tensor]) -> str:
-    """Tensors, flattened one after another, as base64 float32 (a page reads them with the
-    frame's ``shapes``): a large network's weights in a fraction of JSON's bytes and time."""
-    flat = torch.cat([t.reshape(-1) for t in tensors]).float()
-    return base64.b64encode(flat.numpy().tobytes()).decode()
-
-
-def unpack(frame: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
-    """A frame's weights and biases as tensors again (what the page does in JavaScript).
-
-    >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]"])
-    >>> weights, biases = unpack(session.frame())
-    >>> [tuple(w.shape) for w in weights], [tuple(b.shape) for b in biases]
-    ([(3, 2), (1, 3)], [(3,), (1,)])
-    """
-    shapes = [tuple(shape) for shape in frame["shapes"]]
-    out = []
-    for key, sizes in (("weights", [r * c for r, c in shapes]), ("biases", [r for r, _ in shapes])):
-        flat = torch.frombuffer(bytearray(base64.b64decode(frame[key])), dtype=torch.float32)
-        out.append(list(flat.split(sizes)))
-    weights = [w.reshape(shape) for w, shape in zip(out[0], shapes, strict=True)]
-    return weights, out[1]
+        ranked = self._ranked()
+        return {
+            "count": self.replicas,
+            "solved": sum(accuracy == 1.0 for accuracy, _ in self.scores),
+            "accuracy": [a for a, _ in self.scores],
+            "loss": [c for _, c in self.scores],
+            "best": ranked[-1],
+            "worst": ranked[0],
+        }

@@ -16,18 +16,18 @@ nnkit.errors.ConfigError: model.hidden=[1000000000]: the playground draws at mos
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nnkit.errors import ConfigError
 from nnkit.registry import did_you_mean
 
 KEYS = (
-    "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed",
+    "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed", "data.classes",
     "model.hidden", "model.activation", "model.features", "loss", "optimizer",
-    "optimizer.lr", "regularization.kind", "regularization.rate", "seed",
+    "optimizer.lr", "regularization.kind", "regularization.rate", "seed", "trainer.replicas",
 )  # fmt: skip
-MAX_LAYERS, MAX_UNITS, MAX_POINTS = 8, 64, 5000
+MAX_LAYERS, MAX_UNITS, MAX_POINTS, MAX_REPLICAS = 8, 64, 5000, 64
 
 
 def to_overrides(settings: Mapping[str, Any]) -> list[str]:
@@ -56,6 +56,10 @@ def _check_limits(key: str, value: Any) -> None:
             )
     if key == "data.n" and isinstance(value, int) and value > MAX_POINTS:
         raise ConfigError(f"data.n={value}: the playground takes at most {MAX_POINTS} points")
+    if key == "trainer.replicas" and isinstance(value, int) and value > MAX_REPLICAS:
+        raise ConfigError(
+            f"trainer.replicas={value}: the playground trains at most {MAX_REPLICAS} at once"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key}={value} should be a finite number")
 
@@ -70,3 +74,19 @@ def _format(value: Any) -> str:
     if isinstance(value, str) and value and all(c.isalnum() or c in "_-." for c in value):
         return value
     raise ConfigError(f"{value!r} is not a setting's value (a name, a number or a list)")
+
+
+def merged(base: Sequence[str], settings: Mapping[str, Any]) -> list[str]:
+    """The command line's overrides, then the page's ``settings``; where the page picks another
+    dataset, the command line's options of its own (``data.n=300``) are left out.
+
+    >>> merged(["data=circular", "data.n=300", "seed=1"], {"data": "seven_segment"})
+    ['seed=1', 'data=seven_segment']
+    >>> merged(["data=circular", "data.n=300"], {"data": "circular"})
+    ['data=circular', 'data.n=300', 'data=circular']
+    """
+    page = to_overrides(settings)
+    named = [o.partition("=")[2] for o in base if o.lstrip("+~").startswith("data=")]
+    if "data" in settings and settings["data"] != (named[-1] if named else None):
+        base = [o for o in base if not o.lstrip("+~").startswith(("data=", "data."))]
+    return [*base, *page]

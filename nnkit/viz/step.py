@@ -132,7 +132,7 @@ def trace_with_autograd(
     cost = cost or (lambda y, t: ((y - t) ** 2).mean())
     params = [p.detach().requires_grad_(True) for p in net.network_params()]
     activations = [m for m in net.layers if not hasattr(m, "weight")]
-    layers, zs, value = [], [], x
+    layers, zs, value = [], [], net.expand(x)
     for index, name in enumerate(_names(net)):
         z = value @ params[2 * index].T + params[2 * index + 1]
         activated = z if index == len(activations) else _reference(activations[index])(z)

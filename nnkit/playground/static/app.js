@@ -36,7 +36,8 @@ function hideControls() {  // ?hide=data,features,lr: a classroom's page
 // ---- talking to the server --------------------------------------------------------------
 function connect() {
   socket = new WebSocket(`ws://${location.host}/ws`);
-  socket.onopen = () => configure(readHash());
+  const example = new URLSearchParams(location.search).get("example");  // ?example=article
+  socket.onopen = () => (example ? send({ type: "configure", settings: {}, example }) : configure(readHash()));
   socket.onmessage = (event) => receive(JSON.parse(event.data));
   socket.onclose = () => showError("the connection to the playground's server closed; reload the page");
 }
@@ -62,13 +63,35 @@ function receive(message) {
     writeHash(state.settings);
     setPlaying(false);
     showControls(message);
+    setupProbe(message);
     drawNetwork();
+    showExplained(message.explained || null);
+    return;
+  }
+  if (message.type === "explained") {
+    showExplained(message);
+    return;
+  }
+  if (message.type === "export") {
+    showExport(message);
     return;
   }
   if (message.type === "frame") {
     state.frame = message;
     showFrame();
   }
+}
+
+function showExport(exported) {
+  $("export-panel").hidden = false;
+  $("export-command").textContent = exported.command;
+  $("export-resume").textContent = exported.resume.replace(/trainer\.max_epochs=\d+/, "trainer.max_epochs=" + (exported.epoch + 100));
+  $("export-config").textContent = exported.config;
+  $("export-note").textContent = exported.reproducible
+    ? `epoch ${exported.epoch}, written to ${exported.folder}: the line replays this run bit for bit`
+    : `epoch ${exported.epoch}, written to ${exported.folder}: ${exported.altered}, so the line replays its settings, not its history; the checkpoint holds the page's weights`;
+  $("export-files").innerHTML = exported.files.map((f) => `<a href="/exports/${f}" download>${f.split("/").slice(1).join("/")}</a>`).join(" · ");
+  setPlaying(false);
 }
 
 function pick(all, keys) {
@@ -107,12 +130,16 @@ function showControls(built) {
     $("lr").value = String(s["optimizer.lr"]);
   }
   $("rate").value = String(s["regularization.rate"]);
+  $("replicas").value = String(s["trainer.replicas"] ?? 1);
   if (![...$("data").options].some((o) => o.value === s.data)) {
     $("data").insertAdjacentHTML("beforeend", `<option>${s.data}</option>`);  // the command line's
   }
   $("data").value = s.data;
   $("noise").value = s["data.noise"] ?? 0;
   $("noise-value").textContent = s["data.noise"] ?? "–";
+  $("classes-control").hidden = !("data.classes" in s);
+  $("classes").value = s["data.classes"] ?? 2;
+  $("classes-value").textContent = s["data.classes"] ?? "";
   $("batch").value = s["data.batch_size"];
   $("batch-value").textContent = s["data.batch_size"];
   $("layer-count").textContent = hidden.length;
@@ -131,11 +158,23 @@ function showControls(built) {
   ].join("");
 }
 
+function layerActivations() {  // one name per hidden layer, from a name or a list
+  const chosen = state.built.settings["model.activation"], layers = hiddenWidths().length;
+  return Array.from({ length: layers }, (_, l) => (Array.isArray(chosen) ? chosen[l] ?? chosen[chosen.length - 1] : chosen));
+}
+
 function hiddenWidths() { return [...(state.settings["model.hidden"] || state.built.settings["model.hidden"] || [])]; }
 
 function bindControls() {
   $("play").onclick = () => { send({ type: state.playing ? "pause" : "play" }); setPlaying(!state.playing); };
   $("step").onclick = () => send({ type: "step" });
+  $("export").onclick = () => send({ type: "export" });
+  $("heatmap").onclick = explainAt;
+  document.querySelectorAll("#digit polygon").forEach((seg) => {
+    seg.onclick = () => { seg.classList.toggle("on"); sendProbe(); };
+  });
+  $("explain-close").onclick = () => showExplained(null);
+  $("export-close").onclick = () => { $("export-panel").hidden = true; };
   $("reset").onclick = () => configure({});
   $("lr").onchange = () => {
     state.settings["optimizer.lr"] = Number($("lr").value);
@@ -147,6 +186,7 @@ function bindControls() {
   $("rate").onchange = () => configure({ "regularization.rate": Number($("rate").value) });
   $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
   $("loss").onchange = () => configure({ loss: $("loss").value });
+  $("replicas").onchange = () => configure({ "trainer.replicas": Number($("replicas").value) });
   $("data").onchange = () => {
     const keep = { ...state.settings };
     delete keep["data.noise"];
@@ -155,6 +195,7 @@ function bindControls() {
   };
   $("noise").onchange = () => configure({ "data.noise": Number($("noise").value) });
   $("batch").onchange = () => configure({ "data.batch_size": Number($("batch").value) });
+  $("classes").onchange = () => configure({ "data.classes": Number($("classes").value) });
   $("regenerate").onclick = () => configure({ "data.seed": (state.built.settings["data.seed"] || 0) + 1 });
   $("show-test").onchange = showFrame;
   $("discretize").onchange = showFrame;
@@ -197,7 +238,14 @@ function drawNetwork() {
     const div = document.createElement("div");
     div.className = "width-buttons"; div.dataset.control = "layers";
     div.style.left = `${10 + (l + 1) * COLUMN - 8}px`; div.style.top = "0px";
-    div.innerHTML = `<button data-layer="${l}" data-change="1" title="one more neuron">+</button> ${units} <button data-layer="${l}" data-change="-1" title="one neuron fewer">−</button>`;
+    div.innerHTML = `<button data-layer="${l}" data-change="1" title="one more neuron">+</button> ${units} <button data-layer="${l}" data-change="-1" title="one neuron fewer">−</button>` +
+      `<br><select class="layer-activation" data-layer="${l}" title="this layer's activation">` +
+      state.built.choices.activations.map((a) => `<option${a === layerActivations()[l] ? " selected" : ""}>${a}</option>`).join("") + "</select>";
+    div.querySelector("select").onchange = (event) => {
+      const names = layerActivations();
+      names[l] = event.target.value;
+      configure({ "model.activation": names.every((n) => n === names[0]) ? names[0] : names });
+    };
     div.querySelectorAll("button").forEach((b) => b.onclick = () => {
       const w = hiddenWidths();
       w[l] = Math.max(1, Math.min(64, w[l] + Number(b.dataset.change)));
@@ -241,7 +289,133 @@ function drawLinks(weights) {
   })));
 }
 
+// ---- data that is not a plane: an input set on the page, the outputs, the confusion matrix
+function setupProbe(built) {
+  const plane = Boolean(built.points);
+  $("probe-panel").hidden = plane;
+  ["heatmap", "heatmap-note"].forEach((id) => { $(id).hidden = !plane; });
+  const digit = built.settings.data === "seven_segment";
+  $("digit").toggleAttribute("hidden", !digit);  // an SVG element: no .hidden property
+  $("probe-inputs").innerHTML = digit || plane ? "" : built.features.map((name, i) =>
+    `<label>${name} <input type="number" step="0.1" data-feature="${i}"></label>`).join(" ");
+  $("probe-inputs").querySelectorAll("input").forEach((box) => { box.onchange = sendProbe; });
+}
+
+function probeValues() {
+  if (!$("digit").hasAttribute("hidden")) return [...document.querySelectorAll("#digit polygon")].map((seg) => (seg.classList.contains("on") ? 1 : 0));
+  return [...$("probe-inputs").querySelectorAll("input")].map((box) => Number(box.value));
+}
+
+function sendProbe() { send({ type: "probe", input: probeValues() }); }
+
+function showProbe(frame) {
+  const probe = frame.probe;
+  if (!probe) return;
+  if (!$("digit").hasAttribute("hidden")) {
+    document.querySelectorAll("#digit polygon").forEach((seg, i) => seg.classList.toggle("on", probe.input[i] >= 0.5));
+  } else {
+    $("probe-inputs").querySelectorAll("input").forEach((box, i) => {
+      if (document.activeElement !== box) box.value = number(probe.input[i]);
+    });
+  }
+  const best = probe.answer.indexOf(Math.max(...probe.answer));
+  const multi = state.built.task === "multiclass";
+  $("probe-outputs").innerHTML = probe.answer.map((p, k) =>
+    `<div class="bar${multi && k === best ? " best" : ""}"><span>${multi ? k : "answer"}</span><i style="width:${Math.max(0, Math.min(1, p)) * 200}px"></i> ${number(p)}</div>`).join("");
+  const nodes = layout(), box = $("network");
+  document.querySelectorAll("#network .value").forEach((el) => el.remove());
+  [probe.input, ...probe.layers, probe.answer].forEach((values, l) => values.forEach((v, i) => {
+    const node = nodes[l] && nodes[l][i];
+    if (!node) return;
+    const el = document.createElement("div");
+    el.className = "value"; el.textContent = number(v);
+    const unit = box.querySelector(`canvas.unit[data-layer="${l}"][data-unit="${i}"]`), ctx = unit && unit.getContext("2d");
+    if (ctx) { ctx.fillStyle = `rgb(${colour(v).join(",")})`; ctx.fillRect(0, 0, unit.width, unit.height); }
+    el.style.left = `${node.x + 34}px`; el.style.top = `${node.y + 2}px`;
+    box.appendChild(el);
+  }));
+  const matrix = frame.confusion;
+  $("confusion-title").hidden = !matrix;
+  const header = !matrix ? "" : "<tr><th></th>" + matrix.map((_, c) => `<th>${c}</th>`).join("") + "</tr>";
+  $("confusion").innerHTML = !matrix ? "" : header + matrix.map((row, r) => `<tr><th>${r}</th>` + row.map((count, c) =>
+    `<td class="${r === c ? "right" : count ? "wrong" : ""}">${count}</td>`).join("") + "</tr>").join("");
+}
+
+// ---- many seeds at once ------------------------------------------------------------------
+function showReplicas(frame) {
+  const summary = frame.replicas;
+  $("replicas-panel").hidden = !summary;
+  if (!summary) return;
+  const percent = (a) => `${(100 * a).toFixed(1)}%`;
+  $("solved").textContent = `solved ${summary.solved}/${summary.count}`;
+  const seed = (r) => (state.built.settings.seed || 0) + r;  // replica r: a run with seed + r
+  $("replica-note").textContent = `(all test points right) · best: seed ${seed(summary.best)} ` +
+    `(${percent(summary.accuracy[summary.best])}) · worst: seed ${seed(summary.worst)} (${percent(summary.accuracy[summary.worst])})`;
+  if (!frame.worst_map) return;
+  const worst = floats(frame.worst_map), task = state.built.task, size = frame.grid * frame.grid;
+  if (task === "multiclass") {
+    const outputs = Array.from({ length: worst.length / size }, (_, k) => worst.subarray(k * size, (k + 1) * size));
+    drawClasses(outputs, frame.grid, $("worst"));
+  } else {
+    paint($("worst"), task === "binary" ? worst.map((p) => 2 * p - 1) : worst, frame.grid, task === "binary" ? 1 : scaleOf(worst), 0.8);
+  }
+}
+
+// ---- explain this step ------------------------------------------------------------------
+const number = (v) => (Math.abs(v) < 1e-12 ? "0" : Number(v.toPrecision(4)).toString());
+
+function showExplained(step) {
+  state.explained = step;
+  $("explain-panel").hidden = !step;
+  document.querySelectorAll("#network .value").forEach((el) => el.remove());
+  if (!step) return;
+  const answer = step.answer.map(number).join(", ");
+  $("explain-summary").textContent = `input (${step.input.map(number).join(", ")}), label ${step.label.map(number).join(", ")}: ` +
+    `answer ${answer}, cost ${number(step.cost)}, learning rate ${step.lr}; ` +
+    `largest difference from torch autograd ${step.difference.toExponential(1)}`;
+  const rows = ["<tr><th>layer</th><th>unit</th><th>weighted sum</th><th>activation</th><th>error</th><th>bias correction</th><th>weight corrections</th></tr>"];
+  step.layers.forEach((layer) => layer.units.forEach((u, i) => rows.push(
+    `<tr><td>${layer.name}</td><td>${i + 1}</td><td>${number(u.weighted)}</td><td>${number(u.activated)}</td>` +
+    `<td>${number(u.error)}</td><td>${number(u.bias_correction)}</td><td>${u.weight_corrections.map(number).join(" ")}</td></tr>`)));
+  $("explain-table").innerHTML = rows.join("");
+  const nodes = layout(), box = $("network");  // on the network, as nnkit.draw draws it
+  step.layers.forEach((layer, l) => layer.units.forEach((u, i) => {
+    const node = nodes[l + 1] && nodes[l + 1][i];
+    if (!node) return;
+    const el = document.createElement("div");
+    el.className = "value";
+    const last = l === step.layers.length - 1;  // the output: its answer, after the squash
+    el.textContent = `${number(u.weighted)} → ${number(last ? step.answer[i] : u.activated)}`;
+    el.title = `error ${number(u.error)}, bias correction ${number(u.bias_correction)}`;
+    el.style.left = `${node.x - 6}px`; el.style.top = `${node.y + 33}px`;
+    box.appendChild(el);
+  }));
+}
+
+function explainAt(event) {  // the nearest drawn point to a click on the output
+  const built = state.built, canvas = $("heatmap");
+  if (!built || !built.points) return;
+  const rect = canvas.getBoundingClientRect(), [low, high] = built.extent;
+  const px = (event.clientX - rect.left) / rect.width, py = (event.clientY - rect.top) / rect.height;
+  let best = null;
+  for (const part of $("show-test").checked ? ["train", "test"] : ["train"]) {
+    built.points[part].x.forEach(([x1, x2], index) => {
+      const d = ((x1 - low) / (high - low) - px) ** 2 + ((high - x2) / (high - low) - py) ** 2;
+      if (!best || d < best.d) best = { d, part, index };
+    });
+  }
+  if (best && best.d < 0.03 ** 2) send({ type: "explain", part: best.part, index: best.index });
+}
+
 // ---- pictures ---------------------------------------------------------------------------
+const PALETTE = [[245, 147, 34], [8, 119, 189], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207], [31, 70, 120], [250, 200, 50]];
+
+function classColour(k, strength = 1) {  // class k's colour, faded towards white
+  const [r, g, b] = PALETTE[k % PALETTE.length];
+  return [255 + (r - 255) * strength, 255 + (g - 255) * strength, 255 + (b - 255) * strength];
+}
+
 function colour(v) {  // -1 orange, 0 white, +1 blue, as the TensorFlow Playground
   const t = Math.max(-1, Math.min(1, v));
   const [r, g, b] = t >= 0 ? [8, 119, 189] : [245, 147, 34];
@@ -316,7 +490,8 @@ function showFrame() {
   drawCurve(frame.history);
   drawGradients(frame.gradient_norms);
   drawLinks(unpackWeights(frame));
-  if (!frame.maps) { $("heatmap-note").textContent = "this data is not a plane: no picture"; return; }
+  showReplicas(frame);
+  if (!frame.maps) { showProbe(frame); return; }
   const maps = unitMaps(frame), grid = frame.grid;
   const canvases = [...document.querySelectorAll("#network canvas.unit")];
   for (const canvas of canvases) {
@@ -324,6 +499,7 @@ function showFrame() {
     const values = mapOf(maps, layer, unit, grid);
     paint(canvas, values, grid, layer === built.widths.length - 1 && built.task === "binary" ? 1 : scaleOf(values));
   }
+  if (!state.hover && built.task === "multiclass") { drawClasses(maps.slice(-built.widths[built.widths.length - 1]), grid); return; }
   const shown = state.hover ? mapOf(maps, state.hover[0], state.hover[1], grid) : maps[maps.length - 1];
   drawHeatmap(shown, grid, !state.hover);
 }
@@ -333,6 +509,24 @@ function mapOf(maps, layer, unit, grid) {
   let index = 0;
   for (let l = 1; l < layer; l++) index += state.built.widths[l];
   return maps[index + unit];
+}
+
+function drawClasses(outputs, grid, canvas = $("heatmap")) {  // each pixel in its most likely class's colour
+  const ctx = canvas.getContext("2d"), image = ctx.createImageData(grid, grid);
+  for (let i = 0; i < grid * grid; i++) {
+    let best = 0, total = 0;
+    outputs.forEach((o, k) => { if (o[i] > outputs[best][i]) best = k; });
+    outputs.forEach((o) => { total += Math.exp(o[i] - outputs[best][i]); });
+    const p = 1 / total;  // the winner's softmax probability
+    const strength = $("discretize").checked ? 0.6 : 0.6 * p;
+    image.data.set([...classColour(best, strength), 255], 4 * i);
+  }
+  const off = document.createElement("canvas");
+  off.width = off.height = grid;
+  off.getContext("2d").putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+  if (canvas === $("heatmap")) drawPoints(canvas);
 }
 
 function drawHeatmap(values, grid, isOutput) {
@@ -345,7 +539,11 @@ function drawHeatmap(values, grid, isOutput) {
     shown = values.map((v) => Math.sign(v)); scale = 1;
   }
   paint(canvas, shown, grid, scale, 0.6);  // lighter than the points drawn on it
-  const ctx = canvas.getContext("2d"), [low, high] = built.extent;
+  drawPoints(canvas);
+}
+
+function drawPoints(canvas) {
+  const built = state.built, ctx = canvas.getContext("2d"), [low, high] = built.extent;
   const parts = $("show-test").checked ? ["train", "test"] : ["train"];
   for (const part of parts) {
     const points = built.points && built.points[part];
@@ -353,8 +551,8 @@ function drawHeatmap(values, grid, isOutput) {
     points.x.forEach(([x1, x2], i) => {
       const px = (x1 - low) / (high - low) * canvas.width, py = (high - x2) / (high - low) * canvas.height;
       const y = points.y[i];
-      const v = built.task === "binary" ? 2 * y - 1 : built.task === "regression" ? y : (y % 2 ? 1 : -1);
-      const [r, g, b] = colour(v);
+      const v = built.task === "binary" ? 2 * y - 1 : y;
+      const [r, g, b] = built.task === "multiclass" ? classColour(y) : colour(v);
       ctx.beginPath(); ctx.arc(px, py, 3, 0, 2 * Math.PI);
       ctx.fillStyle = `rgb(${r},${g},${b})`; ctx.fill();
       ctx.lineWidth = part === "test" ? 1.5 : 0.8;

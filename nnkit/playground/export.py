@@ -1,0 +1,130 @@
+"""A page's run, handed to the command line: the ``python -m nnkit.train`` line that replays
+it, its resolved config, and a real Lightning checkpoint of its weights and optimizer state
+that ``nnkit.predict``, ``nnkit.explain`` and ``nnkit.draw`` load and ``nnkit.train`` resumes.
+
+A session trains as ``nnkit.train`` does (its initial weights, its order of minibatches, its
+step), so a session whose settings did not change while it trained, exported at epoch E,
+and the exported line run for E epochs give the same weights, bit for bit.
+
+>>> from nnkit.playground.session import Session
+>>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]", "optimizer.lr=0.03"])
+>>> session.train_epochs(2)
+>>> train_line(session)[-3:]
+['optimizer.lr=0.03', 'trainer.max_epochs=2', 'trainer.compile=native']
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import OmegaConf, open_dict
+
+from nnkit.playground.session import Session
+
+FOLDER = "playground-exports"  # under the folder the playground was started in
+
+
+def train_line(session: Session) -> list[str]:
+    """``nnkit.train``'s overrides for the session's run to its current epoch: its settings
+    (the last value of each key), the learning rate it has now, its epochs and its engine."""
+    settings: dict[str, str] = {}
+    for override in session.overrides:
+        settings[override.partition("=")[0]] = override
+    settings.pop("optimizer.lr", None)
+    compile_as = "native" if session.native is not None else "false"
+    return [
+        *settings.values(),
+        f"optimizer.lr={session.optimizer.param_groups[0]['lr']!r}",
+        f"trainer.max_epochs={session.epoch}",
+        f"trainer.compile={compile_as}",
+    ]
+
+
+def export(session: Session, folder: Path) -> dict[str, Any]:
+    """Write the session's run into a new folder under ``folder`` (``command.sh``,
+    ``config.yaml``, ``checkpoints/last.ckpt``, finishing the epoch under way first); what
+    the page shows of it."""
+    if session._pending:
+        session.finish_epoch()
+    line = train_line(session)
+    out = folder / FOLDER / time.strftime(f"%Y%m%d-%H%M%S-epoch{session.epoch}")
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    command = "python -m nnkit.train " + " ".join(shlex.quote(o) for o in line)
+    config = OmegaConf.to_yaml(_config(session), resolve=True)
+    (out / "command.sh").write_text(command + f" hydra.run.dir={shlex.quote(str(out))}\n")
+    (out / "config.yaml").write_text(config)
+    checkpoint = out / "checkpoints" / "last.ckpt"
+    write_checkpoint(session, checkpoint)
+    return {
+        "type": "export",
+        "epoch": session.epoch,
+        "command": command,
+        "resume": f"{command} ckpt_path={shlex.quote(str(checkpoint))}",
+        "config": config,
+        "folder": str(out),
+        "files": [str(p.relative_to(folder / FOLDER)) for p in sorted(out.rglob("*.*"))],
+        "reproducible": session.altered is None,
+        "altered": session.altered,
+    }
+
+
+def _config(session: Session) -> Any:
+    """The session's config as the exported line composes it (its epochs, its engine)."""
+    cfg = copy.deepcopy(session.cfg)
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = session.epoch
+        cfg.trainer.compile = "native" if session.native is not None else False
+        cfg.optimizer.lr = session.optimizer.param_groups[0]["lr"]
+    return cfg
+
+
+def write_checkpoint(session: Session, path: Path) -> None:
+    """A Lightning checkpoint of the session at its epoch: written by Lightning's own
+    ``save_checkpoint`` from nnkit's trainer and module for the session's config, after a fit
+    whose loops stand where the session stands (its epochs and steps done, its weights and
+    optimizer state), so that ``nnkit.train ckpt_path=...`` resumes it as its own."""
+    from nnkit.training.trainer import assemble, quiet_lightning
+
+    quiet_lightning()
+    cfg = _config(session)
+    net = copy.deepcopy(session.net)
+    prepared = dataclasses.replace(session.prepared, net=net, resume=None)
+    run = assemble(cfg, path.parent, prepared, training=False)
+    batches = -(-len(session.data.train[0]) // int(cfg.data.batch_size))
+    calls = -(-batches // max(1, int(cfg.trainer.steps_per_call)))
+    arrive = _Arrive(session.epoch, session.steps, calls, session.optimizer.state_dict())
+    run.trainer.callbacks.append(arrive)  # type: ignore[attr-defined]
+    run.trainer.fit(run.module, datamodule=run.data)
+    run.trainer.save_checkpoint(path)
+
+
+class _Arrive(pl.Callback):
+    """At the start of a fit: the loops' progress set to ``epochs`` finished (``steps``
+    optimizer steps, ``calls`` training calls an epoch) and the optimizer's state loaded, so
+    the fit ends at once, where the session stands."""
+
+    def __init__(self, epochs: int, steps: int, calls: int, optimizer_state: dict) -> None:
+        self.epochs, self.steps, self.calls = epochs, steps, calls
+        self.optimizer_state = optimizer_state
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        loop = trainer.fit_loop
+        epochs, batches = loop.epoch_progress, loop.epoch_loop.batch_progress
+        for tracker in (epochs.total, epochs.current):
+            tracker.ready = tracker.started = tracker.processed = tracker.completed = self.epochs
+        batches.total.ready = batches.total.started = self.epochs * self.calls
+        batches.total.processed = batches.total.completed = self.epochs * self.calls
+        batches.current.ready = batches.current.started = self.calls
+        batches.current.processed = batches.current.completed = self.calls
+        batches.is_last_batch = True
+        steps = loop.epoch_loop.manual_optimization.optim_step_progress
+        for counter in (steps.total, steps.current):
+            counter.ready = counter.completed = self.steps
+        loop.epoch_loop._batches_that_stepped = self.epochs * self.calls
+        trainer.optimizers[0].load_state_dict(self.optimizer_state)
