@@ -64,7 +64,8 @@ def screenshot(browser: str, url: str, out: Path) -> None:
 
 
 def playground(browser: str, out: Path) -> None:
-    """The playground on the circle, 2-4-2-1 tanh, played for a few seconds."""
+    """The playground on the circle, 2-4-2-1 tanh, played for a few seconds; and the article's
+    worked example explained (``out``'s name with ``-article``)."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -86,6 +87,11 @@ def playground(browser: str, out: Path) -> None:
             page.click("#play")
             page.wait_for_timeout(300)
             page.screenshot(path=str(out))
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/?example=article")
+            page.wait_for_selector("#explain-panel:not([hidden])")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(out.with_name(f"{out.stem}-article.png")))
             chromium.close()
     finally:
         server.terminate()

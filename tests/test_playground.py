@@ -41,12 +41,11 @@ def started_in(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("playground")
 
 
-@pytest.fixture(scope="module")
-def server(started_in) -> Iterator[str]:
+def _serve(folder: Path, *overrides: str) -> Iterator[str]:
     port = _free_port()
-    command = [sys.executable, "-m", "nnkit.playground", "open=false", f"port={port}", *START]
+    command = [sys.executable, "-m", "nnkit.playground", "open=false", f"port={port}", *overrides]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=started_in,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert process.stdout is not None
@@ -55,6 +54,11 @@ def server(started_in) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(started_in) -> Iterator[str]:
+    yield from _serve(started_in, *START)
 
 
 async def _talk(url: str, messages: list[dict], seconds: float = 0.0) -> list[dict]:
@@ -343,3 +347,59 @@ def test_many_seeds_train_at_once_and_the_page_says_how_many_solved(server, page
     page.wait_for_function("/solved \\d\\/4/.test(document.getElementById('solved').textContent)")
     assert "worst: seed" in page.inner_text("#replica-note")
     assert page.locator("#network canvas.unit").count() == 2 + 4 + 2 + 1  # the best, drawn
+
+
+def test_a_diverging_run_stops_with_nnkits_line(server):
+    settings = {"data": "plane", "optimizer": "sgd", "optimizer.lr": 10, "model.activation": "relu"}
+    replies = talk(server, [{"type": "configure", "settings": settings}, {"type": "play"}], 2)
+    (stopped,) = [r for r in replies if r["type"] == "error"]
+    assert (
+        stopped["stopped"]
+        and "training diverged: the loss became inf at optimizer step" in (stopped["message"])
+    )
+    assert "optimizer.lr=10" in stopped["message"]
+
+
+PLUGINS = ROOT / "tests" / "plugins"
+LOADED = f"plugins=[{PLUGINS / 'wrong_square.py'},{PLUGINS / 'raises_mid_step.py'}]"
+
+
+@pytest.fixture(scope="module")
+def plugin_server(tmp_path_factory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("plugins"), *START, LOADED)
+
+
+def test_a_plugin_that_fails_its_proof_is_refused_with_the_command_lines_line(plugin_server):
+    chosen = {"model.activation": "wrong_square"}
+    (error,) = [r for r in talk(plugin_server, [{"type": "configure", "settings": chosen}])]
+    done = cli("nnkit.train", LOADED, "model.activation=wrong_square", "trainer.max_epochs=1")
+    assert done.returncode == 2
+    assert error["type"] == "error" and "fails its gradient proof" in error["message"]
+    assert f"nnkit.train: error: {error['message']}" in done.stderr
+
+
+def test_a_plugin_that_raises_mid_step_ends_its_session_not_the_server(plugin_server):
+    chosen = {"model.activation": "raises_mid_step", "data.batch_size": 9}
+    replies = talk(plugin_server, [{"type": "configure", "settings": chosen}, {"type": "play"}], 1)
+    (stopped,) = [r for r in replies if r["type"] == "error"]
+    assert stopped["stopped"]
+    assert stopped["message"] == (
+        "training stopped: RuntimeError: raises_mid_step cannot take 9 rows"
+    )
+    assert any(
+        r["type"] == "built" for r in talk(plugin_server, [{"type": "configure", "settings": {}}])
+    )
+
+
+def test_a_csv_in_the_started_folder_trains_and_a_path_outside_it_is_refused(server, started_in):
+    rows = ["x1,x2,label"] + [f"{i / 50 - 1},{(i * 7 % 100) / 50 - 1},{i % 2}" for i in range(100)]
+    (started_in / "points.csv").write_text("\n".join(rows) + "\n")
+    chosen = {"data": "csv", "data.path": "points.csv", "model.hidden": [3]}
+    built = next(r for r in talk(server, [{"type": "configure", "settings": chosen}]))
+    assert built["type"] == "built" and built["features"] == ["x1", "x2"] and built["points"]
+    for outside in ("../points.csv", "/etc/passwd"):
+        chosen["data.path"] = outside
+        (error,) = talk(server, [{"type": "configure", "settings": chosen}])
+        assert (
+            error["type"] == "error" and "inside the folder it was started in" in error["message"]
+        )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nnkit.errors import ConfigError
 from nnkit.playground.__main__ import start
 from nnkit.playground.explained import ARTICLE, ARTICLE_POINT, explain_step, set_article_weights
 from nnkit.playground.export import export
@@ -46,12 +47,18 @@ def exported(tmp_path_factory) -> tuple[Session, dict, Path]:
     return session, export(session, folder), folder
 
 
-def test_an_exported_session_is_replayed_bit_for_bit_by_nnkit_train(exported):
-    session, reply, folder = exported
+@pytest.fixture(scope="module")
+def replayed(exported) -> Path:
+    """The export's command line, run by the real ``nnkit.train``: its last checkpoint."""
+    _, reply, folder = exported
+    return _train(shlex.split(reply["command"])[3:], folder / "replay")
+
+
+def test_an_exported_session_is_replayed_bit_for_bit_by_nnkit_train(exported, replayed):
+    session, reply, _ = exported
     assert reply["reproducible"] and reply["epoch"] == 4
     line = shlex.split(reply["command"])[3:]
     assert "trainer.max_epochs=4" in line and "trainer.compile=native" in line
-    replayed = _train(line, folder / "replay")
     ours = [p.detach() for p in session.net.network_params()]
     assert _same(_weights(replayed), ours)
     assert _same(_weights(Path(reply["folder"]) / "checkpoints" / "last.ckpt"), ours)
@@ -97,15 +104,20 @@ def test_a_session_changed_while_it_trained_says_its_line_replays_settings_only(
     assert float(saved["state_dict"]["net.layers.0.weight"][1, 0]) == 2.5
 
 
-def test_ckpt_opens_a_command_line_run_where_it_stands(tmp_path):
-    run = _train([*RUN, "trainer.max_epochs=3"], tmp_path / "run")
-    base, checkpoint = start({"ckpt": str(run)}, [])
+def test_ckpt_opens_a_command_line_run_where_it_stands(replayed):
+    base, checkpoint = start({"ckpt": str(replayed)}, [])
     assert "model.hidden=[4,2]" in base and "optimizer=sgd" in base
     opened = Session(base)
     assert checkpoint is not None
     opened.restore(checkpoint)
-    assert opened.epoch == 3 and opened.steps == 3 * 14
-    assert _same(_weights(run), [p.detach() for p in opened.net.network_params()])
+    assert opened.epoch == 4 and opened.steps == 4 * 14
+    assert _same(_weights(replayed), [p.detach() for p in opened.net.network_params()])
+
+
+def test_a_run_not_trained_yet_has_nothing_to_export(tmp_path):
+    with pytest.raises(ConfigError, match="nothing to export yet"):
+        export(Session(RUN), tmp_path)
+    assert not (tmp_path / "playground-exports").exists()
 
 
 def test_a_missing_checkpoint_is_refused_in_one_line(tmp_path):

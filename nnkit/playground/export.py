@@ -6,7 +6,8 @@ A session trains as ``nnkit.train`` does (its initial weights, its order of mini
 step), so a session whose settings did not change while it trained, exported at epoch E,
 and the exported line run for E epochs give the same weights, bit for bit.
 
->>> from nnkit.playground.session import Session
+>>> from nnkit.errors import ConfigError
+from nnkit.playground.session import Session
 >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]", "optimizer.lr=0.03"])
 >>> session.train_epochs(2)
 >>> train_line(session)[-3:]
@@ -25,6 +26,7 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import OmegaConf, open_dict
 
+from nnkit.errors import ConfigError
 from nnkit.playground.session import Session
 
 FOLDER = "playground-exports"  # under the folder the playground was started in
@@ -50,8 +52,10 @@ def export(session: Session, folder: Path) -> dict[str, Any]:
     """Write the session's run into a new folder under ``folder`` (``command.sh``,
     ``config.yaml``, ``checkpoints/last.ckpt``, finishing the epoch under way first); what
     the page shows of it."""
-    if session._pending:
+    if session.mid_epoch:
         session.finish_epoch()
+    if session.epoch == 0:
+        raise ConfigError("nothing to export yet: train at least one epoch (play, or step)")
     line = train_line(session)
     out = folder / FOLDER / time.strftime(f"%Y%m%d-%H%M%S-epoch{session.epoch}")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)

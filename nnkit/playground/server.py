@@ -98,8 +98,7 @@ class Live:
                 self.error = one_line(str(error))  # divergence: nnkit's line
                 self.playing.clear()
             except Exception as error:  # a plugin's failure ends this session, not the server
-                self.error = f"training stopped: {type(error).__name__}: {one_line(str(error))}"
-                self.playing.clear()
+                self.stop(error)
 
     def _pace(self, seconds: float) -> None:
         """Steps per chunk so that a chunk takes about CHUNK_S: frames in between, however
@@ -117,6 +116,11 @@ class Live:
         with session.lock:
             self.frame_waiting.clear()
             yield session
+
+    def stop(self, error: Exception) -> None:
+        """Pause on a failure that is not nnkit's (a plugin's), its line the next error sent."""
+        self.playing.clear()
+        self.error = f"training stopped: {type(error).__name__}: {one_line(str(error))}"
 
     def close(self) -> None:
         self.stopped.set()
@@ -297,7 +301,19 @@ async def _frames(ws: web.WebSocketResponse, live: Live) -> None:
         if session is not None and (id(session), session.changes) != last:
             with live.hold():
                 last = (id(session), session.changes)
-                drawn = frame(session)
-            drawn["playing"] = live.playing.is_set()
-            await ws.send_json(drawn)
+                drawn = _drawn(live, session)
+            if drawn is not None:
+                await ws.send_json(drawn)
         await asyncio.sleep(max(0.0, 1 / FPS - (time.perf_counter() - started)))
+
+
+def _drawn(live: Live, session: Session) -> dict[str, Any] | None:
+    """The session's frame; a plugin that raises while it is drawn stops the session (its
+    line is the next error sent), not the server."""
+    try:
+        drawn = frame(session)
+    except Exception as error:
+        live.stop(error)
+        return None
+    drawn["playing"] = live.playing.is_set()
+    return drawn

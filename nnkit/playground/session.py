@@ -144,6 +144,11 @@ class Session:
         while self.epoch < target:
             self.advance(len(self.data.train[0]))
 
+    @property
+    def mid_epoch(self) -> bool:
+        """Whether an epoch is under way (some of its minibatches trained, not all)."""
+        return bool(self._pending)
+
     def finish_epoch(self) -> None:
         """The page's "step": the rest of the epoch under way, or a whole one."""
         self.advance(len(self._pending)) if self._pending else self.train_epochs(1)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from nnkit.config.overrides import format_value
 from nnkit.errors import ConfigError
 from nnkit.registry import did_you_mean
 
@@ -26,6 +28,7 @@ KEYS = (
     "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed", "data.classes",
     "model.hidden", "model.activation", "model.features", "loss", "optimizer",
     "optimizer.lr", "regularization.kind", "regularization.rate", "seed", "trainer.replicas",
+    "data.path",
 )  # fmt: skip
 MAX_LAYERS, MAX_UNITS, MAX_POINTS, MAX_REPLICAS = 8, 64, 5000, 64
 
@@ -40,7 +43,7 @@ def to_overrides(settings: Mapping[str, Any]) -> list[str]:
             hint = did_you_mean(str(key), KEYS)
             raise ConfigError(f"unknown setting '{key}'{hint} (choose from: {', '.join(KEYS)})")
         _check_limits(key, value)
-        overrides.append(f"{key}={_format(value)}")
+        overrides.append(f"{key}={_inside(value) if key == 'data.path' else _format(value)}")
     return overrides
 
 
@@ -62,6 +65,18 @@ def _check_limits(key: str, value: Any) -> None:
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key}={value} should be a finite number")
+
+
+def _inside(path: Any) -> str:
+    """A file the page names, as an override: only inside the folder the playground was
+    started in (the page never opens a path beyond it)."""
+    folder = Path.cwd().resolve()
+    if not isinstance(path, str) or not (folder / path).resolve().is_relative_to(folder):
+        raise ConfigError(
+            f"data.path={path!r}: the playground opens files inside the folder it was started "
+            f"in ({folder}) only"
+        )
+    return format_value(str((folder / path).resolve().relative_to(folder)))
 
 
 def _format(value: Any) -> str:

@@ -137,6 +137,8 @@ function showControls(built) {
   $("data").value = s.data;
   $("noise").value = s["data.noise"] ?? 0;
   $("noise-value").textContent = s["data.noise"] ?? "–";
+  $("path-control").hidden = s.data !== "csv";
+  $("path").value = s["data.path"] ?? "";
   $("classes-control").hidden = !("data.classes" in s);
   $("classes").value = s["data.classes"] ?? 2;
   $("classes-value").textContent = s["data.classes"] ?? "";
@@ -187,14 +189,15 @@ function bindControls() {
   $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
   $("loss").onchange = () => configure({ loss: $("loss").value });
   $("replicas").onchange = () => configure({ "trainer.replicas": Number($("replicas").value) });
-  $("data").onchange = () => {
-    const keep = { ...state.settings };
-    delete keep["data.noise"];
-    state.settings = keep;
-    configure({ data: $("data").value });
+  $("data").onchange = () => {  // another dataset: none of the last one's options
+    state.settings = Object.fromEntries(Object.entries(state.settings).filter(([key]) => !key.startsWith("data.")));
+    $("path-control").hidden = $("data").value !== "csv";
+    if ($("data").value === "csv" && !$("path").value) { showError("type the CSV file's name (in the folder the playground was started in)"); return; }
+    configure({ data: $("data").value, ...($("data").value === "csv" ? { "data.path": $("path").value } : {}) });
   };
   $("noise").onchange = () => configure({ "data.noise": Number($("noise").value) });
   $("batch").onchange = () => configure({ "data.batch_size": Number($("batch").value) });
+  $("path").onchange = () => configure({ data: "csv", "data.path": $("path").value });
   $("classes").onchange = () => configure({ "data.classes": Number($("classes").value) });
   $("regenerate").onclick = () => configure({ "data.seed": (state.built.settings["data.seed"] || 0) + 1 });
   $("show-test").onchange = showFrame;
