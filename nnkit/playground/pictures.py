@@ -1,5 +1,6 @@
 """What a page draws of a session: once per build its ``description`` (settings, the
-network's shape, the points), then ``frame`` after frame (epoch, losses, weights and biases,
+network's shape, the points), then ``frame`` after frame (epoch, losses — the page keeps
+their curve —, weights and biases,
 every unit's response over the plane, or — for data that is not a plane — the page's input
 flowing through the network and the confusion matrix). With replicas, the network drawn is the
 best replica, and the worst one's output comes beside it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -31,7 +33,7 @@ from nnkit.viz.step import trace
 GRID = 40  # the pictures' resolution: GRID x GRID points over the data's square
 SMALL_GRID, MANY_UNITS = 16, 48  # coarser pictures for networks of more units than that
 DRAWN_POINTS = 1500  # the points a page draws, of each split
-HISTORY = 200  # the losses' curve: its latest points
+THUMBNAILS = 16  # a layer of more units is drawn without each unit's picture
 
 
 def choices() -> dict[str, list[str]]:
@@ -49,36 +51,77 @@ def choices() -> dict[str, list[str]]:
     }
 
 
-def frame(session: Session) -> dict[str, Any]:
-    """Everything the page draws now."""
-    losses = session.losses()
-    session.history.append((session.epoch, losses["train"], losses["test"]))
-    del session.history[:-HISTORY]
-    params = session.shown_params()
+@dataclass
+class Snapshot:
+    """What a frame needs of a session at one instant, taken under its lock in microseconds
+    (copies of the weights; the rest of the frame is computed while training goes on)."""
+
+    epoch: int
+    steps: int
+    lr: float
+    params: list[Tensor]
+    gradient_norms: list[float]
+    locked: dict[str, Any]  # what is drawn of the live network itself (data not a plane)
+
+
+def snapshot(session: Session) -> Snapshot:
+    """The session now (call it with the session's lock held)."""
+    locked: dict[str, Any] = {}
+    if session.data.in_features != 2 or session.direct is None:
+        locked["loss"] = session.losses()
+    if session.data.in_features != 2:
+        locked["probe"], locked["confusion"] = probe(session), confusion(session)
+    return Snapshot(
+        session.epoch,
+        session.steps,
+        session.optimizer.param_groups[0]["lr"],
+        [p.detach().clone() for p in session.net.network_params()],
+        session.gradient_norms(),
+        locked,
+    )
+
+
+def frame(session: Session, now: Snapshot | None = None) -> dict[str, Any]:
+    """Everything the page draws of ``now`` (by default: a snapshot taken here)."""
+    now = now or snapshot(session)
+    losses = now.locked.get("loss") or session.losses(now.params)
+    params = session.shown_params(now.params)
     out: dict[str, Any] = {
         "type": "frame",
-        "epoch": session.epoch,
-        "steps": session.steps,
+        "epoch": now.epoch,
+        "steps": now.steps,
         "loss": losses,
-        "lr": session.optimizer.param_groups[0]["lr"],
-        "history": session.history,
+        "lr": now.lr,
         "shapes": [list(w.shape) for w in params[0::2]],
         "weights": _packed(params[0::2]),
         "biases": _packed(params[1::2]),
-        "gradient_norms": session.gradient_norms(),
+        "gradient_norms": now.gradient_norms,
         "replicas": session.replica_summary(),
+        **{k: v for k, v in now.locked.items() if k != "loss"},
     }
     if session.data.in_features == 2:
-        out["maps"] = _encoded(unit_maps(session, params))
-        out["grid"] = grid_size(session)
+        layers, rows = mapped(params, session.direct is not None)
+        out["maps"] = _encoded(unit_maps(session, params)[rows])
+        out["mapped"], out["grid"] = layers, grid_size(session)
         if out["replicas"] is not None:
-            worst = [p[out["replicas"]["worst"]] for p in session.net.network_params()]
+            worst = [p[out["replicas"]["worst"]] for p in now.params]
             outputs = session.data.out_features
-            out["worst_map"] = _encoded(unit_maps(session, [p.detach() for p in worst])[-outputs:])
-    else:
-        out["probe"] = probe(session)
-        out["confusion"] = confusion(session)
+            out["worst_map"] = _encoded(unit_maps(session, worst)[-outputs:])
     return out
+
+
+def mapped(params: Sequence[Tensor], hidden: bool = True) -> tuple[list[int], Tensor]:
+    """The layers whose units a frame pictures (1 for the first hidden layer, ..., the output
+    last): those of at most ``THUMBNAILS`` units, and the output (the output alone where
+    ``unit_maps`` has no ``hidden`` units: a network without hand-derived pairs); and their
+    rows of ``unit_maps``."""
+    widths = [w.shape[0] for w in params[0::2]]
+    if not hidden:
+        return [len(widths)], torch.arange(widths[-1])
+    layers = [i + 1 for i, w in enumerate(widths) if w <= THUMBNAILS or i == len(widths) - 1]
+    starts = [sum(widths[:i]) for i in range(len(widths))]
+    rows = [starts[layer - 1] + u for layer in layers for u in range(widths[layer - 1])]
+    return layers, torch.tensor(rows, dtype=torch.long)
 
 
 @torch.no_grad()

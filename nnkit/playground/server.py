@@ -37,7 +37,7 @@ from aiohttp import WSMsgType, web
 from nnkit.errors import USER_ERRORS, DivergenceError, one_line
 from nnkit.playground.explained import ARTICLE, ARTICLE_POINT, explain_step, set_article_weights
 from nnkit.playground.export import FOLDER, export
-from nnkit.playground.pictures import description, frame
+from nnkit.playground.pictures import description, frame, snapshot
 from nnkit.playground.session import Session
 from nnkit.playground.settings import merged
 
@@ -93,7 +93,7 @@ class Live:
                     session.advance(self.chunk)
                     self._pace(time.perf_counter() - started)
                 while self.frame_waiting.is_set():  # someone waits for the session: let them in
-                    time.sleep(0.001)
+                    time.sleep(0.0001)
             except TRAINING_ERRORS as error:
                 self.error = one_line(str(error))  # divergence: nnkit's line
                 self.playing.clear()
@@ -299,21 +299,21 @@ async def _frames(ws: web.WebSocketResponse, live: Live) -> None:
             await ws.send_json({"type": "error", "message": live.error, "stopped": True})
             live.error = None
         if session is not None and (id(session), session.changes) != last:
-            with live.hold():
+            with live.hold():  # a snapshot under the lock; the frame drawn while training goes on
                 last = (id(session), session.changes)
-                drawn = _drawn(live, session)
+                now = _failing(live, snapshot, session)
+            drawn = _failing(live, frame, session, now) if now is not None else None
             if drawn is not None:
+                drawn["playing"] = live.playing.is_set()
                 await ws.send_json(drawn)
         await asyncio.sleep(max(0.0, 1 / FPS - (time.perf_counter() - started)))
 
 
-def _drawn(live: Live, session: Session) -> dict[str, Any] | None:
-    """The session's frame; a plugin that raises while it is drawn stops the session (its
-    line is the next error sent), not the server."""
+def _failing(live: Live, draw: Any, *args: Any) -> Any:
+    """``draw(*args)``; a plugin that raises while the session is drawn stops the session
+    (its line is the next error sent), not the server: None then."""
     try:
-        drawn = frame(session)
+        return draw(*args)
     except Exception as error:
         live.stop(error)
         return None
-    drawn["playing"] = live.playing.is_set()
-    return drawn

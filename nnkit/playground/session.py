@@ -30,7 +30,7 @@ from nnkit.config.prepare import prepare
 from nnkit.data.datamodule import EpochShuffle, ReplicaShuffle
 from nnkit.data.task import loss_feed, loss_inputs, predictions
 from nnkit.errors import ConfigError
-from nnkit.maths.network import direct_backprop, network_loss_grads
+from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
 from nnkit.maths.regularization import Regularization
 from nnkit.optimizers import build_optimizer
 from nnkit.training.direct_update import WeightUpdates
@@ -69,7 +69,6 @@ class Session:
         self.scores: list[tuple[float, float]] = []  # each replica's (test accuracy, test loss)
         self.epoch, self.steps = 0, 0
         self.altered: str | None = None  # what the command line cannot replay, once it happened
-        self.history: list[tuple[int, float, float]] = []  # (epoch, train loss, test loss)
         self.changes = 0  # counts every change a frame shows: steps, a new lr, a typed weight
         self._pending: list[Tensor] = []  # the current epoch's minibatches still to train
         self.last_grads: list[Tensor] = []  # the last step's gradients, W1, b1, ...
@@ -216,10 +215,22 @@ class Session:
         """The network the page draws: the one trained, or the best replica as an MLP."""
         return self.net.replica(self.shown) if self.replicas > 1 else self.net
 
-    def shown_params(self) -> list[Tensor]:
-        """``W1, b1, ...`` of the network the page draws (views, no copies)."""
-        params = [p.detach() for p in self.net.network_params()]
+    def shown_params(self, params: Sequence[Tensor] | None = None) -> list[Tensor]:
+        """``W1, b1, ...`` of the network the page draws, of ``params`` (a copy of the
+        network's) or of the network itself (views)."""
+        params = [p.detach() for p in (params or self.net.network_params())]
         return [p[self.shown] for p in params] if self.replicas > 1 else params
+
+    @torch.no_grad()
+    def outputs(self, x: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
+        """The network's outputs for ``x`` (``(R, N, out)`` with replicas), computed from
+        ``params`` where given (a copy, read while training goes on) and the network has
+        hand-derived pairs, else by the network itself."""
+        if params is None or self.direct is None:
+            return self.net(x)
+        if self.replicas > 1:
+            x = x.unsqueeze(0).expand(self.replicas, -1, -1)  # one batch for every replica
+        return network_forward(self.net.expand(x), self.direct[0], list(params))[0]
 
     def gradient_norms(self) -> list[float]:
         """Each layer's weight-gradient norm at the last step, input layer first: the
@@ -227,14 +238,14 @@ class Session:
         return [float(g.norm()) for g in self.last_grads[0::2]]
 
     @torch.no_grad()
-    def losses(self) -> dict[str, float]:
+    def losses(self, params: Sequence[Tensor] | None = None) -> dict[str, float]:
         """The data's cost on the training and the test points (the Playground's two losses;
         on the first ``LOSS_POINTS`` of each, a sample of shuffled data, where there are more);
         with replicas, their mean, and ``scores`` and ``shown`` follow the test points."""
         out = {}
         for name, (x, y) in (("train", self.data.train), ("test", self.data.test)):
             x, y = x[:LOSS_POINTS], y[:LOSS_POINTS]
-            outputs = self.net(x)
+            outputs = self.outputs(x, params)
             each = outputs if self.replicas > 1 else outputs.unsqueeze(0)  # (R, N, out)
             costs = [float(self.prepared.loss(*self.prepare_loss(o, y))) for o in each]
             out[name] = sum(costs) / len(costs)

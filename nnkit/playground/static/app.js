@@ -59,6 +59,7 @@ function receive(message) {
   if (message.type === "built") {
     showError(null);
     state.built = message;
+    state.curve = [];
     state.settings = pick(message.settings, Object.keys(state.settings));
     writeHash(state.settings);
     setPlaying(false);
@@ -490,7 +491,7 @@ function showFrame() {
   $("epoch").textContent = frame.epoch;
   $("test-loss").textContent = frame.loss.test.toFixed(3);
   $("train-loss").textContent = frame.loss.train.toFixed(3);
-  drawCurve(frame.history);
+  drawCurve(remember(frame));
   drawGradients(frame.gradient_norms);
   drawLinks(unpackWeights(frame));
   showReplicas(frame);
@@ -499,18 +500,19 @@ function showFrame() {
   const canvases = [...document.querySelectorAll("#network canvas.unit")];
   for (const canvas of canvases) {
     const layer = Number(canvas.dataset.layer), unit = Number(canvas.dataset.unit);
-    const values = mapOf(maps, layer, unit, grid);
-    paint(canvas, values, grid, layer === built.widths.length - 1 && built.task === "binary" ? 1 : scaleOf(values));
+    const values = mapOf(maps, layer, unit, grid, frame.mapped);
+    if (values) paint(canvas, values, grid, layer === built.widths.length - 1 && built.task === "binary" ? 1 : scaleOf(values));
   }
   if (!state.hover && built.task === "multiclass") { drawClasses(maps.slice(-built.widths[built.widths.length - 1]), grid); return; }
-  const shown = state.hover ? mapOf(maps, state.hover[0], state.hover[1], grid) : maps[maps.length - 1];
+  const shown = (state.hover && mapOf(maps, state.hover[0], state.hover[1], grid, frame.mapped)) || maps[maps.length - 1];
   drawHeatmap(shown, grid, !state.hover);
 }
 
-function mapOf(maps, layer, unit, grid) {
+function mapOf(maps, layer, unit, grid, mapped) {  // a unit's picture; null for a layer drawn without
   if (layer === 0) return inputMap(state.built.features[unit], grid, state.built.extent);
+  if (!mapped.includes(layer)) return null;
   let index = 0;
-  for (let l = 1; l < layer; l++) index += state.built.widths[l];
+  for (const l of mapped) if (l < layer) index += state.built.widths[l];
   return maps[index + unit];
 }
 
@@ -578,6 +580,16 @@ function drawGradients(norms) {  // one bar per layer, log10 from 1e-8 to 10
     ctx.fillStyle = "#333";
     ctx.fillText(`${l + 1}: ${norm.toExponential(1)}`, l * width + 4, canvas.height - 2);
   });
+}
+
+const CURVE = 200;  // the losses' curve: its latest points
+
+function remember(frame) {  // the curve's points, one per frame; a new run starts a new curve
+  const curve = state.curve || (state.curve = []), last = curve[curve.length - 1];
+  if (last && frame.epoch < last[0]) curve.length = 0;
+  if (!last || frame.epoch !== last[0] || frame.steps !== last[3]) curve.push([frame.epoch, frame.loss.train, frame.loss.test, frame.steps]);
+  if (curve.length > CURVE) curve.splice(0, curve.length - CURVE);
+  return curve;
 }
 
 function drawCurve(history) {
