@@ -50,11 +50,31 @@ def test_seven_segment_encodes_the_article_six():
         ("seven_segment", {"noise": -0.1}, "noise=-0.1 is out of range"),
         ("linear", {"dim": 0}, "dim=0 is out of range"),
         ("spiral", {"turns": 0.0}, "turns=0.0 is out of range"),
+        (
+            "gaussians",
+            {"classes": 13},
+            r"classes=13 is out of range \(valid: classes >= 2 and <= 12\)",
+        ),
+        ("plane", {"train_fraction": 0.95}, "train_fraction=0.95 is out of range"),
     ],
 )
 def test_bad_parameters_are_one_line_errors(name, params, message):
     with pytest.raises(ValueError, match=message):
         nnkit.DATASETS.get(name)(**params)
+
+
+@pytest.mark.parametrize("name", ["circular", "xor", "spiral", "gaussians", "plane", "bump"])
+def test_the_playgrounds_sets_take_their_ratio_of_training_points(name):
+    data = nnkit.DATASETS.get(name)(n=400, train_fraction=0.3)
+    assert [len(part[0]) for part in (data.train, data.val, data.test)] == [120, 140, 140]
+
+
+def test_gaussians_of_k_classes_lie_round_a_circle_one_blob_each():
+    data = nnkit.DATASETS.get("gaussians")(n=600, classes=6, spread=0.05)
+    x, y = data.train
+    assert data.task == "multiclass" and data.classes == 6 and set(y.tolist()) == set(range(6))
+    centres = torch.stack([x[y == k].mean(dim=0) for k in range(6)])
+    assert torch.allclose(centres.norm(dim=1), torch.full((6,), 0.6), atol=0.02)
 
 
 def test_circle_labels_follow_the_radius():

@@ -403,3 +403,47 @@ def test_a_csv_in_the_started_folder_trains_and_a_path_outside_it_is_refused(ser
         assert (
             error["type"] == "error" and "inside the folder it was started in" in error["message"]
         )
+
+
+HEATMAP = 'document.getElementById("heatmap").getContext("2d").getImageData(0, 0, 300, 300).data'
+DARK_PIXELS = f"""() => {{
+    const data = {HEATMAP};
+    let dark = 0;
+    for (let i = 0; i < data.length; i += 4) dark += data[i] + data[i + 1] + data[i + 2] < 120;
+    return dark;
+}}"""
+COLOURS = f"""() => {{
+    const data = {HEATMAP}, seen = new Set();
+    for (let i = 0; i < data.length; i += 4 * 97) seen.add(data.slice(i, i + 3).join());
+    return seen.size;
+}}"""
+
+
+@browser
+def test_the_data_panels_controls_each_build_the_run_they_say(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network canvas.unit")
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 50")
+    page.click("#play")
+    page.wait_for_timeout(300)
+    dark, colours = page.evaluate(DARK_PIXELS), page.evaluate(COLOURS)
+    page.click("#show-test")  # the test points, outlined in black
+    assert page.evaluate(DARK_PIXELS) > dark
+    page.click("#discretize")  # two colours, and the points'
+    assert page.evaluate(COLOURS) < colours
+    page.fill("#ratio", "0.5")
+    page.dispatch_event("#ratio", "change")
+    page.wait_for_function("state.built.points.train.x.length === 150")  # half of 300 points
+    assert "data.train_fraction=0.5" in page.url
+    page.fill("#noise", "0.2")
+    page.dispatch_event("#noise", "change")
+    page.wait_for_function("location.hash.includes('data.noise=0.2')")
+    page.click("#regenerate")
+    page.wait_for_function("state.built.settings['data.seed'] === 1")
+    page.fill("#batch", "25")
+    page.dispatch_event("#batch", "change")
+    page.wait_for_function("state.built.settings['data.batch_size'] === 25")
+    page.check("#features input[value='x1_sq']")
+    page.wait_for_function("document.querySelectorAll('#network canvas.unit.input').length === 3")
+    assert "x1_sq" in page.url

@@ -90,6 +90,17 @@ def split(
     return TensorData(train, val, test, task, classes)
 
 
+def train_split(dataset: str, train_fraction: float) -> tuple[float, float]:
+    """The split's fractions for ``train_fraction`` of the points in training, the rest shared
+    evenly by validation and test (the TensorFlow Playground's "ratio of training data").
+
+    >>> train_split("circular", 0.5)
+    (0.5, 0.25)
+    """
+    check_range(dataset, "train_fraction", train_fraction, 0.1, 0.9, low_inclusive=True)
+    return train_fraction, (1 - train_fraction) / 2
+
+
 MAX_VALUES = 100_000_000  # numbers a generated dataset may hold (400 MB of float32)
 
 

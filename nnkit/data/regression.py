@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size, split
+from nnkit.data.dataset import DATASETS, TensorData, check_range, check_size, split, train_split
 
 
 @DATASETS.register("linear")
@@ -47,22 +47,27 @@ def nonlinear(n: int = 500, frequency: float = 3.0, noise: float = 0.1, seed: in
 
 
 @DATASETS.register("plane")
-def plane(n: int = 1000, noise: float = 0.05, seed: int = 0) -> TensorData:
+def plane(
+    n: int = 1000, noise: float = 0.05, seed: int = 0, train_fraction: float = 0.7
+) -> TensorData:
     """The Playground's "plane": y = (x_1 + x_2) / 2 + noise · ε on the square [-1, 1]² — a
     two-input regression that a linear model already fits."""
     x, gen = _square("plane", n, noise, seed)
     y = x.sum(dim=1, keepdim=True) / 2  # (n, 1)
-    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+    return _noisy("plane", x, y, noise, gen, seed, train_fraction)
 
 
 @DATASETS.register("bump")
-def bump(n: int = 1000, width: float = 0.4, noise: float = 0.05, seed: int = 0) -> TensorData:
+def bump(
+    n: int = 1000, width: float = 0.4, noise: float = 0.05, seed: int = 0,
+    train_fraction: float = 0.7,
+) -> TensorData:  # fmt: skip
     """A Gaussian bump over the square: y = exp(-|x|² / (2 width²)) + noise · ε — a two-input
     regression no plane fits, as the Playground's Gaussian one."""
     check_range("bump", "width", width, 0.0, 10.0)
     x, gen = _square("bump", n, noise, seed)
     y = torch.exp(-(x * x).sum(dim=1, keepdim=True) / (2 * width**2))  # (n, 1)
-    return split(x, y + noise * torch.randn(y.shape, generator=gen), "regression", seed)
+    return _noisy("bump", x, y, noise, gen, seed, train_fraction)
 
 
 def _square(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Generator]:
@@ -73,3 +78,12 @@ def _square(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, t
     check_range(name, "noise", noise, 0.0, 1.0, low_inclusive=True)
     gen = torch.Generator().manual_seed(seed)
     return 2 * torch.rand(n, 2, generator=gen) - 1, gen  # (n, 2)
+
+
+def _noisy(
+    name: str, x: torch.Tensor, y: torch.Tensor, noise: float, gen: torch.Generator, seed: int,
+    train_fraction: float,
+) -> TensorData:  # fmt: skip
+    """A two-input regression's split, noise added to ``y``, ``train_fraction`` training."""
+    y = y + noise * torch.randn(y.shape, generator=gen)
+    return split(x, y, "regression", seed, fractions=train_split(name, train_fraction))

@@ -140,6 +140,9 @@ function showControls(built) {
   $("noise-value").textContent = s["data.noise"] ?? "–";
   $("path-control").hidden = s.data !== "csv";
   $("path").value = s["data.path"] ?? "";
+  $("ratio-control").hidden = !("data.train_fraction" in s);
+  $("ratio").value = s["data.train_fraction"] ?? 0.7;
+  $("ratio-value").textContent = `${Math.round(100 * (s["data.train_fraction"] ?? 0.7))}%`;
   $("classes-control").hidden = !("data.classes" in s);
   $("classes").value = s["data.classes"] ?? 2;
   $("classes-value").textContent = s["data.classes"] ?? "";
@@ -199,6 +202,7 @@ function bindControls() {
   $("noise").onchange = () => configure({ "data.noise": Number($("noise").value) });
   $("batch").onchange = () => configure({ "data.batch_size": Number($("batch").value) });
   $("path").onchange = () => configure({ data: "csv", "data.path": $("path").value });
+  $("ratio").onchange = () => configure({ "data.train_fraction": Number($("ratio").value) });
   $("classes").onchange = () => configure({ "data.classes": Number($("classes").value) });
   $("regenerate").onclick = () => configure({ "data.seed": (state.built.settings["data.seed"] || 0) + 1 });
   $("show-test").onchange = showFrame;
