@@ -447,3 +447,44 @@ def test_the_data_panels_controls_each_build_the_run_they_say(server, page):
     page.check("#features input[value='x1_sq']")
     page.wait_for_function("document.querySelectorAll('#network canvas.unit.input').length === 3")
     assert "x1_sq" in page.url
+
+
+@browser
+def test_each_bias_is_drawn_on_its_neuron(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#network .bias[title]")
+    assert page.locator("#network .bias").count() == 4 + 2 + 1
+    assert page.get_attribute("#network .bias[data-layer='1'][data-unit='0']", "title").startswith(
+        "bias "
+    )
+
+
+def test_sessions_are_bounded_and_a_closed_tab_frees_its_own(server):
+    async def crowd() -> tuple[str, bool]:
+        async with aiohttp.ClientSession() as client:
+            tabs = [await client.ws_connect(f"{server}/ws", origin=server) for _ in range(8)]
+            extra = await client.ws_connect(f"{server}/ws", origin=server)
+            refused = (await extra.receive_json(timeout=10))["message"]
+            for tab in tabs:
+                await tab.close()
+            await asyncio.sleep(0.5)
+            async with client.ws_connect(f"{server}/ws", origin=server) as again:
+                await again.send_json({"type": "configure", "settings": {}})
+                built = (await again.receive_json(timeout=60))["type"] == "built"
+        return refused, built
+
+    refused, built = asyncio.run(crowd())
+    assert "serves at most 8 tabs at once" in refused and built
+
+
+def test_closing_a_tab_stops_its_training_thread():
+    from nnkit.playground.server import Live
+
+    live = Live(START)
+    live.build({})
+    live.playing.set()
+    time.sleep(0.3)
+    assert live.session is not None and live.session.steps > 0
+    live.close()
+    live.thread.join(timeout=5)
+    assert not live.thread.is_alive()

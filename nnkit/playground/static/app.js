@@ -239,6 +239,12 @@ function drawNetwork() {
     canvas.onmouseleave = () => { state.hover = null; showFrame(); };
     box.appendChild(canvas);
     if (c === 0) label(box, state.built.features[r], node.x - 2, node.y + 33);
+    if (c > 0) {  // its bias, a small square at its corner, as the TensorFlow Playground draws it
+      const bias = document.createElement("div");
+      bias.className = "bias"; bias.dataset.layer = c; bias.dataset.unit = r;
+      bias.style.left = `${node.x - 4}px`; bias.style.top = `${node.y + 25}px`;
+      box.appendChild(bias);
+    }
     if (!state.built.points) canvas.title = c === 0 ? state.built.features[r] : `layer ${c}, unit ${r + 1}`;
   }));
   const hidden = hiddenWidths();
@@ -483,6 +489,19 @@ function unpackWeights(frame) {  // [layer][row][column], from the flat float32 
   return matrices;
 }
 
+function showBiases(frame) {  // each bias on its neuron: blue positive, orange negative
+  const flat = floats(frame.biases);
+  let at = 0;
+  frame.shapes.forEach(([rows], l) => {
+    for (let r = 0; r < rows; r++, at++) {
+      const el = document.querySelector(`#network .bias[data-layer="${l + 1}"][data-unit="${r}"]`);
+      if (!el) continue;
+      el.style.background = `rgb(${colour(flat[at]).join(",")})`;
+      el.title = `bias ${flat[at].toFixed(3)} (layer ${l + 1}, unit ${r + 1})`;
+    }
+  });
+}
+
 function fits(frame, built) {  // a frame of the run the page shows (not of the one before)
   const widths = built.widths;
   return frame.shapes.length === widths.length - 1 &&
@@ -498,6 +517,7 @@ function showFrame() {
   drawCurve(remember(frame));
   drawGradients(frame.gradient_norms);
   drawLinks(unpackWeights(frame));
+  showBiases(frame);
   showReplicas(frame);
   if (!frame.maps) { showProbe(frame); return; }
   const maps = unitMaps(frame), grid = frame.grid;
