@@ -27,8 +27,7 @@ def overrides_for(config: Mapping[str, Any], groups: Sequence[str] = GROUPS) -> 
     composed = compose(chosen)
     with open_dict(composed):
         del composed["hydra"]
-    defaults = OmegaConf.to_container(composed, resolve=True)
-    assert isinstance(defaults, dict)
+    defaults: dict[str, Any] = OmegaConf.to_container(composed, resolve=True)  # type: ignore[assignment]
     overrides = list(chosen)
     for key, value in _leaves(config):
         if key.split(".")[0] in SKIPPED or (key.endswith(".name") and key.count(".") == 1):

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from nnkit.errors import ConfigError
+from nnkit.losses import Loss
 from nnkit.maths.functions import SIGMOID
 from nnkit.playground.session import Session
 from nnkit.viz.step import ARTICLE as ARTICLE_WEIGHTS
@@ -47,7 +48,8 @@ def explain_step(session: Session, x: Sequence[float], y: Sequence[float]) -> di
     """One step's numbers for input ``x`` and label ``y`` (as the data holds them), in float64,
     at the session's learning rate; ``ConfigError`` where the network has no hand-derived
     pairs to trace (``model.backend=torch``, a plugin's model)."""
-    if session.direct is None:
+    loss = session.prepared.loss
+    if session.direct is None or not isinstance(loss, Loss):
         raise ConfigError("this network has no hand-derived pairs (model.backend=torch, or a "
                           "plugin's model): its step cannot be explained")  # fmt: skip
     width = session.data.in_features
@@ -60,10 +62,8 @@ def explain_step(session: Session, x: Sequence[float], y: Sequence[float]) -> di
     target = session.feed.targets(label, session.data.out_features, torch.float64)
     squash = SIGMOID if session.feed.squash else None
     lr = float(session.optimizer.param_groups[0]["lr"])
-    ours = trace(net, row, target, session.prepared.loss.pair(), squash, lr)
-    theirs = trace_with_autograd(
-        net, row, target, lr, session.prepared.loss.reference, squash is not None
-    )
+    ours = trace(net, row, target, loss.pair(), squash, lr)
+    theirs = trace_with_autograd(net, row, target, lr, loss.reference, squash is not None)
     return {
         "type": "explained",
         "input": list(x),

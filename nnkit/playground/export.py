@@ -6,8 +6,7 @@ A session trains as ``nnkit.train`` does (its initial weights, its order of mini
 step), so a session whose settings did not change while it trained, exported at epoch E,
 and the exported line run for E epochs give the same weights, bit for bit.
 
->>> from nnkit.errors import ConfigError
-from nnkit.playground.session import Session
+>>> from nnkit.playground.session import Session
 >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]", "optimizer.lr=0.03"])
 >>> session.train_epochs(2)
 >>> train_line(session)[-3:]
@@ -120,15 +119,21 @@ class _Arrive(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         loop = trainer.fit_loop
         epochs, batches = loop.epoch_progress, loop.epoch_loop.batch_progress
-        for tracker in (epochs.total, epochs.current):
-            tracker.ready = tracker.started = tracker.processed = tracker.completed = self.epochs
-        batches.total.ready = batches.total.started = self.epochs * self.calls
-        batches.total.processed = batches.total.completed = self.epochs * self.calls
-        batches.current.ready = batches.current.started = self.calls
-        batches.current.processed = batches.current.completed = self.calls
-        batches.is_last_batch = True
         steps = loop.epoch_loop.manual_optimization.optim_step_progress
-        for counter in (steps.total, steps.current):
-            counter.ready = counter.completed = self.steps
+        for tracker, count in (
+            (epochs.total, self.epochs), (epochs.current, self.epochs),
+            (batches.total, self.epochs * self.calls), (batches.current, self.calls),
+            (steps.total, self.steps), (steps.current, self.steps),
+        ):  # fmt: skip
+            _count(tracker, count)
+        batches.is_last_batch = True
         loop.epoch_loop._batches_that_stepped = self.epochs * self.calls
         trainer.optimizers[0].load_state_dict(self.optimizer_state)
+
+
+def _count(tracker: Any, count: int) -> None:
+    """Every counter a Lightning progress tracker keeps (ready, started, processed,
+    completed: those it has) set to ``count``."""
+    for name in ("ready", "started", "processed", "completed"):
+        if hasattr(tracker, name):
+            setattr(tracker, name, count)
