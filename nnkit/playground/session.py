@@ -4,9 +4,10 @@ by epoch on demand (what the page draws of it: ``nnkit.playground.pictures``).
 The run is composed and prepared by nnkit's own config path (``compose``, ``prepare``: the
 same schema, the same one-line errors) and trained by nnkit's own step: the native program
 where it runs (``trainer.compile=auto``'s choice), else the hand-derived whole-network step
-with the optimizer's own update. A session is used from one thread at a time (the server's
-training thread holds ``lock``). With ``trainer.replicas=N`` it trains N seeds at once, as
-``nnkit.train`` does, and ranks them by their test points.
+with the optimizer's own update. Training and every change hold ``lock``; a frame holds it
+only for a snapshot (``nnkit.playground.pictures``) and is drawn while training goes on.
+With ``trainer.replicas=N`` it trains N seeds at once, as ``nnkit.train`` does, and ranks
+them by their test points.
 
 >>> session = Session(["data=circular", "data.n=100", "model.hidden=[3]"])
 >>> session.train_epochs(2)
