@@ -186,13 +186,24 @@ def _epoch(page) -> int:
     return int(page.inner_text("#epoch"))
 
 
+def _open(page, url: str) -> None:
+    """Load the page and wait for its network."""
+    page.goto(url)
+    page.wait_for_selector("#network canvas.unit")
+
+
+def _play(page, epochs: int, pause: bool = True) -> None:
+    """Press play, wait past ``epochs``, and (``pause``) press pause."""
+    page.click("#play")
+    page.wait_for_function(f"Number(document.getElementById('epoch').textContent) > {epochs}")
+    if pause:
+        page.click("#play")
+
+
 @browser
 def test_the_page_plays_and_its_test_loss_falls(server, page):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
-    first_loss = None
-    page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 0")
+    _open(page, server + "/")
+    _play(page, 0, pause=False)
     first_loss = float(page.inner_text("#test-loss"))
     page.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
     assert float(page.inner_text("#test-loss")) < first_loss
@@ -201,16 +212,14 @@ def test_the_page_plays_and_its_test_loss_falls(server, page):
 
 @browser
 def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/")
     page.click("#add-layer")
     page.wait_for_function("document.getElementById('layer-count').textContent === '3'")
     page.click("#network .width-buttons button[data-layer='0'][data-change='1']")
     page.wait_for_function("location.hash.includes('model.hidden=%5B5%2C2%2C2%5D')")
     page.select_option("#activation", "step")
     page.wait_for_function("location.hash.includes('step')")
-    page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 20")
+    _play(page, 20, pause=False)
     before = _epoch(page)
     page.select_option("#lr", "0.1")  # while playing: no reset
     page.wait_for_timeout(500)
@@ -220,8 +229,7 @@ def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
 
 @browser
 def test_a_link_reproduces_the_page_and_a_bad_value_is_refused_in_it(server, page):
-    page.goto(server + "/#data=%22xor%22&model.hidden=%5B3%5D&regularization.kind=%22l2%22")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/#data=%22xor%22&model.hidden=%5B3%5D&regularization.kind=%22l2%22")
     assert page.input_value("#data") == "xor"
     assert page.input_value("#regularization") == "l2"
     assert page.locator("#network canvas.unit").count() == 2 + 3 + 1
@@ -246,8 +254,7 @@ def test_the_articles_worked_example_opens_explained(server, page):
 
 @browser
 def test_clicking_a_point_explains_its_step(server, page):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/")
     x, y = page.evaluate("""() => {
         const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
         const box = document.getElementById("heatmap").getBoundingClientRect();
@@ -262,8 +269,7 @@ def test_clicking_a_point_explains_its_step(server, page):
 
 @browser
 def test_an_export_is_replayed_by_nnkit_train_bit_for_bit(server, started_in, page, tmp_path):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/")
     for epochs in (1, 2, 3):
         page.click("#step")
         page.wait_for_function(f"document.getElementById('epoch').textContent === '{epochs}'")
@@ -287,15 +293,13 @@ def test_an_export_is_replayed_by_nnkit_train_bit_for_bit(server, started_in, pa
 
 @browser
 def test_k_gaussians_are_drawn_one_colour_each_with_per_layer_activations(server, page):
-    page.goto(server + "/#data=%22gaussians%22&data.classes=4")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/#data=%22gaussians%22&data.classes=4")
     assert page.locator("#network canvas.unit").count() == 2 + 4 + 2 + 4
     page.select_option("#network select.layer-activation[data-layer='1']", "relu")
     page.wait_for_function(
         "location.hash.includes('model.activation=%5B%22tanh%22%2C%22relu%22%5D')"
     )
-    page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 30")
+    _play(page, 30, pause=False)
     colours = page.evaluate("""() => {
         const ctx = document.getElementById("heatmap").getContext("2d"), seen = new Set();
         for (const [x, y] of [[60, 60], [240, 60], [60, 240], [240, 240]]) {
@@ -325,9 +329,7 @@ def test_data_that_is_not_a_plane_shows_its_input_flowing_and_its_confusion(serv
 def test_the_seven_segment_digit_is_set_by_clicking_its_segments(server, page):
     page.goto(server + "/#data=%22seven_segment%22&model.hidden=%5B8%5D&optimizer.lr=0.1")
     page.wait_for_selector("#digit polygon")
-    page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
-    page.click("#play")
+    _play(page, 300)
     page.wait_for_function("document.querySelectorAll('#digit polygon.on').length === 6")  # 0
     page.click("#digit polygon[data-segment='6']")  # the middle bar: 0 becomes 8
     page.wait_for_function(
@@ -339,8 +341,7 @@ def test_the_seven_segment_digit_is_set_by_clicking_its_segments(server, page):
 
 @browser
 def test_many_seeds_train_at_once_and_the_page_says_how_many_solved(server, page):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
+    _open(page, server + "/")
     page.select_option("#replicas", "4")
     page.wait_for_function("location.hash.includes('trainer.replicas=4')")
     page.click("#play")
@@ -421,11 +422,8 @@ COLOURS = f"""() => {{
 
 @browser
 def test_the_data_panels_controls_each_build_the_run_they_say(server, page):
-    page.goto(server + "/")
-    page.wait_for_selector("#network canvas.unit")
-    page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 50")
-    page.click("#play")
+    _open(page, server + "/")
+    _play(page, 50)
     page.wait_for_timeout(300)
     dark, colours = page.evaluate(DARK_PIXELS), page.evaluate(COLOURS)
     page.click("#show-test")  # the test points, outlined in black
@@ -478,7 +476,7 @@ def test_sessions_are_bounded_and_a_closed_tab_frees_its_own(server):
 
 
 def test_closing_a_tab_stops_its_training_thread():
-    from nnkit.playground.server import Live
+    from nnkit.playground.live import Live
 
     live = Live(START)
     live.build({})

@@ -33,7 +33,7 @@ def bare_steps_per_s(overrides: Sequence[str], seconds: float) -> float:
     from nnkit.playground.session import Session
 
     session = Session(overrides)
-    per_epoch = -(-len(session.data.train[0]) // int(session.config["data"]["batch_size"]))
+    per_epoch = session.batches_per_epoch
     chunk = min(per_epoch, 1000)  # whole epochs of a small problem, long runs of a large one
     session.advance(chunk)
     first, start = session.steps, time.perf_counter()

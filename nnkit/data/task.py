@@ -214,3 +214,15 @@ def predictions(task: str, outputs: Tensor) -> Tensor:
     """Class indices (multiclass), 0/1 labels (binary: score >= 0, i.e. sigmoid >= 0.5), or the
     outputs themselves (regression)."""
     return TASKS[task].predict(outputs)
+
+
+def confusion_counts(labels: Tensor, predicted: Tensor, classes: int) -> Tensor:
+    """``(classes, classes)`` counts of (label, prediction) pairs: the confusion matrix.
+
+    >>> confusion_counts(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    counts = torch.zeros(classes, classes, dtype=torch.int64)
+    labels, predicted = labels.flatten().long(), predicted.flatten().long()
+    counts.index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
+    return counts

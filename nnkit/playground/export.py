@@ -99,8 +99,7 @@ def write_checkpoint(session: Session, path: Path) -> None:
     net = copy.deepcopy(session.net)
     prepared = dataclasses.replace(session.prepared, net=net, resume=None)
     run = assemble(cfg, path.parent, prepared, training=False)
-    batches = -(-len(session.data.train[0]) // int(cfg.data.batch_size))
-    calls = -(-batches // max(1, int(cfg.trainer.steps_per_call)))
+    calls = -(-session.batches_per_epoch // max(1, int(cfg.trainer.steps_per_call)))
     arrive = _Arrive(session.epoch, session.steps, calls, session.optimizer.state_dict())
     run.trainer.callbacks.append(arrive)  # type: ignore[attr-defined]
     run.trainer.fit(run.module, datamodule=run.data)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nnkit.data.task import predictions
+from nnkit.data.task import confusion_counts, predictions
 from nnkit.maths.features import FEATURES
 from nnkit.maths.network import network_forward
 from nnkit.maths.regularization import KINDS
@@ -169,11 +169,8 @@ def confusion(session: Session) -> list[list[int]] | None:
     if session.task == "regression":
         return None
     x, y = session.data.test
-    classes = max(2, int(session.data.classes or 2))
-    answers = predictions(session.task, session.shown_net()(x)).flatten().long()
-    counts = torch.zeros(classes, classes, dtype=torch.long)
-    counts.index_put_((y.flatten().long(), answers), torch.tensor(1), accumulate=True)
-    return counts.tolist()
+    answers = predictions(session.task, session.shown_net()(x))
+    return confusion_counts(y, answers, max(2, int(session.data.classes or 2))).tolist()
 
 
 def extent(session: Session) -> tuple[float, float]:

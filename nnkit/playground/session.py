@@ -87,7 +87,7 @@ class Session:
         self.net.load_state_dict(state)
         self.optimizer.load_state_dict(checkpoint["optimizer_states"][0])
         self.steps = int(checkpoint.get("global_step", 0))
-        self.epoch, taken = divmod(self.steps, len(self._epoch_batches()))
+        self.epoch, taken = divmod(self.steps, self.batches_per_epoch)
         self._pending = self._epoch_batches()[taken:] if taken else []
         self.changes += 1
 
@@ -95,9 +95,16 @@ class Session:
         """The current epoch's minibatches, as index tensors (``(R, batch)`` with replicas):
         nnkit.train's order."""
         n = len(self.data.train[0])
-        batch = int(self.config["data"]["batch_size"]) or n
         order = self.shuffle.permutation(n, torch.device("cpu"), self.epoch)  # (n,) or (R, n)
-        return list(order.split(batch, dim=-1))
+        return list(order.split(self._batch_size(), dim=-1))
+
+    def _batch_size(self) -> int:
+        return int(self.config["data"]["batch_size"]) or len(self.data.train[0])
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """The optimizer steps of one epoch."""
+        return -(-len(self.data.train[0]) // self._batch_size())
 
     def _native(self) -> NativeCalls | None:
         if self.direct is None:

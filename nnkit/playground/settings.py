@@ -80,14 +80,14 @@ def _inside(path: Any) -> str:
 
 
 def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    """A page's value as an override (``format_value``), once it is one a page may send: a
+    name, a number, a boolean or a list of them."""
     if isinstance(value, list):
         return "[" + ",".join(_format(v) for v in value) + "]"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str) and value and all(c.isalnum() or c in "_-." for c in value):
-        return value
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and value and all(c.isalnum() or c in "_-." for c in value)
+    ):
+        return format_value(value)
     raise ConfigError(f"{value!r} is not a setting's value (a name, a number or a list)")
 
 

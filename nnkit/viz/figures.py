@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.data.dataset import TensorData
-from nnkit.data.task import TASKS, predictions
+from nnkit.data.task import TASKS, confusion_counts, predictions
 from nnkit.models import MLP
 
 MAX_POINTS = 1000  # points drawn on a figure: enough to see the data, cheap to draw
@@ -100,9 +100,7 @@ def fitted_curve(net: nn.Module, x: Tensor, y: Tensor):
 @torch.no_grad()
 def confusion_matrix(net: nn.Module, x: Tensor, y: Tensor, classes: int):
     """Counts of (true class, predicted class)."""
-    predicted = _apply(net, x).argmax(-1)
-    counts = torch.zeros(classes, classes, dtype=torch.int64)
-    counts.index_put_((y, predicted), torch.ones_like(y), accumulate=True)
+    counts = confusion_counts(y, _apply(net, x).argmax(-1), classes)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.imshow(counts, cmap="Blues")
     for i in range(classes):

@@ -379,7 +379,6 @@ function showReplicas(frame) {
 const number = (v) => (Math.abs(v) < 1e-12 ? "0" : Number(v.toPrecision(4)).toString());
 
 function showExplained(step) {
-  state.explained = step;
   $("explain-panel").hidden = !step;
   document.querySelectorAll("#network .value").forEach((el) => el.remove());
   if (!step) return;
