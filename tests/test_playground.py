@@ -62,21 +62,33 @@ def server(started_in) -> Iterator[str]:
 
 
 async def _talk(url: str, messages: list[dict], seconds: float = 0.0) -> list[dict]:
-    """Send ``messages`` one by one on a fresh socket, collect every reply, then listen."""
+    """Send ``messages`` one by one on a fresh socket, collecting every reply, then listen.
+
+    A message ``{"await": kind}`` is not sent: it waits until a reply of that kind has come.
+    """
     received: list[dict] = []
     async with aiohttp.ClientSession() as client, client.ws_connect(f"{url}/ws", origin=url) as ws:
+        reader = asyncio.create_task(_read(ws, received))
         for message in messages:
+            if isinstance(message, dict) and "await" in message:
+                await asyncio.wait_for(_arrival(received, message["await"]), timeout=30)
+                continue
             await (ws.send_str(message) if isinstance(message, str) else ws.send_json(message))
             await asyncio.sleep(0.2)
-        deadline = time.monotonic() + seconds + 1.0
-        while time.monotonic() < deadline:
-            try:
-                reply = await ws.receive(timeout=deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-            if reply.type == aiohttp.WSMsgType.TEXT:
-                received.append(json.loads(reply.data))
+        await asyncio.sleep(seconds + 1.0)
+        reader.cancel()
     return received
+
+
+async def _read(ws: aiohttp.ClientWebSocketResponse, received: list[dict]) -> None:
+    async for reply in ws:
+        if reply.type == aiohttp.WSMsgType.TEXT:
+            received.append(json.loads(reply.data))
+
+
+async def _arrival(received: list[dict], kind: str) -> None:
+    while not any(reply["type"] == kind for reply in received):
+        await asyncio.sleep(0.01)
 
 
 def talk(url: str, messages: list, seconds: float = 0.0) -> list[dict]:
@@ -314,8 +326,9 @@ def test_data_that_is_not_a_plane_shows_its_input_flowing_and_its_confusion(serv
     digit = {"data": "seven_segment", "model.hidden": [8], "optimizer.lr": 0.1}
     six = [1, 0, 1, 1, 1, 1, 1]
     messages = [{"type": "configure", "settings": digit}, {"type": "probe", "input": six},
-                {"type": "play"}]  # fmt: skip
+                {"await": "frame"}, {"type": "play"}]  # fmt: skip
     frames = [r for r in talk(server, messages, seconds=3) if r["type"] == "frame"]
+    assert frames[0]["epoch"] == 0  # the untrained network's, drawn before it plays
     last = frames[-1]
     assert last["probe"]["input"] == six and len(last["probe"]["layers"]) == 1
     assert len(last["probe"]["answer"]) == 10 and abs(sum(last["probe"]["answer"]) - 1) < 1e-5
