@@ -75,7 +75,10 @@ def current_trial() -> TrialLink | None:
         return None
     import optuna
 
-    return TrialLink(optuna.trial.Trial(study, int(tag.split(":")[1])))
+    from nnkit.search.study import retried
+
+    trial_id = int(tag.split(":")[1])
+    return TrialLink(retried(lambda: optuna.trial.Trial(study, trial_id), "joining the trial"))
 
 
 def _study(sweeper: Any, study_id: int) -> Any:
