@@ -22,8 +22,16 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+BUILT_SITE = "NNKIT_DOCS_SITE"  # a site `mkdocs build --strict` has just built from this tree
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
+    """The site as ``mkdocs build --strict`` builds it: the one CI has just built (its folder
+    in NNKIT_DOCS_SITE), else built here."""
+    if prebuilt := os.environ.get(BUILT_SITE):
+        assert (Path(prebuilt) / "index.html").is_file(), f"{BUILT_SITE}={prebuilt}: no site"
+        return Path(prebuilt)
     folder = tmp_path_factory.mktemp("site")
     quiet = {"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
     build = subprocess.run(
