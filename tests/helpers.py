@@ -7,22 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import forkserver
+
 FAST = ["trainer.max_epochs=3", "trainer.progress_bar=none", "trainer.log_every_n_steps=1"]
 
 
 def cli(
     module: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 120
 ) -> subprocess.CompletedProcess:
-    """``python -m MODULE ARGS`` in a fresh interpreter; output captured as text."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """``python -m MODULE ARGS`` in its own process; output captured as text. The process is
+    forked from an interpreter that has imported torch and Lightning (``tests.forkserver``),
+    or is a fresh interpreter where ``env`` needs one."""
+    return forkserver.run([module, *args], cwd, {**os.environ, **(env or {})}, timeout)
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:
