@@ -50,35 +50,34 @@ def run(
     """``python -m argv[0] argv[1:]`` in ``cwd`` with exactly ``env``, output captured as text;
     raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, as ``subprocess.run``."""
     command = [sys.executable, "-m", *argv]
-    server = _server()
-    if not server.serves(env):
+    if not warm_safe(env):
         return subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
-    return server.run(command, argv, Path(cwd or os.getcwd()), env, timeout)
+    return _server().run(command, argv, Path(cwd or os.getcwd()), env, timeout)
+
+
+def warm_safe(env: dict[str, str]) -> bool:
+    """Whether a warm child can run with ``env``: it differs from the environment the server
+    imported in only where nothing imported has read it yet."""
+    changed = {k for k in env.keys() | BASE_ENV.keys() if env.get(k) != BASE_ENV.get(k)}
+    return all(k in WARM_SAFE or k.startswith(WARM_SAFE_PREFIXES) for k in changed)
 
 
 class _Client:
-    """This test worker's forkserver: its socket, and the environment it was started in."""
+    """This test worker's forkserver: its socket and process, and the folder of its outputs."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="nnkit-forkserver-"))
         self.address = str(self.folder / "socket")
-        self.env = BASE_ENV
         self.commands = 0
         self.process = subprocess.Popen(
-            [sys.executable, __file__, self.address], stdout=subprocess.PIPE, env=self.env
+            [sys.executable, __file__, self.address], stdout=subprocess.PIPE, env=BASE_ENV
         )
         assert self.process.stdout is not None
         ready = self.process.stdout.readline()  # the server prints once it listens
         assert ready.strip() == b"ready", ready
         atexit.register(self.close)
-
-    def serves(self, env: dict[str, str]) -> bool:
-        """Whether a warm child can run with ``env``: it differs only where nothing imported
-        has read it yet."""
-        changed = {k for k in env.keys() | self.env.keys() if env.get(k) != self.env.get(k)}
-        return all(k in WARM_SAFE or k.startswith(WARM_SAFE_PREFIXES) for k in changed)
 
     def run(
         self, command: list[str], argv: list[str], cwd: Path, env: dict[str, str], timeout: float

@@ -28,7 +28,7 @@ def both(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.
     (tmp_path / "work").mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "modules"), "NNKIT_PROBE": "seen"}
     cwd = tmp_path / "work"
-    assert forkserver._server().serves(env)  # forked indeed, not a fresh interpreter again
+    assert forkserver.warm_safe(env)  # forked indeed, not a fresh interpreter again
     forked = forkserver.run(["nnkit_probe", *args], cwd, env, 60)
     fresh = subprocess.run([sys.executable, "-m", "nnkit_probe", *args], cwd=cwd, env=env,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -55,7 +55,7 @@ def test_a_command_past_its_timeout_is_killed(tmp_path):
     (tmp_path / "nnkit_sleeper.py").write_text("import time\nprint('started', flush=True)\n"
                                                "time.sleep(60)\n")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    assert forkserver._server().serves(env)
+    assert forkserver.warm_safe(env)
     started = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired) as expired:
         forkserver.run(["nnkit_sleeper"], tmp_path, env, timeout=2)
@@ -63,7 +63,7 @@ def test_a_command_past_its_timeout_is_killed(tmp_path):
 
 
 def test_an_environment_read_at_import_goes_to_a_fresh_interpreter():
-    server = forkserver._server()
-    assert server.serves({**server.env, "NNKIT_RUNS": "/tmp/x", "PYTHONPATH": "/tmp"})
-    assert not server.serves({**server.env, "OMP_NUM_THREADS": "1"})
-    assert not server.serves({k: v for k, v in server.env.items() if k != "HOME"})
+    base = forkserver.BASE_ENV
+    assert forkserver.warm_safe({**base, "NNKIT_RUNS": "/tmp/x", "PYTHONPATH": "/tmp"})
+    assert not forkserver.warm_safe({**base, "OMP_NUM_THREADS": "1"})
+    assert not forkserver.warm_safe({k: v for k, v in base.items() if k != "HOME"})
