@@ -9,9 +9,9 @@ and forks one child per command. The child takes the command's working folder, e
 to its own stdout and stderr files and exits with the code ``python -m`` would.
 
 What a warm interpreter cannot stand for goes to a fresh one (``subprocess``): another
-Python, or an environment variable that code already imported might have read (anything
-but ``WARM_SAFE``). Tests of what a fresh interpreter imports, of signals and of servers
-start their processes themselves.
+Python, an environment variable that code already imported might have read (anything but
+``WARM_SAFE``), or ``FRESH_ARGUMENTS``. Tests of what a fresh interpreter imports, of
+signals and of servers start their processes themselves.
 
 Run as a script, this file is the server: ``python tests/forkserver.py SOCKET``.
 """
@@ -42,6 +42,9 @@ WARM_SAFE = {"PYTHONPATH", "PATH", "CXX", "HYDRA_FULL_ERROR", "PYTEST_CURRENT_TE
              "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}  # fmt: skip
 WARM_SAFE_PREFIXES = ("NNKIT_", "PL_")
 BASE_ENV = dict(os.environ)  # the test worker's, before any test changed it
+# Hydra's joblib launcher: its loky workers, started from a forked child, hung on CI until the
+# sweep's timeout (they do not locally); its sweeps get a fresh interpreter.
+FRESH_ARGUMENTS = {"hydra/launcher=joblib"}
 
 
 def run(
@@ -50,7 +53,7 @@ def run(
     """``python -m argv[0] argv[1:]`` in ``cwd`` with exactly ``env``, output captured as text;
     raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, as ``subprocess.run``."""
     command = [sys.executable, "-m", *argv]
-    if not warm_safe(env):
+    if not warm_safe(env) or any(a in FRESH_ARGUMENTS for a in argv):
         return subprocess.run(
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
