@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -197,7 +198,8 @@ def _child(request: dict, base: list[str]) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
-        try:
+        try:  # the interpreter's own exit: join the threads, then the atexit handlers
+            threading._shutdown()  # type: ignore[attr-defined]
             atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()

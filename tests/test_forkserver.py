@@ -67,3 +67,15 @@ def test_an_environment_read_at_import_goes_to_a_fresh_interpreter():
     assert forkserver.warm_safe({**base, "NNKIT_RUNS": "/tmp/x", "PYTHONPATH": "/tmp"})
     assert not forkserver.warm_safe({**base, "OMP_NUM_THREADS": "1"})
     assert not forkserver.warm_safe({k: v for k, v in base.items() if k != "HOME"})
+
+
+def test_the_exit_waits_for_running_threads_as_the_interpreter_does(tmp_path):
+    (tmp_path / "nnkit_threaded.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), print('joined'))).start()\n"
+        "print('main done', flush=True)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    assert forkserver.warm_safe(env)
+    forked = forkserver.run(["nnkit_threaded"], tmp_path, env, 60)
+    assert forked.returncode == 0 and forked.stdout == "main done\njoined\n"
