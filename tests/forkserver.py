@@ -53,12 +53,12 @@ def run(
 ) -> subprocess.CompletedProcess:
     """``python -m argv[0] argv[1:]`` in ``cwd`` with exactly ``env``, output captured as text;
     raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, as ``subprocess.run``."""
-    command = [sys.executable, "-m", *argv]
     if not warm_safe(env) or any(a in FRESH_ARGUMENTS for a in argv):
         return subprocess.run(
-            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    return _server().run(command, argv, Path(cwd or os.getcwd()), env, timeout)
+            [sys.executable, "-m", *argv], cwd=cwd, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+    return _server().run(argv, Path(cwd or os.getcwd()), env, timeout)
 
 
 def warm_safe(env: dict[str, str]) -> bool:
@@ -76,16 +76,18 @@ class _Client:
         self.address = str(self.folder / "socket")
         self.commands = 0
         self.process = subprocess.Popen(
-            [sys.executable, __file__, self.address], stdout=subprocess.PIPE, env=BASE_ENV
-        )
+            [sys.executable, __file__, self.address], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, env=BASE_ENV,
+        )  # fmt: skip
         assert self.process.stdout is not None
         ready = self.process.stdout.readline()  # the server prints once it listens
         assert ready.strip() == b"ready", ready
         atexit.register(self.close)
 
     def run(
-        self, command: list[str], argv: list[str], cwd: Path, env: dict[str, str], timeout: float
+        self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float
     ) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", *argv]
         self.commands += 1
         out, err = (self.folder / f"{self.commands}.{name}" for name in ("out", "err"))
         out.touch(), err.touch()
