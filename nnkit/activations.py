@@ -1,13 +1,15 @@
-"""``ACTIVATIONS``: the activation functions, as ``nn.Module`` wrappers around ``functions``.
+"""``ACTIVATIONS``: the activation functions, as ``nn.Module`` layers.
 
-Each built-in carries its gradient ``contract`` and a torch ``reference`` computing the same
+Each built-in is made from its declaration in ``nnkit.maths`` (``nnkit.maths.declaration``):
+its hand-derived pair, its gradient ``contract`` and a torch ``reference`` computing the same
 mathematics with torch's own autograd; ``backend="torch"`` runs the reference instead.
+Plugins register their own classes, Functions or functions here.
 
 >>> act = build_activation("relu")
 >>> act(torch.tensor([-1.0, 2.0]))
 tensor([0., 2.])
->>> ACTIVATIONS.names()[:6]
-['elu', 'gelu', 'identity', 'leaky_relu', 'linear', 'mish']
+>>> build_activation("leaky_relu", slope=0.2)
+LeakyRelu(slope=0.2, backend=nnkit)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import nnkit.maths.functions as F
 import nnkit.maths.more_functions as M
 from nnkit.maths.backend import check_backend
 from nnkit.maths.contract import Contract
+from nnkit.maths.declaration import DECLARED, Op
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 
@@ -32,229 +35,59 @@ ACTIVATIONS: Registry[Any] = Registry(
 
 
 class Activation(nn.Module):
-    """Base of the built-in activations: ``function`` is nnkit's, ``reference`` is torch's."""
+    """A built-in activation, made from its declaration ``op`` (``nnkit.maths.declaration``):
+    ``function`` is nnkit's hand-derived version, ``reference`` torch's, ``pair()`` the
+    forward/backward pair the whole-network step and the native program run. ``options`` are
+    the op's numbers (a slope, an estimator), checked when the layer is made."""
 
-    contract: ClassVar[Contract] = Contract("smooth")
+    op: ClassVar[Op]
+    contract: ClassVar[Contract]
+    variants: ClassVar[tuple[dict[str, Any], ...]]
 
-    def __init__(self, backend: str = "nnkit") -> None:
+    def __init__(self, backend: str = "nnkit", **options: Any) -> None:
         super().__init__()
         self.backend = check_backend(backend)
+        unknown = sorted(set(options) - set(self.op.options))
+        if unknown:
+            valid = ", ".join(self.op.options) or "none"
+            raise TypeError(
+                f"activation '{self.op.name}' takes no option '{unknown[0]}' (its options: {valid})"
+            )
+        self.options = {**self.op.options, **options}
+        self._pair = self.op.pair(**self.options)  # checks the options' values
 
     def forward(self, x: Tensor) -> Tensor:
         return self.function(x) if self.backend == "nnkit" else self.reference(x)
 
     def function(self, x: Tensor) -> Tensor:
         """The hand-derived version."""
-        raise NotImplementedError
+        if self.op.function is not None:
+            return self.op.function(x, **self.options)
+        return M.PairFunction.apply(x, self._pair)
 
     def reference(self, x: Tensor) -> Tensor:
         """The same mathematics in plain torch, differentiated by torch's autograd."""
-        raise NotImplementedError
+        return self.op.reference(x, **self.options)
 
-    def pair(self) -> F.Pair | None:
+    def pair(self) -> F.Pair:
         """The hand-derived forward/backward pair, for whole-network backpropagation."""
-        return None
+        return self._pair
 
     def extra_repr(self) -> str:
-        return f"backend={self.backend}"
+        return ", ".join(
+            [*(f"{k}={v}" for k, v in self.options.items()), f"backend={self.backend}"]
+        )
 
 
-@ACTIVATIONS.register("step")
-class Step(Activation):
-    """1 where x >= 0, else 0; backward by a straight-through estimator (``ste``)."""
+def activation_class(op: Op) -> type[Activation]:
+    """The registry entry of a declared activation: an ``Activation`` of its own name."""
+    title = "".join(part.capitalize() for part in op.name.split("_"))
+    attributes = {"op": op, "contract": op.contract, "variants": op.variants, "__doc__": op.summary}
+    return type(title, (Activation,), {**attributes, "__module__": __name__})
 
-    contract = Contract("surrogate")
-    variants = ({"ste": "identity"}, {"ste": "clipped"}, {"ste": "none"})
 
-    def __init__(self, ste: str = "identity", backend: str = "nnkit") -> None:
-        super().__init__(backend)
-        self.ste = F.check_ste(ste)
-
-    def function(self, x: Tensor) -> Tensor:
-        return F.step(x, self.ste)
-
-    def pair(self) -> F.Pair:
-        return F.step_pair(self.ste)
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The true step forward, with the gradient of the surrogate: s + (H(x) - s).detach()."""
-        surrogate = {"identity": x, "clipped": x.clamp(-1, 1), "none": x * 0}[self.ste]
-        return surrogate + ((x >= 0).to(x.dtype) - surrogate).detach()
-
-    def extra_repr(self) -> str:
-        return f"ste={self.ste}, backend={self.backend}"
-
-
-@ACTIVATIONS.register("sigmoid")
-class Sigmoid(Activation):
-    """1 / (1 + e^-x), numerically stable; backward s(1 - s)."""
-
-    contract = Contract("smooth", double_backward=True)
-
-    def function(self, x: Tensor) -> Tensor:
-        return F.sigmoid(x)
-
-    def pair(self) -> F.Pair:
-        return F.SIGMOID
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(x)
-
-
-@ACTIVATIONS.register("relu")
-class ReLU(Activation):
-    """max(x, 0); derivative 1 where x > 0, else 0 (0 at the kink, by convention)."""
-
-    contract = Contract("piecewise", kinks=(0.0,))
-
-    def function(self, x: Tensor) -> Tensor:
-        return F.relu(x)
-
-    def pair(self) -> F.Pair:
-        return F.RELU
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.relu(x)
-
-
-@ACTIVATIONS.register("identity")
-class Identity(Activation):
-    """No activation at all: the linear model."""
-
-    contract = Contract("smooth", double_backward=True)
-
-    def function(self, x: Tensor) -> Tensor:
-        return F.identity(x)
-
-    def pair(self) -> F.Pair:
-        return F.IDENTITY
-
-    def reference(self, x: Tensor) -> Tensor:
-        return x
-
-
-@ACTIVATIONS.register("linear")
-class Linear(Identity):
-    """The TensorFlow Playground's name for no activation: f(x) = x."""
-
-
-class PairActivation(Activation):
-    """A built-in defined by its hand-derived ``pair()`` alone (``nnkit.maths.more_functions``):
-    the layer runs the pair through ``PairFunction``."""
-
-    def function(self, x: Tensor) -> Tensor:
-        return M.PairFunction.apply(x, self.pair())
-
-
-@ACTIVATIONS.register("tanh")
-class Tanh(PairActivation):
-    """(e^x - e^-x) / (e^x + e^-x), in (-1, 1); backward 1 - tanh². The Playground's default."""
-
-    contract = Contract("smooth")
-
-    def pair(self) -> F.Pair:
-        return M.TANH
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.tanh(x)
-
-
-@ACTIVATIONS.register("leaky_relu")
-class LeakyReLU(PairActivation):
-    """x for x > 0, ``slope`` · x otherwise; derivative 1 or ``slope`` (``slope`` at 0)."""
-
-    contract = Contract("piecewise", kinks=(0.0,))
-    variants: ClassVar[tuple[dict[str, Any], ...]] = ({}, {"slope": 0.2})
-
-    def __init__(self, slope: float = 0.01, backend: str = "nnkit") -> None:
-        super().__init__(backend)
-        self.slope = float(slope)
-
-    def pair(self) -> F.Pair:
-        return M.leaky_relu_pair(self.slope)
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.nn.functional.leaky_relu(x, self.slope)
-
-    def extra_repr(self) -> str:
-        return f"slope={self.slope}, backend={self.backend}"
-
-
-@ACTIVATIONS.register("elu")
-class ELU(PairActivation):
-    """x for x > 0, ``alpha`` (e^x - 1) otherwise; derivative 1 or ``alpha`` e^x."""
-
-    contract = Contract("piecewise", kinks=(0.0,))
-    variants: ClassVar[tuple[dict[str, Any], ...]] = ({}, {"alpha": 0.5})
-
-    def __init__(self, alpha: float = 1.0, backend: str = "nnkit") -> None:
-        super().__init__(backend)
-        self.alpha = float(alpha)
-
-    def pair(self) -> F.Pair:
-        return M.elu_pair(self.alpha)
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.nn.functional.elu(x, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, backend={self.backend}"
-
-
-@ACTIVATIONS.register("softplus")
-class Softplus(PairActivation):
-    """log(1 + e^x), a smooth ReLU; backward the sigmoid."""
-
-    def pair(self) -> F.Pair:
-        return M.SOFTPLUS
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.logaddexp(x, torch.zeros_like(x))  # torch's softplus returns x above 20
-
-
-@ACTIVATIONS.register("silu")
-class SiLU(PairActivation):
-    """x · s(x) (SiLU, also called swish — the name nnkit's plugin example registers);
-    backward s(x)(1 + x(1 - s(x)))."""
-
-    def pair(self) -> F.Pair:
-        return M.SILU
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.nn.functional.silu(x)
-
-
-@ACTIVATIONS.register("gelu")
-class GELU(PairActivation):
-    """x Φ(x), Φ the normal distribution function (exact, with erf); backward Φ(x) + x φ(x)."""
-
-    def pair(self) -> F.Pair:
-        return M.GELU
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.nn.functional.gelu(x)
-
-
-@ACTIVATIONS.register("mish")
-class Mish(PairActivation):
-    """x · tanh(softplus(x)); backward u + x (1 - u²) s(x) with u = tanh(softplus(x))."""
-
-    def pair(self) -> F.Pair:
-        return M.MISH
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.nn.functional.mish(x)
-
-
-@ACTIVATIONS.register("sine")
-class Sine(PairActivation):
-    """sin x; backward cos x."""
-
-    def pair(self) -> F.Pair:
-        return M.SINE
-
-    def reference(self, x: Tensor) -> Tensor:
-        return torch.sin(x)
+for _name, _op in sorted(DECLARED.items()):
+    ACTIVATIONS.register(_name)(activation_class(_op))
 
 
 class FunctionActivation(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -24,7 +25,6 @@ FLOORS = (  # from the ground up: a module imports only from its own floor and t
         "nnkit.models",
         "nnkit.optimizers",
         "nnkit.replicas",
-        "nnkit.features",
     ),
     ("nnkit.data", "nnkit.registries"),
     ("nnkit.proof",),
@@ -160,7 +160,8 @@ def test_the_mathematics_imports_torch_only():
 def test_lower_floors_know_nothing_of_hydra_or_lightning():
     graph, found = import_graph(), modules()
     frameworks = {"hydra", "omegaconf", "pytorch_lightning", "lightning", "lightning_fabric"}
-    for low in ("nnkit.maths.network", "nnkit.registries", "nnkit.proof.ops", "nnkit.data.task"):
+    lows = ("nnkit.maths.network", "nnkit.registries", "nnkit.proof.ops", "nnkit.data.task")
+    for low in (*lows, "nnkit.training.engine"):
         reach, todo = {low}, [low]
         while todo:
             for target in graph[todo.pop()] - reach:
@@ -168,6 +169,59 @@ def test_lower_floors_know_nothing_of_hydra_or_lightning():
                 todo.append(target)
         used = {t.split(".")[0] for module in reach for t in imports(found[module])}
         assert not used & frameworks, (low, used & frameworks)
+
+
+def test_the_playground_session_trains_through_the_engine_alone():
+    """The session holds no step of its own: no step machinery imported, no backward, no
+    optimizer built or stepped — what it trains, it trains by ``nnkit.training.engine``."""
+    session = PACKAGE / "playground" / "session.py"
+    machinery = {
+        "nnkit.maths.network", "nnkit.maths.regularization.penalty", "nnkit.optimizers",
+        "nnkit.training.native_steps", "nnkit.training.direct_update", "nnkit.training.compiled",
+    }  # fmt: skip
+    assert not imports(session) & machinery, imports(session) & machinery
+    text = session.read_text()
+    for step in (".backward(", ".step()", "build_optimizer", "WeightUpdates", "network_loss_grads"):
+        assert step not in text, step
+
+
+def _strings(path: Path) -> set[str]:
+    """The string literals of a source file: a Python file's outside its docstrings."""
+    text = path.read_text()
+    if path.suffix != ".py":
+        return set(re.findall(r'"([^"\n]*)"', text))
+    tree = ast.parse(text)
+    documented = [n for n in ast.walk(tree) if isinstance(n, DOCUMENTED)]
+    docstrings = {id(n.body[0].value) for n in documented if ast.get_docstring(n) is not None}
+    return {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    }
+
+
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def test_a_built_in_activation_is_named_in_two_source_files_at_most():
+    """Its declaration (its mathematics in ``nnkit.maths``) and its native case; the registry,
+    the native program's list and the proof read the declaration. The article's four are also
+    used by name as defaults and examples elsewhere, so for them only the copies are checked:
+    the registry, the native program's face and the package's face hold none."""
+    from nnkit.maths.declaration import DECLARED
+
+    files = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.cpp")]
+    strings = {str(f.relative_to(PACKAGE)): _strings(f) for f in files}
+    article = {"step", "sigmoid", "relu", "identity", "linear"}
+    for name in DECLARED:
+        naming = sorted(f for f, found in strings.items() if name in found)
+        if name in article:
+            faces = {"activations.py", "__init__.py", "native/program.py"}
+            if name == "step":  # Adam's step count is kept under "step" in its state
+                faces.remove("native/program.py")
+            assert not faces & set(naming), (name, naming)
+        else:
+            assert len(naming) <= 2 and naming[0].startswith("maths/"), (name, naming)
 
 
 def test_the_command_line_prepares_a_run_exactly_once(tmp_path, monkeypatch):

@@ -29,6 +29,9 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
+from nnkit.maths.contract import Contract
+from nnkit.maths.declaration import Op, declare
+
 STE_CHOICES = ("identity", "clipped", "none")
 
 
@@ -250,6 +253,12 @@ def step_pair(ste: str) -> Pair:
     )
 
 
+def step_reference(x: Tensor, ste: str = "identity") -> Tensor:
+    """The true step forward with the gradient of the surrogate: s + (H(x) - s).detach()."""
+    surrogate = {"identity": x, "clipped": x.clamp(-1, 1), "none": x * 0}[ste]
+    return surrogate + ((x >= 0).to(x.dtype) - surrogate).detach()
+
+
 SIGMOID = Pair(sigmoid_forward, lambda x, y, g: sigmoid_backward(y, g), native="sigmoid")
 RELU = Pair(relu_forward, lambda x, y, g: relu_backward(y, g), native="relu")
 IDENTITY = Pair(lambda x: x, lambda x, y, g: g, native="identity")
@@ -258,3 +267,45 @@ sigmoid = SigmoidFunction.apply
 relu = ReLUFunction.apply
 identity = IdentityFunction.apply
 linear = LinearFunction.apply
+
+declare(
+    Op(
+        "step",
+        "1 where x >= 0, else 0; backward by a straight-through estimator (``ste``).",
+        pair=step_pair,
+        reference=step_reference,
+        contract=Contract("surrogate"),
+        options={"ste": "identity"},
+        variants=tuple({"ste": ste} for ste in STE_CHOICES),
+        function=step,
+    )
+)
+declare(
+    Op(
+        "sigmoid",
+        "1 / (1 + e^-x), numerically stable; backward s(1 - s).",
+        pair=lambda: SIGMOID,
+        reference=torch.sigmoid,
+        contract=Contract("smooth", double_backward=True),
+        function=sigmoid,
+    )
+)
+declare(
+    Op(
+        "relu",
+        "max(x, 0); derivative 1 where x > 0, else 0 (0 at the kink, by convention).",
+        pair=lambda: RELU,
+        reference=torch.relu,
+        contract=Contract("piecewise", kinks=(0.0,)),
+        function=relu,
+    )
+)
+declare(
+    Op(
+        "identity", "No activation at all, f(x) = x: the linear model (the TensorFlow "
+        "Playground calls it linear).",
+        pair=lambda: IDENTITY, reference=lambda x: x,
+        contract=Contract("smooth", double_backward=True), function=identity,
+        aliases=("linear",),
+    )
+)  # fmt: skip

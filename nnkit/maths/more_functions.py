@@ -23,6 +23,8 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
+from nnkit.maths.contract import Contract
+from nnkit.maths.declaration import Op, declare
 from nnkit.maths.functions import Pair
 
 SQRT_HALF = math.sqrt(0.5)
@@ -176,3 +178,71 @@ class PairFunction(Function):
 def pair_function(pair: Pair) -> Any:
     """``x -> pair.forward(x)`` as an autograd op whose backward is ``pair.backward``."""
     return lambda x: PairFunction.apply(x, pair)
+
+
+PIECEWISE = Contract("piecewise", kinks=(0.0,))
+
+declare(
+    Op(
+        "tanh",
+        "(e^x - e^-x) / (e^x + e^-x), in (-1, 1); backward 1 - tanh². The Playground's default.",
+        pair=lambda: TANH,
+        reference=torch.tanh,
+    )
+)
+declare(
+    Op(
+        "leaky_relu",
+        "x for x > 0, ``slope`` · x otherwise; derivative 1 or ``slope`` (``slope`` at 0).",
+        pair=leaky_relu_pair,
+        reference=lambda x, slope: torch.nn.functional.leaky_relu(x, slope),
+        contract=PIECEWISE,
+        options={"slope": 0.01},
+        variants=({}, {"slope": 0.2}),
+    )
+)
+declare(
+    Op(
+        "elu",
+        "x for x > 0, ``alpha`` (e^x - 1) otherwise; derivative 1 or ``alpha`` e^x.",
+        pair=elu_pair,
+        reference=lambda x, alpha: torch.nn.functional.elu(x, alpha),
+        contract=PIECEWISE,
+        options={"alpha": 1.0},
+        variants=({}, {"alpha": 0.5}),
+    )
+)
+declare(
+    Op(
+        "softplus",
+        "log(1 + e^x), a smooth ReLU; backward the sigmoid.",
+        pair=lambda: SOFTPLUS,  # torch's softplus returns x above 20: logaddexp is exact
+        reference=lambda x: torch.logaddexp(x, torch.zeros_like(x)),
+    )
+)
+declare(
+    Op(
+        "silu",
+        "x · s(x) (SiLU, also called swish — the name nnkit's plugin example "
+        "registers); backward s(x)(1 + x(1 - s(x))).",
+        pair=lambda: SILU,
+        reference=torch.nn.functional.silu,
+    )
+)
+declare(
+    Op(
+        "gelu",
+        "x Φ(x), Φ the normal distribution function (exact, with erf); backward Φ(x) + x φ(x).",
+        pair=lambda: GELU,
+        reference=torch.nn.functional.gelu,
+    )
+)
+declare(
+    Op(
+        "mish",
+        "x · tanh(softplus(x)); backward u + x (1 - u²) s(x) with u = tanh(softplus(x)).",
+        pair=lambda: MISH,
+        reference=torch.nn.functional.mish,
+    )
+)
+declare(Op("sine", "sin x; backward cos x.", pair=lambda: SINE, reference=torch.sin))

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +31,6 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("program.cpp")
 FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++17")
-ABI_VERSION = 2
 
 
 class NativeUnavailable(RuntimeError):
@@ -127,9 +127,17 @@ def _build_and_load() -> ctypes.CDLL:
         library = ctypes.CDLL(str(path))
     except OSError as error:
         raise NativeUnavailable(f"the native program does not load ({error})") from None
-    if library.nnkit_abi_version() != ABI_VERSION:
+    if library.nnkit_abi_version() != abi_version():
         raise NativeUnavailable(f"{path} is of another version; delete it to rebuild")
     return library
+
+
+@functools.cache
+def abi_version() -> int:
+    """The interface's version, as ``program.cpp`` states it (``nnkit_abi_version``)."""
+    found = re.search(r"nnkit_abi_version\(\) \{ return (\d+);", SOURCE.read_text())
+    assert found is not None, f"{SOURCE} states no nnkit_abi_version"
+    return int(found[1])
 
 
 def unavailable_reason() -> str | None:

@@ -20,11 +20,20 @@ namespace {
 
 constexpr int kMaxLayers = 32;
 
-enum Activation : int32_t {
-  kIdentity, kRelu, kSigmoid, kStepIdentity, kStepClipped, kStepNone, kTanh,
-  kLeakyRelu, kElu, kSoftplus, kSilu, kGelu, kMish, kSine,
-};
-enum Loss : int32_t { kMse, kBce, kCrossEntropy };
+// The program's activations and costs, each with the name Python knows it by (a Pair's or a
+// LossPair's ``native``): the enums and the names nnkit_activation_names and nnkit_loss_names
+// give nnkit.native.program are both made from these lists, so no order is written twice.
+#define NNKIT_ACTIVATIONS(X) \
+  X(kIdentity, "identity") X(kRelu, "relu") X(kSigmoid, "sigmoid") \
+  X(kStepIdentity, "step_identity") X(kStepClipped, "step_clipped") X(kStepNone, "step_none") \
+  X(kTanh, "tanh") X(kLeakyRelu, "leaky_relu") X(kElu, "elu") X(kSoftplus, "softplus") \
+  X(kSilu, "silu") X(kGelu, "gelu") X(kMish, "mish") X(kSine, "sine")
+#define NNKIT_LOSSES(X) X(kMse, "mse") X(kBce, "bce") X(kCrossEntropy, "cross_entropy")
+#define NNKIT_ENUM_VALUE(id, name) id,
+#define NNKIT_NAME(id, name) name ","
+
+enum Activation : int32_t { NNKIT_ACTIVATIONS(NNKIT_ENUM_VALUE) };
+enum Loss : int32_t { NNKIT_LOSSES(NNKIT_ENUM_VALUE) };
 enum Optimizer : int32_t { kSgd, kAdam, kAdamW };
 enum Penalty : int32_t { kNoPenalty, kL1, kL2 };
 
@@ -313,7 +322,11 @@ void maps(const Spec& s, int r, T** params, const T* x, int64_t n, T* values) {
 
 extern "C" {
 
-int nnkit_abi_version() { return 2; }
+int nnkit_abi_version() { return 3; }
+
+// The names of the activations and costs, comma-separated, in their enums' order.
+const char* nnkit_activation_names() { return NNKIT_ACTIVATIONS(NNKIT_NAME); }
+const char* nnkit_loss_names() { return NNKIT_LOSSES(NNKIT_NAME); }
 
 int nnkit_train_f32(const Spec* s, float** params, float** grads, float** first, float** second,
                     const float* x, const float* dense, const int64_t* labels,

@@ -24,6 +24,7 @@ tensors, which the program updates in place: checkpoints, resume and the optimiz
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,16 +32,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nnkit.maths.functions import SIGMOID
 from nnkit.native.build import load
 
 MAX_LAYERS = 32
-ACTIVATIONS = (
-    "identity", "relu", "sigmoid", "step_identity", "step_clipped", "step_none", "tanh",
-    "leaky_relu", "elu", "softplus", "silu", "gelu", "mish", "sine",
-)  # fmt: skip
-LOSSES = ("mse", "bce", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PENALTIES = ("none", "l1", "l2")
+
+
+@functools.cache
+def native_names(kind: str) -> tuple[str, ...]:
+    """The program's own names of its ``activation`` or ``loss`` cases, in its enum's order
+    (``nnkit_activation_names``): what a ``Pair.native`` or ``LossPair.native`` must be.
+
+    >>> native_names("loss")
+    ('mse', 'bce', 'cross_entropy')
+    """
+    names = getattr(load(), f"nnkit_{kind}_names")
+    names.restype = ctypes.c_char_p
+    return tuple(name for name in names().decode().split(",") if name)
 
 
 class Spec(ctypes.Structure):
@@ -202,17 +212,17 @@ def plan_program(
         return f"the native program trains float32 and float64, not {dtype}"
     if len(widths) - 1 > MAX_LAYERS:
         return f"the native program trains at most {MAX_LAYERS} layers"
-    activations = []
+    activations, known, costs = [], native_names("activation"), native_names("loss")
     for pair in pairs:
-        if getattr(pair, "native", None) not in ACTIVATIONS:
+        if getattr(pair, "native", None) not in known:
             return "an activation has no native version (a plugin's runs eagerly)"
-        activations.append((ACTIVATIONS.index(pair.native), float(pair.argument)))
-    if getattr(loss, "native", None) not in LOSSES:
+        activations.append((known.index(pair.native), float(pair.argument)))
+    if getattr(loss, "native", None) not in costs:
         return "the loss has no native version (a plugin's runs eagerly)"
-    if squash is not None and getattr(squash, "native", None) != "sigmoid":
+    if squash is not None and squash is not SIGMOID:
         return "the output's squashing has no native version"
     return NativeProgram(
-        tuple(int(w) for w in widths), tuple(activations), LOSSES.index(loss.native),
+        tuple(int(w) for w in widths), tuple(activations), costs.index(loss.native),
         loss.reduction == "mean", squash is not None, replicas, dtype, penalty,
     )  # fmt: skip
 

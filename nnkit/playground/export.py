@@ -38,13 +38,18 @@ def train_line(session: Session) -> list[str]:
     for override in session.overrides:
         settings[override.partition("=")[0]] = override
     settings.pop("optimizer.lr", None)
-    compile_as = "native" if session.native is not None else "false"
+    compile_as = compile_setting(session)
     return [
         *settings.values(),
         f"optimizer.lr={session.optimizer.param_groups[0]['lr']!r}",
         f"trainer.max_epochs={session.epoch}",
         f"trainer.compile={compile_as}",
     ]
+
+
+def compile_setting(session: Session) -> str:
+    """The ``trainer.compile`` that makes ``nnkit.train``'s engine take the session's step."""
+    return "native" if session.engine.path == "native" else "false"
 
 
 def export(session: Session, folder: Path) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def _config(session: Session) -> Any:
     cfg = copy.deepcopy(session.cfg)
     with open_dict(cfg):
         cfg.trainer.max_epochs = session.epoch
-        cfg.trainer.compile = "native" if session.native is not None else False
+        cfg.trainer.compile = compile_setting(session)
         cfg.optimizer.lr = session.optimizer.param_groups[0]["lr"]
     return cfg
 

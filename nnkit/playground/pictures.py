@@ -130,8 +130,8 @@ def unit_maps(session: Session, params: list[Tensor]) -> Tensor:
     ``(units, GRID²)`` float32."""
     points = grid(session)
     net = session.net
-    if session.native is not None and session.replicas == 1:
-        values = session.native.program.maps(params, net.expand(points))
+    if session.engine.native is not None and session.replicas == 1:
+        values = session.engine.native.program.maps(params, net.expand(points))
     elif session.direct is not None:
         output, inputs, _ = network_forward(net.expand(points), session.direct[0], params)
         values = torch.cat([*inputs[1:], output], dim=1)
@@ -212,7 +212,7 @@ def description(session: Session) -> dict[str, Any]:
         "classes": data.classes,
         "widths": widths,
         "features": list(session.config["model"].get("features") or names),
-        "engine": session.engine,
+        "engine": session.how,
         "points": points if data.in_features == 2 else None,
         "extent": extent(session),
         "proof": session.prepared.proof.as_dict(),

@@ -2,9 +2,9 @@
 by epoch on demand (what the page draws of it: ``nnkit.playground.pictures``).
 
 The run is composed and prepared by nnkit's own config path (``compose``, ``prepare``: the
-same schema, the same one-line errors) and trained by nnkit's own step: the native program
-where it runs (``trainer.compile=auto``'s choice), else the hand-derived whole-network step
-with the optimizer's own update. Training and every change hold ``lock``; a frame holds it
+same schema, the same one-line errors) and trained by nnkit's training engine
+(``nnkit.training.engine``), the one ``nnkit.train`` runs, with ``trainer.compile=auto``'s
+choice of step. Training and every change hold ``lock``; a frame holds it
 only for a snapshot (``nnkit.playground.pictures``) and is drawn while training goes on.
 With ``trainer.replicas=N`` it trains N seeds at once, as ``nnkit.train`` does, and ranks
 them by their test points.
@@ -29,14 +29,11 @@ from torch import Tensor
 from nnkit.config.compose import compose
 from nnkit.config.prepare import prepare
 from nnkit.data.datamodule import EpochShuffle, ReplicaShuffle
-from nnkit.data.task import loss_feed, loss_inputs, predictions
+from nnkit.data.task import predictions
 from nnkit.errors import ConfigError
-from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
 from nnkit.maths.regularization import Regularization
-from nnkit.optimizers import build_optimizer
-from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses
-from nnkit.training.native_steps import NativeCalls, plan_native
+from nnkit.training.engine import Engine
 
 LOSS_POINTS = 1000  # the points a frame's losses are computed on, of each split
 
@@ -53,15 +50,14 @@ class Session:
         self.config, self.data = prepared.config, prepared.data
         self.net: Any = prepared.net  # an MLP (network_params, expand), or a plugin's model
         self.task = self.data.task
-        self.replicas: int = getattr(self.net, "replicas", 1)
-        settings = dict(self.config["optimizer"])
-        self.optimizer = build_optimizer(settings.pop("name"), self.net.parameters(), **settings)
         reg = self.config["regularization"]
-        self.regularization = Regularization(reg["kind"], reg["rate"])
-        self.feed = loss_feed(self.task, prepared.loss)
-        self.prepare_loss = loss_inputs(self.task, prepared.loss)
-        self.direct = direct_backprop(self.net, prepared.loss, self.feed.squash)
-        self.native = self._native()
+        self.engine = Engine(
+            self.net, prepared.loss, self.task, self.data.out_features,
+            self.config["optimizer"], Regularization(reg["kind"], reg["rate"]),
+        )  # fmt: skip
+        self.engine.start("auto", batch_size=self._batch_size())  # nnkit.train's choice
+        self.replicas, self.optimizer = self.engine.replicas, self.engine.optimizer
+        self.direct, self.feed = self.engine.direct, self.engine.feed
         seed = int(self.config["seed"])  # nnkit.train's order, epoch by epoch, replica by replica
         self.shuffle = (
             ReplicaShuffle(seed, self.replicas) if self.replicas > 1 else EpochShuffle(seed)
@@ -72,7 +68,6 @@ class Session:
         self.altered: str | None = None  # what the command line cannot replay, once it happened
         self.changes = 0  # counts every change a frame shows: steps, a new lr, a typed weight
         self._pending: list[Tensor] = []  # the current epoch's minibatches still to train
-        self.last_grads: list[Tensor] = []  # the last step's gradients, W1, b1, ...
         # data that is not a plane: the input the page sets (a test point first), shown live
         self.probe_input: list[float] | None = None
         if self.data.in_features != 2:
@@ -106,26 +101,13 @@ class Session:
         """The optimizer steps of one epoch."""
         return -(-len(self.data.train[0]) // self._batch_size())
 
-    def _native(self) -> NativeCalls | None:
-        if self.direct is None:
-            return None
-        params = self.net.network_params()
-        penalty = (self.regularization.kind, self.regularization.rate)
-        program = plan_native(self.direct, params, self.optimizer, self.replicas, "auto", penalty)
-        if program is None:
-            return None
-        along = 1 if self.replicas > 1 else 0  # the batch dimension
-        return NativeCalls(program, self.net.network_params, self._targets, along)
-
-    def _targets(self, y: Tensor, dtype: torch.dtype) -> Tensor:
-        return self.feed.targets(y, self.data.out_features, dtype)
-
     @property
-    def engine(self) -> str:
+    def how(self) -> str:
         """How this session trains, in words."""
-        if self.native is not None:
-            return "nnkit's native program"
-        return "the hand-derived whole-network step" if self.direct else "torch autograd"
+        return {
+            "native": "nnkit's native program",
+            "autograd": "torch autograd",
+        }.get(self.engine.path, "the hand-derived whole-network step")
 
     def set_lr(self, lr: float) -> None:
         """A new learning rate, from the next step on (no reset)."""
@@ -167,45 +149,16 @@ class Session:
             self._pending = self._epoch_batches()
         taken, self._pending = self._pending[:steps], self._pending[steps:]
         x, y = self.data.train
-        losses = self._steps([(x[i], y[i]) for i in taken])
+        losses = self.engine.train([(x[i], y[i]) for i in taken]).losses
         self.steps += len(taken)
         self.epoch += 0 if self._pending else 1
         self.changes += 1
         check_losses(losses, self.steps, self.epoch, self.optimizer.param_groups[0]["lr"])
 
-    def _steps(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
-        expand = getattr(self.net, "expand", None)
-        if self.direct is not None and expand is not None:
-            batches = [(expand(x), y) for x, y in batches]
-        if self.native is not None:
-            call = self.native(self.optimizer, batches, self._direct_step)
-            self.last_grads = call.last[1] if call.native_steps else self.last_grads
-            return call.losses
-        step = self._direct_step if self.direct is not None else self._autograd_step
-        return torch.stack([step(self.optimizer, x, y)[1].detach() for x, y in batches])
-
-    def _direct_step(self, optimizer: Any, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        assert self.direct is not None
-        pairs, loss_pair, squash = self.direct
-        params = self.net.network_params()
-        target = self._targets(y, x.dtype)
-        cost, outputs, grads = network_loss_grads(
-            x, target, pairs, params, loss_pair, squash, self.regularization
-        )
-        WeightUpdates(optimizer)(params, grads)
-        self.last_grads = list(grads)
-        return outputs, cost
-
-    def _autograd_step(self, optimizer: Any, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        optimizer.zero_grad(set_to_none=True)
-        outputs = self.net(x)
-        loss = self.prepared.loss(*self.prepare_loss(outputs, y))
-        weights = [p for n, p in self.net.named_parameters() if n.endswith("weight")]
-        total = loss + self.regularization.cost(weights) if self.regularization.active else loss
-        total.backward()
-        optimizer.step()
-        self.last_grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-        return outputs, loss
+    @property
+    def last_grads(self) -> list[Tensor]:
+        """The last step's gradients, ``W1, b1, ...`` (none before the first step)."""
+        return list(self.engine.last[1])
 
     def set_probe(self, values: Any) -> None:
         """The input the page shows flowing through the network (a list of numbers)."""
@@ -229,16 +182,10 @@ class Session:
         params = [p.detach() for p in (params or self.net.network_params())]
         return [p[self.shown] for p in params] if self.replicas > 1 else params
 
-    @torch.no_grad()
     def outputs(self, x: Tensor, params: Sequence[Tensor] | None = None) -> Tensor:
-        """The network's outputs for ``x`` (``(R, N, out)`` with replicas), computed from
-        ``params`` where given (a copy, read while training goes on) and the network has
-        hand-derived pairs, else by the network itself."""
-        if params is None or self.direct is None:
-            return self.net(x)
-        if self.replicas > 1:
-            x = x.unsqueeze(0).expand(self.replicas, -1, -1)  # one batch for every replica
-        return network_forward(self.net.expand(x), self.direct[0], list(params))[0]
+        """The network's outputs for ``x`` (``(R, N, out)`` with replicas), from ``params``
+        where given (a copy, read while training goes on): ``Engine.forward``."""
+        return self.engine.forward(x, params)
 
     def gradient_norms(self) -> list[float]:
         """Each layer's weight-gradient norm at the last step, input layer first: the
@@ -255,7 +202,7 @@ class Session:
             x, y = x[:LOSS_POINTS], y[:LOSS_POINTS]
             outputs = self.outputs(x, params)
             each = outputs if self.replicas > 1 else outputs.unsqueeze(0)  # (R, N, out)
-            costs = [float(self.prepared.loss(*self.prepare_loss(o, y))) for o in each]
+            costs = self.engine.replica_costs(outputs, y)
             out[name] = sum(costs) / len(costs)
             if name == "test":
                 self.scores = [(self._accuracy(o, y), c) for o, c in zip(each, costs, strict=True)]

@@ -32,7 +32,6 @@ from typing import Any
 
 import torch
 
-from nnkit.config.schema import compile_choice
 from nnkit.training.native_steps import pays
 
 AUTO_MIN_STEPS = {"cpu": 400_000, "cuda": 20_000}  # planned optimizer steps for ``auto``
@@ -47,7 +46,7 @@ def compile_mode(
 ) -> str:
     """``native``, ``inductor`` or ``eager`` for a run of ``planned_steps`` on ``device``, for
     a network of ``widths`` (None: not one the hand-derived step trains) at ``batch_size``."""
-    choice = compile_choice(setting)
+    choice = str(setting).lower()  # YAML's true and false arrive as booleans
     if choice in ("native", "inductor", "false"):
         return {"false": "eager"}.get(choice, choice)
     if choice == "true":
@@ -59,7 +58,7 @@ def compile_mode(
 
 def should_compile(setting: Any, device: torch.device, planned_steps: int) -> bool:
     """Whether ``trainer.compile=setting`` compiles a run of ``planned_steps`` on ``device``."""
-    setting = compile_choice(setting)
+    setting = str(setting).lower()
     if setting != "auto":
         return setting == "true"
     return planned_steps >= AUTO_MIN_STEPS.get(device.type, AUTO_MIN_STEPS["cuda"])

@@ -1,4 +1,5 @@
-"""The LightningModule: the only place that knows about steps, logging and optimizers.
+"""The LightningModule: Lightning's hooks, the logging and the checkpoint's state around
+nnkit's training engine (``nnkit.training.engine``), which owns the step.
 
 One training call takes the optimizer steps of several minibatches (``steps_per_call``): the
 same minibatch gradient descent, step for step, with Lightning's per-call work paid once per
@@ -8,7 +9,7 @@ are logged grouped by stage: ``train/loss``, ``val/acc``, ``test/r2``, ...
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, cast
 
 import pytorch_lightning as pl
@@ -17,16 +18,11 @@ from pytorch_lightning.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from nnkit.data.task import TASKS, loss_feed, loss_inputs, replica_columns
-from nnkit.maths.network import DirectBackprop, direct_backprop, network_loss_grads
 from nnkit.maths.regularization import Regularization
-from nnkit.optimizers import build_optimizer
 from nnkit.rng import rng_state, set_rng_state
 from nnkit.training.callbacks import tensorboard_of
-from nnkit.training.compiled import CompiledStep
-from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.divergence import check_losses, check_weights
-from nnkit.training.native_steps import NativeCalls, plan_native
+from nnkit.training.engine import Engine
 from nnkit.viz.board import log_replica_scores
 
 
@@ -40,12 +36,14 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 class NNKitModule(pl.LightningModule):
-    """Trains ``net`` on ``loss`` for a ``task``; ``sizes`` is (classes, outputs) of the data,
-    ``optimizer`` the optimizer's config section; ``hparams`` (plain data) go into checkpoints;
-    ``objective`` is the metric best.ckpt follows and its mode (by default the task's);
-    ``compile_step`` says how the hand-derived step runs: ``eager``, ``inductor`` (through
-    torch.compile) or ``native`` (nnkit's native program), as ``trainer.compile`` (``setting``)
-    decided it; ``regularization`` penalises the weights' size (L1 or L2)."""
+    """Trains ``net`` on ``loss`` for a ``task`` through nnkit's training engine
+    (``nnkit.training.engine``), keeping Lightning's concerns: its hooks, the logging, the
+    checkpoint's state. ``sizes`` is (classes, outputs) of the data, ``optimizer`` the
+    optimizer's config section; ``hparams`` (plain data) go into checkpoints; ``objective`` is
+    the metric best.ckpt follows and its mode (by default the task's); ``setting`` is
+    ``trainer.compile``, ``planned_steps`` the run's length and ``batch_size`` its
+    minibatches', from which the engine chooses its step; ``regularization`` penalises the
+    weights' size (L1 or L2)."""
 
     def __init__(
         self,
@@ -56,214 +54,72 @@ class NNKitModule(pl.LightningModule):
         optimizer: dict[str, Any],
         hparams: dict[str, Any] | None = None,
         objective: tuple[str, str] | None = None,
-        compile_step: str = "eager",
-        setting: str = "auto",
+        setting: Any = "auto",
+        planned_steps: int = 0,
+        batch_size: int = 0,
         regularization: Regularization | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.save_hyperparameters(hparams or {}, logger=False)  # logged once, with the metrics
-        self.net, self.loss, self.task, self.optimizer_cfg = net, loss, TASKS[task], optimizer
-        self.prepare = loss_inputs(task, loss)
-        self.feed = loss_feed(task, loss)
+        self.net, self.loss, self.optimizer_cfg = net, loss, optimizer
         classes, outputs = sizes
-        self.outputs = outputs
-        self.replicas = getattr(net, "replicas", 1)
-        if self.replicas > 1:  # each replica's own loss, summed: a built-in loss with "sum"
-            self.summed_loss = type(loss)(reduction="sum", backend=loss.backend)
+        self.engine = Engine(net, loss, task, outputs, optimizer, regularization)
+        self.task, self.replicas = self.engine.task, self.engine.replicas
+        self.setting, self.planned_steps = setting, planned_steps
+        self.batch_size = batch_size
         self.replica_scores: dict[str, Tensor] = {}  # per-replica metrics, latest of each
         self.objective_metric = objective or (self.task.monitor, self.task.mode)
-        self.train_metrics = TASKS[task].collection(classes, outputs, "train/", self.replicas)
-        self.val_metrics = TASKS[task].collection(classes, outputs, "val/", self.replicas)
-        self.test_metrics = TASKS[task].collection(classes, outputs, "test/", self.replicas)
+        self.train_metrics = self.task.collection(classes, outputs, "train/", self.replicas)
+        self.val_metrics = self.task.collection(classes, outputs, "val/", self.replicas)
+        self.test_metrics = self.task.collection(classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.train_loss = MeanMetric()  # the epoch's, weighted by batch size
-        self._updates: WeightUpdates | None = None  # the optimizer's, per training call
-        self._direct: DirectBackprop | None = None  # what the hand-derived step needs
-        self._network_params: Callable[[], list[Tensor]] | None = None
-        self.compile_step, self.compile_setting = compile_step, setting
-        self._grads: Any = network_loss_grads
-        self._native: Any = None  # the native program, where it runs this run's steps
-        self.regularization = regularization or Regularization()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def objective(self, outputs: Tensor, y: Tensor) -> Tensor:
-        """The loss; with replicas, the sum of every replica's own loss (so each replica's
-        gradient is its single run's), from the loss's ``sum`` and each replica's count."""
-        if self.replicas == 1:
-            return self.loss(*self.prepare(outputs, y))
-        values, targets = self.prepare(outputs, self._per_replica(y, outputs))
-        summed = self.summed_loss
-        if self.loss.reduction != "mean":
-            return summed(values, targets)
-        counted = values if getattr(self.loss, "targets", "dense") == "dense" else targets
-        return summed(values, targets) / (counted.numel() // self.replicas)
-
-    def _per_replica(self, y: Tensor, outputs: Tensor) -> Tensor:
-        """Targets with the replica dimension (evaluation shares one batch among replicas):
-        class indices have one dimension fewer than the outputs, other targets as many."""
-        full = outputs.dim() - (1 if self.task.name == "multiclass" else 0)
-        return y.expand(self.replicas, *y.shape) if y.dim() < full else y
-
-    def _metric_inputs(self, outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        preds, target = self.task.predict(outputs), y.long() if self.task.integer_targets else y
-        if self.replicas > 1 and target.dim() < preds.dim():
-            target = target.expand(self.replicas, *target.shape)
-        if self.replicas > 1 and not self.task.integer_targets:
-            return replica_columns(preds), replica_columns(target)
-        return preds, target
-
     def on_train_start(self) -> None:
+        """The engine chooses its step; Lightning steps where only it can: DDP (its reducer
+        hooks are armed by ``manual_backward``) and precisions that need its scaler."""
         precision = str(self.trainer.precision)
-        # DDP reduces gradients in autograd hooks that only Lightning's manual_backward arms
-        # (its strategy prepares the reducer): under DDP every step goes through Lightning.
         alone = self.trainer.world_size == 1
-        self._plain_steps = alone and precision in ("32-true", "64-true", "32", "64")
-        # Lightning counts manual optimizer steps (global_step) in this progress tracker when
-        # its LightningOptimizer.step runs; the plain steps call torch's optimizer directly,
-        # so they count themselves here (nnkit's resume tests check the count stays exact).
-        manual_loop = self.trainer.fit_loop.epoch_loop.manual_optimization
-        self._step_progress = manual_loop.optim_step_progress
-        self._direct = direct_backprop(self.net, self.loss, self.feed.squash) if alone else None
-        self._network_params = getattr(self.net, "network_params", None)
-        if self._direct is None or not self._plain_steps:
-            return
-        if self.compile_step == "inductor":
-            self._grads = CompiledStep(network_loss_grads)
-        elif self.compile_step == "native" and self._network_params is not None:
-            params, optimizer = self._network_params(), self._optimizer().optimizer
-            penalty = (self.regularization.kind, self.regularization.rate)
-            program = plan_native(
-                self._direct, params, optimizer, self.replicas, self.compile_setting, penalty
-            )
-            along = 1 if self.replicas > 1 else 0
-            if program is not None:
-                self._native = NativeCalls(program, self._network_params, self._targets, along)
+        plain = alone and precision in ("32-true", "64-true", "32", "64")
+        lightning = None if plain else (self.manual_backward, self._optimizer())
+        self.engine.start(self.setting, self.planned_steps, self.batch_size, lightning)
 
     @property
     def backprop(self) -> str:
         """How this module's training step computes its gradients, in words."""
-        if getattr(self, "_direct", None) is not None and self._plain_steps:
-            together = f"; {self.replicas} replicas as one program" if self.replicas > 1 else ""
-            compiled = getattr(self._grads, "compiled", False)
-            how = "compiled by torch.compile" if compiled else "run directly"
-            if getattr(self, "_native", None) is not None:
-                how = "run by nnkit's native program (nnkit.native)"
-            return (
-                f"whole network, hand-derived (nnkit.maths.network), {how} in each step{together}"
-            )
-        return getattr(self.net, "backprop", "torch autograd")
-
-    def _targets(self, y: Tensor, dtype: torch.dtype) -> Tensor:
-        """The loss's targets for the labels ``y`` (one-hot rows, class indices, values)."""
-        return self.feed.targets(y, self.outputs, dtype)
-
-    def _direct_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
-        """One minibatch by the article's backpropagation itself: forward keeping every
-        layer's values, the error walked back to every weight, the corrections handed to the
-        optimizer — the same functions as the network's autograd Function, without a graph."""
-        assert self._direct is not None and self._network_params is not None
-        pairs, loss_pair, squash = self._direct
-        params = self._network_params()
-        target = self._targets(y, x.dtype)
-        loss, outputs, grads = self._grads(
-            x, target, pairs, params, loss_pair, squash, self.regularization
-        )
-        self._update_weights(optimizer, params, grads)
-        return outputs, loss
-
-    def _update_weights(
-        self, optimizer: torch.optim.Optimizer, params: Sequence[Tensor], grads: Sequence[Tensor]
-    ) -> None:
-        """The optimizer's update from ``grads`` (``WeightUpdates``: its kernel called directly,
-        bit for bit ``step()``), counted in Lightning's progress as
-        ``LightningOptimizer.step`` would."""
-        assert self._updates is not None  # built at the start of each training call
-        self._updates(params, grads)
-        self._step_progress.increment_ready()
-        self._step_progress.increment_completed()
-
-    def _with_penalty(self, loss: Tensor) -> Tensor:
-        """The data's cost plus the regularization's penalty of the weights (what the autograd
-        steps differentiate; the cost logged is the data's alone, as in validation)."""
-        if not self.regularization.active:
-            return loss
-        return loss + self.regularization.cost(self._weights())
-
-    def _weights(self) -> list[Tensor]:
-        """The weight tensors the penalty reaches: every layer's weights, not the biases."""
-        if self._network_params is not None:
-            return self._network_params()[0::2]
-        return [p for name, p in self.net.named_parameters() if name.endswith("weight")]
+        return self.engine.describe()
 
     def _steps_left(self, wanted: int) -> int:
         max_steps = self.trainer.max_steps
         return wanted if max_steps < 0 else max(0, min(wanted, max_steps - self.global_step))
 
-    def _plain_step(self, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor):
-        """One minibatch in full precision: zero the gradients, forward, backward, step — torch
-        called directly, and the step counted in Lightning's progress (what
-        ``LightningOptimizer.step`` does, without its per-step hook dispatch)."""
-        optimizer.zero_grad(set_to_none=True)
-        outputs = self.net(x)
-        loss = self.objective(outputs, y)
-        self._with_penalty(loss).backward()
-        params, grads = [], []
-        for param in self.net.parameters():
-            if param.grad is not None:
-                params.append(param)
-                grads.append(param.grad)
-        self._update_weights(optimizer, params, grads)
-        return outputs, loss
-
-    def _lightning_step(self, optimizer: Any, x: Tensor, y: Tensor):
-        """One minibatch through Lightning, for precisions that need its scaler and hooks."""
-        optimizer.zero_grad(set_to_none=True)
-        outputs = self.net(x)
-        loss = self.objective(outputs, y)
-        self.manual_backward(self._with_penalty(loss))
-        optimizer.step()
-        return outputs, loss
+    def _count_steps(self, steps: int) -> None:
+        """The engine's optimizer steps counted in Lightning's progress (its ``global_step``),
+        as ``LightningOptimizer.step`` counts the steps it takes itself."""
+        if steps:
+            progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+            progress.increment_by(steps)
 
     def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
         batches = batches[: self._steps_left(len(batches))]
         if not batches:
             return
-        lightning_optimizer = self._optimizer()
-        step = self._plain_step if self._plain_steps else self._lightning_step
-        step = self._direct_step if self._plain_steps and self._direct is not None else step
-        optimizer: Any = lightning_optimizer.optimizer if self._plain_steps else lightning_optimizer
-        # built per call: loading a checkpoint replaces the optimizer's state tensors
-        self._updates = WeightUpdates(optimizer) if self._plain_steps else None
-        along = 1 if self.replicas > 1 else 0  # the batch dimension
-        expand = getattr(self.net, "expand", None)
-        if self._direct is not None and self._plain_steps and expand is not None:
-            batches = [(expand(x), y) for x, y in batches]  # the hand-derived steps' inputs
-        if self._native is not None:
-            call = self._native(optimizer, batches, self._direct_step)
-            self._step_progress.increment_by(call.native_steps)  # torch's first step counted
-            if call.native_steps:  # the gradients logged are the program's last step's
-                assert self._updates is not None
-                self._updates.last = call.last
-            losses_t, outputs_t = call.losses, call.outputs
-        else:
-            losses, outputs = [], []
-            for x, y in batches:
-                out, loss = step(optimizer, x, y)
-                losses.append(loss.detach())
-                outputs.append(out.detach())
-            losses_t, outputs_t = torch.stack(losses), torch.cat(outputs, dim=along)
-        losses_t = losses_t / self.replicas  # (steps,): the mean over replicas
-        check_losses(losses_t, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
-        sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses_t.dtype)
-        self.train_loss.update(losses_t, weight=sizes.to(losses_t.device))
+        call = self.engine.train(batches)
+        self._count_steps(call.steps)
+        losses = call.losses
+        check_losses(losses, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
+        along = self.engine.along
+        sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses.dtype)
+        self.train_loss.update(losses, weight=sizes.to(losses.device))
         every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set by Lightning
         if self.global_step // every > (self.global_step - len(batches)) // every:
-            self._log_step_values(losses_t.mean())
+            self._log_step_values(losses.mean())
         targets = torch.cat([y for _, y in batches], dim=along)
-        self.train_metrics.update(*self._metric_inputs(outputs_t, targets))
+        self.train_metrics.update(*self.engine.metric_inputs(call.outputs, targets))
 
     def _log_step_values(self, loss: Tensor) -> None:
         """At every ``log_every_n_steps``: the training loss of the latest call's steps
@@ -271,7 +127,7 @@ class NNKitModule(pl.LightningModule):
         last step computed (with replicas, the mean over replicas): the vanishing gradient, in
         every run. Written to the loggers directly (``self.log`` costs a millisecond a call)."""
         norms = {"train/loss_step": float(loss)}
-        params, last = self._updates.last if self._updates is not None else ([], [])
+        params, last = self.engine.last
         grads = {id(param): grad for param, grad in zip(params, last, strict=True)}
         for name, param in self.net.named_parameters():
             grad = grads.get(id(param), param.grad)
@@ -307,10 +163,9 @@ class NNKitModule(pl.LightningModule):
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
-        outputs = self.net(x)
-        loss = self.objective(outputs, y) / self.replicas
-        cast(MeanMetric, self.eval_losses[stage]).update(loss.detach(), weight=len(x))
-        getattr(self, f"{stage}_metrics").update(*self._metric_inputs(outputs, y))
+        outputs, loss = self.engine.evaluate(x, y)
+        cast(MeanMetric, self.eval_losses[stage]).update(loss, weight=len(x))
+        getattr(self, f"{stage}_metrics").update(*self.engine.metric_inputs(outputs, y))
 
     def _log_eval_loss(self, stage: str) -> None:
         """The stage's loss over its whole split: a mean weighted by batch size that torchmetrics
@@ -372,5 +227,4 @@ class NNKitModule(pl.LightningModule):
         return optimizer
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        settings = dict(self.optimizer_cfg)
-        return build_optimizer(settings.pop("name"), self.net.parameters(), **settings)
+        return self.engine.optimizer

@@ -61,9 +61,9 @@ def plan_native(
     replicas: int,
     setting: str,
     penalty: tuple[str, float] = ("none", 0.0),
-) -> NativeProgram | None:
-    """The run's native program, or None with one warning where it cannot run and was asked
-    for (``setting`` "native") or the machine lacks the compiler it needs."""
+) -> NativeProgram | str:
+    """The run's native program, or why it cannot run (one line), warned once where it was
+    asked for (``setting`` "native") or the machine lacks the compiler it needs."""
     pairs, loss_pair, squash = direct
     device, toolchain = params[0].device.type, None
     if device != "cpu":
@@ -77,7 +77,7 @@ def plan_native(
         return plan
     if setting == "native" or toolchain is not None:
         warnings.warn(f"trainer.compile={setting}: the step runs eagerly ({plan})", stacklevel=2)
-    return None
+    return plan
 
 
 def bind(program: NativeProgram, params: Sequence[Tensor], optimizer) -> NativeSteps | None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.callbacks import RichProgressBar as RichBar
@@ -35,9 +34,8 @@ from nnkit.training.callbacks import (
     ProgressBar,
     SaveOnInterrupt,
 )
-from nnkit.training.compiled import compile_mode, planned_steps
+from nnkit.training.compiled import planned_steps
 from nnkit.training.lightning_module import NNKitModule
-from nnkit.training.native_steps import widths_of
 from nnkit.training.trial_report import TrialReport
 
 
@@ -87,8 +85,7 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
     logger = build_logger(cfg, run_dir) if training else False
     callbacks = build_callbacks(cfg, run_dir, prepared) if training else []
     trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
-    mode = step_mode(cfg, prepared, trainer.strategy.root_device)
-    module = build_module(cfg, prepared, mode)
+    module = build_module(cfg, prepared)
     # DDP synchronises gradients once per forward of its wrapper: one step per call there.
     steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
     data = TensorDataModule(
@@ -102,20 +99,12 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
     return Assembled(module, trainer, data)
 
 
-def step_mode(cfg: DictConfig, prepared: Prepared, device: torch.device) -> str:
-    """``trainer.compile`` decided for this run's network, length and device: ``native``,
-    ``inductor`` or ``eager``."""
-    t = cfg.trainer
-    samples = len(prepared.data.train[0])
+def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
+    """The LightningModule, with everything needed to rebuild it stored as hyperparameters;
+    its engine chooses the step from ``trainer.compile``, the run's length and batch size."""
+    data, t = prepared.data, cfg.trainer
+    samples = len(data.train[0])
     steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
-    params = getattr(prepared.net, "network_params", None)
-    widths = widths_of(params()) if params is not None else None
-    return compile_mode(t.compile, device, steps, widths, cfg.data.batch_size or samples)
-
-
-def build_module(cfg: DictConfig, prepared: Prepared, compile_step: str) -> NNKitModule:
-    """The LightningModule, with everything needed to rebuild it stored as hyperparameters."""
-    data = prepared.data
     hparams = {
         "config": prepared.config,
         "data": data.description(),
@@ -130,8 +119,9 @@ def build_module(cfg: DictConfig, prepared: Prepared, compile_step: str) -> NNKi
         prepared.config["optimizer"],
         hparams,
         objective=prepared.objective,
-        compile_step=compile_step,
-        setting=compile_choice(cfg.trainer.compile),
+        setting=compile_choice(t.compile),
+        planned_steps=steps,
+        batch_size=cfg.data.batch_size or samples,
         regularization=Regularization(cfg.regularization.kind, cfg.regularization.rate),
     )
 
