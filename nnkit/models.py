@@ -9,7 +9,7 @@ built-ins: the same mathematics, and the same initial weights for the same seed.
 MLP(
   (layers): Sequential(
     (0): Linear(in_features=7, out_features=4, bias=True, backend=nnkit)
-    (1): ReLU(backend=nnkit)
+    (1): Relu(backend=nnkit)
     (2): Linear(in_features=4, out_features=10, bias=True, backend=nnkit)
   )
 )

@@ -208,19 +208,18 @@ def check_settings(cfg: Any) -> None:
             valid.check(key, node[name])
     at_most("trainer.threads", cfg.trainer.threads, os.cpu_count() or 1)
     at_most("seed", cfg.seed + cfg.trainer.replicas - 1, MAX_SEED)
-    one_of("trainer.accelerator", cfg.trainer.accelerator, ACCELERATORS)
+    for key, choices in CHOICES.items():
+        section, _, name = key.rpartition(".")
+        value = cfg[section][name]
+        values = list(value) if isinstance(value, list | ListConfig) else [value]  # logger.name
+        for each in values or ["(empty list)"]:
+            one_of(key, compile_choice(each) if key == "trainer.compile" else each, choices)
     check_devices(cfg.trainer.accelerator, cfg.trainer.devices)
-    one_of("trainer.progress_bar", cfg.trainer.progress_bar, PROGRESS_BARS)
     if cfg.trainer.progress_bar == "rich" and importlib.util.find_spec("rich") is None:
         raise ConfigError(
             "trainer.progress_bar=rich needs the 'rich' package: pip install rich "
             "(or choose from: tqdm, none)"
         )
-    names = cfg.logger.name if isinstance(cfg.logger.name, list | ListConfig) else [cfg.logger.name]
-    for name in names or ["(empty list)"]:
-        one_of("logger.name", name, LOGGERS)
-    one_of("trainer.compile", compile_choice(cfg.trainer.compile), COMPILE_CHOICES)
-    one_of("regularization.kind", cfg.regularization.kind, REGULARIZATIONS)
     if not isinstance(cfg.trainer.fast_dev_run, bool):
         at_least("trainer.fast_dev_run", cfg.trainer.fast_dev_run, 0, integer=True)
 

@@ -248,15 +248,30 @@ def check_all(pattern: str = "*") -> list[CheckResult]:
     return rows + check_penalties(pattern) + check_networks(pattern)
 
 
+REFERENCE_WIDTH = 18
+NAME_WIDTH = 30  # a longer name (or reference) is shortened in its row, given in full below
+
+
 def format_table(rows: Sequence[CheckResult]) -> str:
-    """The rows as a plain-text table."""
-    header = ("kind", "name", "contract", "reference", "max abs err", "max rel err", "verdict")
+    """The rows as a plain-text table; a name or reference longer than ``NAME_WIDTH`` is
+    shortened to a mark (``mlp[elu+gelu…] [1]``) and spelt out in a legend under the table,
+    so that rows fit in 100 columns.
+
+    >>> row = CheckResult("network", "mlp[" + "+".join(["tanh"] * 9) + "]", "composed",
+    ...                   "torch layers", 0.0, 0.0, "pass", "")
+    >>> print(format_table([row]))  # doctest: +NORMALIZE_WHITESPACE
+    kind     name                            contract  reference     abs err  rel err  verdict
+    network  mlp[tanh+tanh+tanh+tanh+t… [1]  composed  torch layers  0.0e+00  0.0e+00  pass
+    [1] mlp[tanh+tanh+tanh+tanh+tanh+tanh+tanh+tanh+tanh]
+    """
+    header = ("kind", "name", "contract", "reference", "abs err", "rel err", "verdict")  # worst
+    legend: list[str] = []
     lines = [header] + [
         (
             r.kind,
-            r.name,
+            _short(r.name, legend),
             r.contract,
-            r.reference,
+            _short(r.reference.removesuffix(".reference"), legend, REFERENCE_WIDTH),
             f"{r.max_abs:.1e}",
             f"{r.max_rel:.1e}",
             r.verdict + (f" ({r.detail})" if r.detail else ""),
@@ -264,7 +279,17 @@ def format_table(rows: Sequence[CheckResult]) -> str:
         for r in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    return "\n".join(
+    table = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1]
         for line in lines
-    )
+    ]
+    return "\n".join(table + [f"[{i}] {name}" for i, name in enumerate(legend, 1)])
+
+
+def _short(name: str, legend: list[str], width: int = NAME_WIDTH) -> str:
+    """``name``, or its first characters and its mark in ``legend`` (added there)."""
+    if len(name) <= width:
+        return name
+    legend.append(name)
+    mark = f"… [{len(legend)}]"
+    return name[: width - len(mark)] + mark

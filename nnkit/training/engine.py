@@ -83,7 +83,7 @@ class Engine:
             self.summed_loss = type(loss)(reduction="sum", backend=loss.backend)
         self.along = 1 if self.replicas > 1 else 0  # the batch dimension
         self.direct = direct_backprop(net, loss, self.feed.squash)
-        self.path, self.reason = "autograd", "not started"
+        self.path, self.reason = "autograd", ""  # chosen by start()
         self.native: NativeCalls | None = None
         self.last: tuple[Sequence[Tensor], Sequence[Tensor]] = ([], [])  # last step's grads
         self._grads: Any = network_loss_grads

@@ -94,6 +94,7 @@ def run_summary(
     lines += [
         prepared.data.summary(),
         f"backpropagation: {module.backprop}",
+        f"step: {module.engine.path} ({module.engine.reason})" if module.engine.reason else "",
         prepared.proof.summary(),
         f"run folder: {run_dir}",
     ]
