@@ -1,4 +1,5 @@
-"""``LOSSES``: cost functions, as ``nn.Module`` wrappers around ``functions``.
+"""``LOSSES``: cost functions, as ``nn.Module`` layers, each built-in made from its
+declaration in ``nnkit.maths.loss_functions``.
 
 A loss says what it consumes: ``inputs`` is ``"values"`` (compared directly, like the article's
 MSE on sigmoid outputs) or ``"logits"`` (the loss applies its own squashing), and ``targets`` is
@@ -15,12 +16,12 @@ import inspect
 from typing import Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as TF
 from torch import Tensor, nn
 
 import nnkit.maths.loss_functions as F
 from nnkit.maths.backend import check_backend
 from nnkit.maths.contract import Contract
+from nnkit.maths.declaration import DECLARED_LOSSES, LossOp
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 
@@ -31,8 +32,10 @@ LOSSES: Registry[Any] = Registry("loss", discover=entry_point_discovery("nnkit.l
 
 
 class Loss(nn.Module):
-    """Base of the built-in losses: ``function`` is nnkit's, ``reference`` is torch's."""
+    """A built-in loss, made from its declaration ``op`` (``nnkit.maths.declaration``):
+    ``function`` is nnkit's, ``reference`` is torch's, ``pair`` the whole-network step's."""
 
+    op: ClassVar[LossOp]
     contract: ClassVar[Contract] = Contract("smooth")
     inputs: ClassVar[Literal["values", "logits"]] = "values"
     targets: ClassVar[Literal["dense", "index"]] = "dense"
@@ -52,16 +55,16 @@ class Loss(nn.Module):
 
     def function(self, output: Tensor, target: Tensor) -> Tensor:
         """The hand-derived version."""
-        raise NotImplementedError
+        return self.op.function(output, target, self.reduction)
 
     def reference(self, output: Tensor, target: Tensor) -> Tensor:
         """The same mathematics from torch."""
-        raise NotImplementedError
+        return self.op.reference(output, target, self.reduction)
 
-    def pair(self, reduction: str | None = None) -> F.LossPair | None:
+    def pair(self, reduction: str | None = None) -> F.LossPair:
         """The hand-derived value/derivative pair, for whole-network backpropagation (with
         another ``reduction`` than the module's, if given)."""
-        return None
+        return self.op.pair(reduction or self.reduction)
 
     @staticmethod
     def sample_target(output: Tensor, generator: torch.Generator) -> Tensor:
@@ -72,55 +75,20 @@ class Loss(nn.Module):
         return f"reduction={self.reduction}, backend={self.backend}"
 
 
-@LOSSES.register("mse")
-class MSELoss(Loss):
-    """The article's cost: the average quadratic error of all outputs."""
-
-    def function(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.mse(output, target, self.reduction)
-
-    def pair(self, reduction: str | None = None) -> F.LossPair:
-        return F.mse_pair(reduction or self.reduction)
-
-    def reference(self, output: Tensor, target: Tensor) -> Tensor:
-        return TF.mse_loss(output, target, reduction=self.reduction)
+def loss_class(op: LossOp) -> type[Loss]:
+    """The registry entry of a declared loss: a ``Loss`` of its own name."""
+    title = "".join(part.capitalize() for part in op.name.split("_")) + "Loss"
+    attributes: dict[str, Any] = {
+        "op": op, "contract": op.contract, "inputs": op.inputs, "targets": op.targets,
+        "__doc__": op.summary, "__module__": __name__,
+    }  # fmt: skip
+    if op.sample_target is not None:
+        attributes["sample_target"] = staticmethod(op.sample_target)
+    return type(title, (Loss,), attributes)
 
 
-@LOSSES.register("bce")
-class BCELoss(Loss):
-    """Binary cross-entropy on logits."""
-
-    inputs = "logits"
-
-    def function(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.bce_with_logits(output, target, self.reduction)
-
-    def pair(self, reduction: str | None = None) -> F.LossPair:
-        return F.bce_pair(reduction or self.reduction)
-
-    def reference(self, output: Tensor, target: Tensor) -> Tensor:
-        return TF.binary_cross_entropy_with_logits(output, target, reduction=self.reduction)
-
-
-@LOSSES.register("cross_entropy")
-class CrossEntropyLoss(Loss):
-    """Softmax cross-entropy on logits, for class indices."""
-
-    inputs = "logits"
-    targets = "index"
-
-    def function(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(output, target, self.reduction)
-
-    def pair(self, reduction: str | None = None) -> F.LossPair:
-        return F.cross_entropy_pair(reduction or self.reduction)
-
-    def reference(self, output: Tensor, target: Tensor) -> Tensor:
-        return TF.cross_entropy(output, target, reduction=self.reduction)
-
-    @staticmethod
-    def sample_target(output: Tensor, generator: torch.Generator) -> Tensor:
-        return torch.randint(0, output.shape[-1], output.shape[:-1], generator=generator)
+for _name, _op in sorted(DECLARED_LOSSES.items()):
+    LOSSES.register(_name)(loss_class(_op))
 
 
 def build_loss(name_or_obj: Any, backend: str = "nnkit", **options: Any) -> nn.Module:

@@ -1,5 +1,6 @@
-"""An activation declared once: its forward and hand-derived derivative (the ``Pair``), torch's
-reference, its gradient contract and its native identity, in the module of its mathematics.
+"""An activation (and a loss) declared once: its forward and hand-derived derivative (the
+``Pair``), torch's reference, its gradient contract and its native identity, in the module of
+its mathematics (``LossOp`` for a cost).
 
 ``declare`` records it in ``DECLARED``; everything else reads that record — the registry entry
 (``nnkit.activations`` makes one per declaration), the proof's rows (``nnkit.gradcheck``), the
@@ -57,4 +58,35 @@ def declare(op: Op) -> Op:
         if name in DECLARED:
             raise ValueError(f"activation '{name}' is declared twice")
         DECLARED[name] = op
+    return op
+
+
+@dataclass(frozen=True)
+class LossOp:
+    """One cost. ``function(output, target, reduction)`` is its hand-derived version and
+    ``pair(reduction)`` its value and derivative for the whole-network step (its ``native``
+    names it in the native program); ``reference(output, target, reduction)`` is torch's own;
+    ``inputs`` says whether it takes ``"values"`` or ``"logits"``, ``targets`` whether
+    ``"dense"`` rows or class ``"index"``es; ``sample_target(output, generator)``, where
+    given, draws a valid target for the proof (else uniform values like the output)."""
+
+    name: str
+    summary: str
+    function: Callable[..., Any]
+    pair: Callable[[str], Any]
+    reference: Callable[..., Any]
+    contract: Contract = SMOOTH
+    inputs: str = "values"
+    targets: str = "dense"
+    sample_target: Callable[..., Any] | None = None
+
+
+DECLARED_LOSSES: dict[str, LossOp] = {}
+
+
+def declare_loss(op: LossOp) -> LossOp:
+    """Record ``op`` as a built-in loss."""
+    if op.name in DECLARED_LOSSES:
+        raise ValueError(f"loss '{op.name}' is declared twice")
+    DECLARED_LOSSES[op.name] = op
     return op

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as TF
 from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
+
+from nnkit.maths.declaration import LossOp, declare_loss
 
 
 def _count(t: Tensor, reduction: str) -> int:
@@ -203,3 +206,39 @@ def cross_entropy_pair(reduction: str) -> LossPair:
 mse = MSEFunction.apply
 bce_with_logits = BCEWithLogitsFunction.apply
 cross_entropy = CrossEntropyFunction.apply
+
+
+def class_indices(output: Tensor, generator: torch.Generator) -> Tensor:
+    """Random class indices for ``output``'s rows (a valid cross-entropy target)."""
+    return torch.randint(0, output.shape[-1], output.shape[:-1], generator=generator)
+
+
+declare_loss(
+    LossOp(
+        "mse",
+        "The article's cost: the average quadratic error of all outputs.",
+        function=mse,
+        pair=mse_pair,
+        reference=lambda y, t, reduction: TF.mse_loss(y, t, reduction=reduction),
+    )
+)
+declare_loss(
+    LossOp(
+        "bce",
+        "Binary cross-entropy on logits.",
+        function=bce_with_logits,
+        pair=bce_pair,
+        reference=lambda z, t, reduction: TF.binary_cross_entropy_with_logits(
+            z, t, reduction=reduction
+        ),
+        inputs="logits",
+    )
+)
+declare_loss(
+    LossOp(
+        "cross_entropy", "Softmax cross-entropy on logits, for class indices.",
+        function=cross_entropy, pair=cross_entropy_pair,
+        reference=lambda z, t, reduction: TF.cross_entropy(z, t, reduction=reduction),
+        inputs="logits", targets="index", sample_target=class_indices,
+    )
+)  # fmt: skip
