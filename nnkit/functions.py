@@ -1,5 +1,5 @@
 """The hand-derived Functions and forward/backward pairs, where plugin authors import them
-(``nnkit.functions.Pair``); they live in ``nnkit.maths.functions``.
+(``nnkit.functions.Pair``); they live in ``nnkit.maths.functions`` and ``nnkit.maths.linear``.
 
 >>> from nnkit.functions import Pair, sigmoid_backward, sigmoid_forward
 >>> pair = Pair(sigmoid_forward, lambda x, y, grad: sigmoid_backward(y, grad))
@@ -11,15 +11,11 @@ from nnkit.maths.functions import (
     SIGMOID,
     STE_CHOICES,
     IdentityFunction,
-    LinearFunction,
     Pair,
     ReLUFunction,
     SigmoidFunction,
     StepFunction,
     identity,
-    linear,
-    linear_backward,
-    linear_forward,
     relu,
     relu_backward,
     relu_forward,
@@ -31,6 +27,7 @@ from nnkit.maths.functions import (
     step_forward,
     step_pair,
 )
+from nnkit.maths.linear import LinearFunction, linear, linear_backward, linear_forward
 
 __all__ = [
     "IDENTITY",

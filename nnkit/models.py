@@ -28,6 +28,7 @@ import nnkit.maths.functions as F
 from nnkit.activations import build_activation
 from nnkit.maths.backend import check_backend
 from nnkit.maths.features import Features, check_features
+from nnkit.maths.linear import LinearFunction
 from nnkit.maths.network import network
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
@@ -44,7 +45,7 @@ class Linear(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.backend == "nnkit":
-            return F.linear(x, self.weight, self.bias)
+            return LinearFunction.apply(x, self.weight, self.bias)
         return torch.nn.functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-import nnkit.maths.functions as F
+from nnkit.maths.linear import linear
 from nnkit.maths.network import network
 from nnkit.models import MLP
 from nnkit.rng import seed_everything
@@ -64,7 +64,7 @@ class ReplicaMLP(nn.Module):
     def _linear(self, x: Tensor, layer: int) -> Tensor:
         weight, bias = self.weights[layer], self.biases[layer]
         if self.backend == "nnkit":
-            return F.linear(x, weight, bias)  # (R, N, out), hand-derived
+            return linear(x, weight, bias)  # (R, N, out), hand-derived
         return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (R, N, out)
 
     def forward(self, x: Tensor) -> Tensor:

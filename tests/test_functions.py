@@ -8,6 +8,7 @@ import torch.nn.functional as TF
 
 from nnkit.maths import functions as F
 from nnkit.maths import loss_functions as LF
+from nnkit.maths.linear import linear
 
 SEED = torch.Generator().manual_seed(0)
 
@@ -77,7 +78,7 @@ def test_linear_gradients_for_batched_3d_input_and_no_bias():
     x, w, b = rand(2, 5, 3), rand(4, 3), rand(4)
     for bias in (b, None):
         inputs = (x, w) if bias is None else (x, w, bias)
-        ours = grad_of(lambda *a: F.linear(a[0], a[1], a[2] if len(a) > 2 else None), *inputs)
+        ours = grad_of(lambda *a: linear(a[0], a[1], a[2] if len(a) > 2 else None), *inputs)
         theirs = grad_of(lambda *a: TF.linear(*a), *inputs)
         torch.testing.assert_close(ours[0], theirs[0], rtol=1e-12, atol=0)
         for g_ours, g_theirs in zip(ours[1], theirs[1], strict=True):

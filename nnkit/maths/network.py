@@ -7,7 +7,7 @@ layers back: at each layer the error is multiplied by the activation's derivativ
 weights and bias receive their corrections (error × the values that entered the layer, and the
 error itself), and the error is carried one layer further back through the weight matrix.
 
-The layers' arithmetic is ``functions.linear_forward``/``linear_backward``, the activations'
+The layers' arithmetic is ``linear.linear_forward``/``linear_backward``, the activations'
 is their own hand-derived ``Pair`` — nothing is derived twice. With a leading replica dimension
 (weights ``(R, out, in)``, inputs ``(R, N, in)``) the same code trains R networks at once.
 
@@ -30,7 +30,8 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
-from nnkit.maths.functions import SIGMOID, Pair, linear_backward, linear_forward
+from nnkit.maths.functions import SIGMOID, Pair
+from nnkit.maths.linear import linear_backward, linear_forward
 from nnkit.maths.loss_functions import LossPair, replicated
 from nnkit.maths.regularization import Regularization
 

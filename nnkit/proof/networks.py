@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from nnkit.activations import ACTIVATIONS, build_activation
-from nnkit.maths.functions import linear
+from nnkit.maths.linear import linear
 from nnkit.models import MLP
 from nnkit.proof.rows import EDGE_VALUES, TOLERANCE, CheckResult, errors
 

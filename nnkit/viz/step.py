@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nnkit.maths.functions import SIGMOID, Pair, linear_forward
+from nnkit.maths.functions import SIGMOID, Pair
+from nnkit.maths.linear import linear_forward
 from nnkit.maths.loss_functions import LossPair, mse_pair
 from nnkit.models import MLP
 
