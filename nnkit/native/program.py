@@ -156,6 +156,7 @@ class NativeSteps:
             self.steps = [s.get("step") for s in states]
         if any(t is None for t in (first or []) + (second or []) + self.steps):
             raise NotReady
+        self.first, self.second = first or [], second or []  # the optimizer's state tensors
         self.grads = [torch.zeros_like(p) for p in params]
         self._params, self._grads = _pointers(params), _pointers(self.grads)
         self._first = _pointers(first) if first is not None else None
