@@ -19,33 +19,7 @@ import torch
 from torch import Tensor
 
 from nnkit.data.dataset import TensorData
-
-
-class EpochShuffle:
-    """A permutation per epoch, a pure function of ``(seed, epoch)``, so a resumed run draws
-    exactly the order the uninterrupted run would have drawn. Lightning calls ``set_epoch``."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def permutation(self, n: int, device: torch.device, epoch: int) -> Tensor:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(n, generator=generator).to(device)
-
-
-class ReplicaShuffle(EpochShuffle):
-    """One ``EpochShuffle`` per replica, seeds ``seed, seed + 1, ...``: replica r draws the very
-    order a single run with ``seed + r`` draws. ``permutation`` returns them stacked ``(R, n)``."""
-
-    def __init__(self, seed: int, replicas: int) -> None:
-        super().__init__(seed)
-        self.replicas = [EpochShuffle(seed + r) for r in range(replicas)]
-
-    def permutation(self, n: int, device: torch.device, epoch: int) -> Tensor:
-        return torch.stack([r.permutation(n, device, epoch) for r in self.replicas])  # (R, n)
+from nnkit.data.shuffle import EpochShuffle, ReplicaShuffle
 
 
 class TensorBatches:
@@ -116,6 +90,23 @@ class TensorBatches:
         return iter([batches[i : i + self.group] for i in range(0, len(batches), self.group)])
 
 
+class OneCall:
+    """The training "batches" of an epoch of Lightning's where the engine's epoch loop runs the
+    data epochs (``nnkit.training.epoch_calls``): one call, which draws its own minibatches.
+
+    >>> list(OneCall()), len(OneCall())
+    ([0], 1)
+    """
+
+    sampler = batch_sampler = None  # Lightning looks for them
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([0])
+
+
 class TensorDataModule(pl.LightningDataModule):
     """Serves a ``TensorData``'s splits as ``TensorBatches`` on the trainer's device."""
 
@@ -127,8 +118,10 @@ class TensorDataModule(pl.LightningDataModule):
         seed: int = 0,
         steps_per_call: int = 1,
         replicas: int = 1,
+        epoch_calls: bool = False,
     ) -> None:
         super().__init__()
+        self.epoch_calls = epoch_calls  # the engine's epoch loop draws the batches itself
         self.data, self.replicas = data, replicas
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.seed, self.steps_per_call = seed, steps_per_call
@@ -142,7 +135,8 @@ class TensorDataModule(pl.LightningDataModule):
         """Batches are slices of tensors already on the device: nothing to move."""
         return batch
 
-    def _on_device(self, split: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def on_device(self, split: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """A split's tensors on the trainer's device."""
         return split[0].to(self._device), split[1].to(self._device)
 
     def _steps_done(self) -> int:
@@ -152,11 +146,13 @@ class TensorDataModule(pl.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def train_dataloader(self) -> TensorBatches:
+    def train_dataloader(self) -> TensorBatches | OneCall:
+        if self.epoch_calls:
+            return OneCall()
         rank, world = self._rank()
         # set by Lightning's data connector from Trainer(overfit_batches=...)
         overfit = self.trainer.overfit_batches if self.trainer is not None else 0  # type: ignore[attr-defined]
-        train = self._on_device(self.data.train)
+        train = self.on_device(self.data.train)
         batches = -(-len(train[0]) // self.batch_size)
         limit = int(overfit) if overfit >= 1 else max(1, int(overfit * batches)) if overfit else 0
         return TensorBatches(
@@ -175,7 +171,7 @@ class TensorDataModule(pl.LightningDataModule):
     def _eval(self, split: tuple[Tensor, Tensor]) -> TensorBatches:
         rank, world = self._rank()
         size = self.eval_batch_size or -(-len(split[0]) // world)
-        return TensorBatches(*self._on_device(split), size, rank=rank, world_size=world)
+        return TensorBatches(*self.on_device(split), size, rank=rank, world_size=world)
 
     def val_dataloader(self) -> TensorBatches:
         return self._eval(self.data.val)

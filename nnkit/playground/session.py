@@ -28,7 +28,7 @@ from torch import Tensor
 
 from nnkit.config.compose import compose
 from nnkit.config.prepare import prepare
-from nnkit.data.datamodule import EpochShuffle, ReplicaShuffle
+from nnkit.data.shuffle import EpochShuffle, ReplicaShuffle
 from nnkit.data.task import predictions
 from nnkit.errors import ConfigError
 from nnkit.maths.regularization import Regularization
