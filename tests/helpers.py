@@ -113,3 +113,16 @@ def _has_plugin(accumulator) -> bool:
         return bool(accumulator.PluginTagToContent("hparams"))
     except KeyError:
         return False
+
+
+def scalar_series(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    """Every ``(step, value)`` of one scalar in the event files under ``log_dir``, by step."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found: list[tuple[int, float]] = []
+    for events in sorted(log_dir.rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            found += [(event.step, event.value) for event in accumulator.Scalars(tag)]
+    return sorted(found)

@@ -22,6 +22,7 @@ def test_piped_output_has_plain_lines_and_tensorboard_has_the_new_views(tmp_path
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "\r" not in result.stdout and "\r" not in result.stderr
+    assert "epochs: engine (trainer.epoch_loop=auto: many data epochs per" in result.stdout
     lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in lines] == [f"{e}/10" for e in range(1, 11)]
     assert "val/acc" in lines[-1]

@@ -158,6 +158,7 @@ def test_the_example_plugin_does_what_the_readmes_say(site, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "backpropagation: whole network, hand-derived" in run.stdout
+    assert "epochs: engine (trainer.epoch_loop=auto" in run.stdout  # its epochs one by one
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     sources = torch.load(ckpt, weights_only=True)["hyper_parameters"]["sources"]
     assert sources["activation:swish"] == "package nnkit-swish 0.1.0"

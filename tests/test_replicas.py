@@ -92,6 +92,7 @@ def test_the_article_network_prints_solved_k_of_n_as_single_runs_count(tmp_path)
         for s in range(5)
     ]
     assert f"solved {sum(solved)}/5" in result.stdout
+    assert "epochs: lightning (trainer.epoch_loop=auto, but replicas'" in result.stdout
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [r["val/acc"] == 1.0 for r in metrics["replicas"]] == solved
     assert metrics["val/acc_min"] <= metrics["val/acc"] <= metrics["val/acc_max"]

@@ -38,6 +38,7 @@ ACCELERATORS = ("auto", "cpu", "gpu")
 
 COMPILE_CHOICES = ("auto", "native", "inductor", "true", "false")
 PROGRESS_BARS = ("tqdm", "rich", "none")
+EPOCH_LOOPS = ("auto", "engine", "lightning")
 LOGGERS = ("tensorboard", "csv", "none")
 
 
@@ -64,6 +65,8 @@ class TrainerConfig:
     replicas: int = 1  # networks trained at once, with seeds seed, seed+1, ... (one program)
     compile: str = "auto"  # how the hand-derived step runs: auto, native (nnkit's C++ program),
     # inductor (torch.compile; true is its older name) or false (eager)
+    epoch_loop: str = "auto"  # who runs the data epochs: engine (many per Lightning call, at
+    # the step's own speed), lightning (one per call, every Lightning hook), auto (where it pays)
 
 
 @dataclass
@@ -186,6 +189,7 @@ CHOICES: dict[str, tuple[str, ...]] = {  # every setting that names one of a few
     "trainer.accelerator": ACCELERATORS,
     "trainer.progress_bar": PROGRESS_BARS,
     "trainer.compile": COMPILE_CHOICES,
+    "trainer.epoch_loop": EPOCH_LOOPS,
     "logger.name": LOGGERS,
     "regularization.kind": REGULARIZATIONS,
 }

@@ -95,6 +95,9 @@ class Resume:
 
 
 def _epochs_done(checkpoint: dict[str, Any]) -> int:
+    loop = checkpoint.get("nnkit_epoch_loop")  # the engine's loop counts data epochs itself
+    if isinstance(loop, dict) and "epochs_done" in loop:
+        return int(loop["epochs_done"])
     try:
         return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
     except (KeyError, TypeError, ValueError):

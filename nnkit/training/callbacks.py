@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import time
 from pathlib import Path
@@ -39,6 +40,15 @@ def tensorboard_of(trainer: pl.Trainer) -> Any:
     return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
 
 
+def _float32(net: Any) -> Any:
+    """The network as the data's float32 tensors reach it (a copy where it trains in float64,
+    ``trainer.precision=64``)."""
+    weight = next(net.parameters(), None)
+    if weight is None or weight.dtype == torch.float32:
+        return net
+    return copy.deepcopy(net).float()
+
+
 class FigureLogger(pl.Callback):
     """Logs the task's figures to TensorBoard every ``every_n_epochs`` (0: at the end only)."""
 
@@ -56,7 +66,8 @@ class FigureLogger(pl.Callback):
 
         was_training = module.training
         module.eval()
-        for suffix, net in self._nets(module).items():
+        for suffix, trained in self._nets(module).items():
+            net = _float32(trained)
             drawn = figures_for(net, self.data)
             if drawable(net):
                 drawn["figures/network"] = network_figure(net, self.data)
@@ -129,14 +140,35 @@ class ProgressBar(TQDMProgressBar):
         self.interval_s = interval_s
         self._drawn_at = float("-inf")
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if getattr(pl_module, "epoch_calls", None) is None:
+            super().on_train_epoch_start(trainer, pl_module)
+            return
+        bar = self.train_progress_bar  # one bar over the data epochs, for the engine's loop
+        if bar is not None and bar.total != trainer.max_epochs:
+            bar.reset(trainer.max_epochs)
+            bar.set_description("Epochs")
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         now = time.monotonic()
-        if now - self._drawn_at >= self.interval_s:
-            self._drawn_at = now
+        if now - self._drawn_at < self.interval_s:
+            return
+        self._drawn_at = now
+        if getattr(pl_module, "epoch_calls", None) is None:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        bar = self.train_progress_bar
+        if bar is not None and not bar.disable:
+            bar.n = epochs_done(trainer, pl_module)
+            bar.set_postfix(self.get_metrics(trainer, pl_module))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         bar = self.train_progress_bar
+        if getattr(pl_module, "epoch_calls", None) is not None:
+            if bar is not None and not bar.disable:
+                bar.n = epochs_done(trainer, pl_module)
+                bar.set_postfix(self.get_metrics(trainer, pl_module))
+            return
         if bar is not None and not bar.disable:
             bar.n = bar.total if bar.total not in (None, float("inf")) else bar.n
         super().on_train_epoch_end(trainer, pl_module)
@@ -167,10 +199,17 @@ class ProgressBar(TQDMProgressBar):
         pass
 
 
+def epochs_done(trainer: pl.Trainer, module: pl.LightningModule) -> int:
+    """Data epochs trained: Lightning's epochs, or the engine's where its epoch loop runs many
+    per Lightning call (``NNKitModule.epochs_done``)."""
+    return int(getattr(module, "epochs_done", trainer.current_epoch))
+
+
 class PlainProgress(pl.Callback):
     """For output that is not a terminal: one plain line every tenth of the run (and at its
-    end) with the epoch and that epoch's metrics — no bar, no carriage returns. A line is
-    printed when the next epoch starts, once every hook has logged the finished one."""
+    end) with the data epoch and the latest metrics — no bar, no carriage returns. A line is
+    printed when the next Lightning epoch starts, once every hook has logged the finished one
+    (with the engine's epoch loop, where a call crossed a tenth of the run)."""
 
     def __init__(self) -> None:
         self._printed = 0
@@ -188,13 +227,14 @@ class PlainProgress(pl.Callback):
         self._printed = epoch
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        done = trainer.current_epoch
-        if done and done % max(1, (trainer.max_epochs or 0) // 10) == 0:
+        done, tenth = epochs_done(trainer, pl_module), max(1, (trainer.max_epochs or 0) // 10)
+        if done and done // tenth > self._printed // tenth:
             self._line(trainer, done)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._printed != trainer.current_epoch:
-            self._line(trainer, trainer.current_epoch)
+        done = epochs_done(trainer, pl_module)
+        if self._printed != done:
+            self._line(trainer, done)
 
 
 class LastCheckpoint(Checkpoint):
@@ -207,15 +247,22 @@ class LastCheckpoint(Checkpoint):
     def __init__(self, path: Path, interval_s: float) -> None:
         self.path, self.interval_s = path, interval_s
         self._saved_at: float | None = None
+        self._saved_step = -1
 
     def _save(self, trainer: pl.Trainer) -> None:
         trainer.save_checkpoint(self.path)
-        self._saved_at = time.monotonic()
+        self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
         due = self._saved_at is None or time.monotonic() - self._saved_at >= self.interval_s
         if due or last_epoch or trainer.should_stop:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        """The run's end where no epoch's end wrote it (``trainer.max_steps`` ended the run
+        inside an epoch)."""
+        if self._saved_step != trainer.global_step:
             self._save(trainer)
 
 

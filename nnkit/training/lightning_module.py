@@ -3,13 +3,15 @@ nnkit's training engine (``nnkit.training.engine``), which owns the step.
 
 One training call takes the optimizer steps of several minibatches (``steps_per_call``): the
 same minibatch gradient descent, step for step, with Lightning's per-call work paid once per
-group instead of once per minibatch. Metrics come from torchmetrics, chosen by the task, and
-are logged grouped by stage: ``train/loss``, ``val/acc``, ``test/r2``, ...
+group instead of once per minibatch. With ``epoch_loop="engine"`` one call takes many whole
+data epochs, their validation and metrics included (``nnkit.training.epoch_calls``). Metrics
+come from torchmetrics, chosen by the task, and are logged grouped by stage: ``train/loss``,
+``val/acc``, ``test/r2``, ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import pytorch_lightning as pl
@@ -23,7 +25,11 @@ from nnkit.rng import rng_state, set_rng_state
 from nnkit.training.callbacks import tensorboard_of
 from nnkit.training.divergence import check_losses, check_weights
 from nnkit.training.engine import Engine
+from nnkit.training.epoch_calls import BestState, EpochCalls, best_checkpoint
+from nnkit.training.epoch_loop import EpochLoop, Watch
 from nnkit.viz.board import log_replica_scores
+
+LastStep = tuple[Sequence[Tensor], Sequence[Tensor]]  # the weights, their last gradients
 
 
 def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -43,7 +49,9 @@ class NNKitModule(pl.LightningModule):
     the metric best.ckpt follows and its mode (by default the task's); ``setting`` is
     ``trainer.compile``, ``planned_steps`` the run's length and ``batch_size`` its
     minibatches', from which the engine chooses its step; ``regularization`` penalises the
-    weights' size (L1 or L2)."""
+    weights' size (L1 or L2). ``epoch_loop`` is "engine" where one Lightning call runs many data
+    epochs (``nnkit.training.epoch_calls``; ``patience`` its early stopping), else
+    "lightning"."""
 
     def __init__(
         self,
@@ -58,6 +66,8 @@ class NNKitModule(pl.LightningModule):
         planned_steps: int = 0,
         batch_size: int = 0,
         regularization: Regularization | None = None,
+        epoch_loop: str = "lightning",
+        patience: int = 0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -75,6 +85,11 @@ class NNKitModule(pl.LightningModule):
         self.test_metrics = self.task.collection(classes, outputs, "test/", self.replicas)
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.train_loss = MeanMetric()  # the epoch's, weighted by batch size
+        self.epoch_loop, self.patience = epoch_loop, patience
+        self.epoch_loop_reason = ""  # why, in words, for the run's summary
+        self.epoch_calls: EpochCalls | None = None  # made at on_train_start, for "engine"
+        self.writing_best: BestState | None = None  # while best.ckpt is being written
+        self._loop_state: dict[str, Any] = {}  # a resumed run's, until the loop exists
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -87,55 +102,93 @@ class NNKitModule(pl.LightningModule):
         plain = alone and precision in ("32-true", "64-true", "32", "64")
         lightning = None if plain else (self.manual_backward, self._optimizer())
         self.engine.start(self.setting, self.planned_steps, self.batch_size, lightning)
+        if self.epoch_loop == "engine":
+            self.epoch_calls = self._epoch_calls()
+
+    def _epoch_calls(self) -> EpochCalls:
+        """The engine's epoch loop over the data module's splits, on this module's device and
+        in its precision (as Lightning's precision converts each batch)."""
+        data: Any = self.trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning
+        convert = self.trainer.precision_plugin.convert_input
+        loop = EpochLoop(
+            self.engine,
+            convert(data.on_device(data.data.train)),
+            convert(data.on_device(data.data.val)),
+            data.batch_size,
+            data.seed,
+            self.trainer.check_val_every_n_epoch or 1,
+            data.eval_batch_size,
+        )
+        watch = Watch(*self.objective_metric, patience=self.patience)
+        calls = EpochCalls(self, loop, watch)
+        calls.restore(self._loop_state)
+        return calls
+
+    @property
+    def epochs_done(self) -> int:
+        """Data epochs trained to their end."""
+        if self.epoch_calls is not None:
+            return self.epoch_calls.epochs_done
+        return self.current_epoch
 
     @property
     def backprop(self) -> str:
         """How this module's training step computes its gradients, in words."""
         return self.engine.describe()
 
-    def _steps_left(self, wanted: int) -> int:
+    def steps_left(self, wanted: int) -> int:
+        """Of ``wanted`` more optimizer steps, how many ``trainer.max_steps`` allows."""
         max_steps = self.trainer.max_steps
         return wanted if max_steps < 0 else max(0, min(wanted, max_steps - self.global_step))
 
-    def _count_steps(self, steps: int) -> None:
+    def count_steps(self, steps: int) -> None:
         """The engine's optimizer steps counted in Lightning's progress (its ``global_step``),
         as ``LightningOptimizer.step`` counts the steps it takes itself."""
         if steps:
             progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
             progress.increment_by(steps)
 
-    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
-        batches = batches[: self._steps_left(len(batches))]
+    def training_step(self, batches: Any, batch_idx: int) -> None:
+        if self.epoch_calls is not None:  # the call's one "batch" stands for its data epochs
+            self.epoch_calls.run()
+            return
+        batches = batches[: self.steps_left(len(batches))]
         if not batches:
             return
         call = self.engine.train(batches)
-        self._count_steps(call.steps)
+        self.count_steps(call.steps)
         losses = call.losses
         check_losses(losses, self.global_step, self.current_epoch, self.optimizer_cfg.get("lr"))
         along = self.engine.along
         sizes = torch.tensor([y.shape[along] for _, y in batches], dtype=losses.dtype)
         self.train_loss.update(losses, weight=sizes.to(losses.device))
-        every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set by Lightning
-        if self.global_step // every > (self.global_step - len(batches)) // every:
-            self._log_step_values(losses.mean())
+        self.log_steps(call.losses)
         targets = torch.cat([y for _, y in batches], dim=along)
         self.train_metrics.update(*self.engine.metric_inputs(call.outputs, targets))
 
-    def _log_step_values(self, loss: Tensor) -> None:
-        """At every ``log_every_n_steps``: the training loss of the latest call's steps
-        (``train/loss_step``) and each weight's and bias's gradient norm, from the gradients the
-        last step computed (with replicas, the mean over replicas): the vanishing gradient, in
-        every run. Written to the loggers directly (``self.log`` costs a millisecond a call)."""
-        norms = {"train/loss_step": float(loss)}
-        params, last = self.engine.last
-        grads = {id(param): grad for param, grad in zip(params, last, strict=True)}
+    def log_steps(self, losses: Tensor) -> None:
+        """The step-level values, where the steps that just ran (their costs ``losses``)
+        crossed a multiple of ``log_every_n_steps``."""
+        every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set by Lightning
+        if self.global_step // every > (self.global_step - len(losses)) // every:
+            row = {"train/loss_step": float(losses.mean()), **self.grad_norms(self.engine.last)}
+            for logger in self.loggers:
+                logger.log_metrics(row, step=self.global_step)
+
+    def grad_norms(self, last: LastStep) -> dict[str, float]:
+        """Each weight's and bias's gradient norm (``grad_norm/<name>``), from the gradients
+        ``last`` holds for the weights, else their ``.grad`` (with replicas, the mean over
+        replicas): the vanishing gradient, in every run. Step-level rows are written to the
+        loggers directly (``self.log`` costs a millisecond a call)."""
+        params, last_grads = last
+        grads = {id(param): grad for param, grad in zip(params, last_grads, strict=True)}
+        norms = {}
         for name, param in self.net.named_parameters():
             grad = grads.get(id(param), param.grad)
             if grad is not None:
                 grad = grad.flatten(1) if self.replicas > 1 else grad.flatten()
                 norms[f"grad_norm/{name}"] = float(grad.norm(dim=-1).mean())
-        for logger in self.loggers:
-            logger.log_metrics(norms, step=self.global_step)
+        return norms
 
     def on_validation_epoch_start(self) -> None:
         """Before validation (and the checkpoints it triggers): weights must be finite."""
@@ -152,6 +205,11 @@ class NNKitModule(pl.LightningModule):
         if self.replica_scores:
             checkpoint["nnkit_replica_scores"] = dict(self.replica_scores)
             checkpoint["nnkit_objective"] = list(self.objective_metric)
+        if self.epoch_calls is not None:  # the epoch a file names is the latest data epoch
+            checkpoint["nnkit_epoch_loop"] = self.epoch_calls.checkpoint()
+            checkpoint["epoch"] = max(self.epoch_calls.epochs_done - 1, 0)
+        if self.writing_best is not None:
+            best_checkpoint(checkpoint, self.writing_best)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "nnkit_rng" in checkpoint:
@@ -160,6 +218,7 @@ class NNKitModule(pl.LightningModule):
             setattr(self.train_loss, name, value.to(self.device))
             self.train_loss._update_count = 1
         self.replica_scores.update(checkpoint.get("nnkit_replica_scores", {}))
+        self._loop_state = checkpoint.get("nnkit_epoch_loop", {})
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
@@ -209,7 +268,10 @@ class NNKitModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """The epoch's training loss (a mean weighted by batch size, reduced over ranks) and
-        metrics, computed once (updated once per call), and the lr."""
+        metrics, computed once (updated once per call), and the lr; nothing where the engine's
+        epoch loop logged its data epochs itself."""
+        if self.epoch_calls is not None:
+            return
         loss = self.train_loss.compute()
         self.train_loss.reset()
         self.log("train/loss", loss, logger=False)  # the run's metrics; loggers get it below

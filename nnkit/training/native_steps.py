@@ -137,12 +137,36 @@ class NativeCalls:
         outputs = torch.cat([first.outputs.to(rest.outputs.dtype), rest.outputs], dim=self.along)
         return NativeCall(losses, outputs, rest.native_steps, rest.last)
 
+    def rows(
+        self,
+        optimizer: torch.optim.Optimizer,
+        x: Tensor,
+        y: Tensor,
+        offsets: Tensor,
+        first_step: FirstStep,
+    ) -> NativeCall:
+        """The minibatches ``x[offsets[i]:offsets[i+1]]`` (rows already in order: a whole data
+        epoch) in one call of the program, without cutting them apart and joining them again;
+        as ``__call__`` where the optimizer has no state yet."""
+        params = self.params()
+        steps = bind(self.program, params, optimizer)
+        if steps is None:
+            bounds = offsets.tolist()
+            cut = [(x[a:b], y[a:b]) for a, b in itertools.pairwise(bounds)]
+            return self(optimizer, cut, first_step)
+        return self._rows(steps, params, x, y, offsets)
+
     def _train(self, steps: NativeSteps, params: list[Tensor], batches: Batches) -> NativeCall:
         x = torch.cat([x for x, _ in batches], dim=self.along)
         y = torch.cat([y for _, y in batches], dim=self.along)
         sizes = [y.shape[self.along] for _, y in batches]
-        losses, outputs, grads = steps.train(x, self.targets(y, x.dtype), offsets_of(sizes))
-        return NativeCall(losses, outputs, len(batches), (params, grads))
+        return self._rows(steps, params, x, y, offsets_of(sizes))
+
+    def _rows(
+        self, steps: NativeSteps, params: list[Tensor], x: Tensor, y: Tensor, offsets: Tensor
+    ) -> NativeCall:
+        losses, outputs, grads = steps.train(x, self.targets(y, x.dtype), offsets)
+        return NativeCall(losses, outputs, offsets.numel() - 1, (params, grads))
 
 
 def offsets_of(sizes: Sequence[int]) -> Tensor:

@@ -95,6 +95,9 @@ def run_summary(
         prepared.data.summary(),
         f"backpropagation: {module.backprop}",
         f"step: {module.engine.path} ({module.engine.reason})" if module.engine.reason else "",
+        f"epochs: {module.epoch_loop} ({module.epoch_loop_reason})"
+        if module.epoch_loop_reason
+        else "",
         prepared.proof.summary(),
         f"run folder: {run_dir}",
     ]

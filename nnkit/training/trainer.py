@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.callbacks import RichProgressBar as RichBar
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.loggers import CSVLogger
 
 from nnkit.config.build import loss_name
 from nnkit.config.prepare import Prepared
@@ -35,7 +35,10 @@ from nnkit.training.callbacks import (
     SaveOnInterrupt,
 )
 from nnkit.training.compiled import planned_steps
+from nnkit.training.epoch_calls import BestCheckpoint
 from nnkit.training.lightning_module import NNKitModule
+from nnkit.training.loop_choice import choose_epoch_loop
+from nnkit.training.tensorboard_logger import TensorBoardRows
 from nnkit.training.trial_report import TrialReport
 
 
@@ -82,10 +85,16 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
     """The run's trainer (with its logger and callbacks when ``training``; a finished run that
     only reports again writes no logs), the LightningModule for the trainer's device and the
     data module for its processes."""
+    loop, reason = "lightning", ""
+    if training:
+        probe = build_trainer(cfg.trainer, run_dir, False, [])  # its world size and precision
+        replicas = getattr(prepared.net, "replicas", 1)
+        loop, reason = choose_epoch_loop(cfg, probe, prepared.net, prepared.data, replicas)
     logger = build_logger(cfg, run_dir) if training else False
-    callbacks = build_callbacks(cfg, run_dir, prepared) if training else []
-    trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks)
-    module = build_module(cfg, prepared)
+    callbacks = build_callbacks(cfg, run_dir, prepared, loop) if training else []
+    trainer = build_trainer(cfg.trainer, run_dir, logger, callbacks, validate=loop != "engine")
+    module = build_module(cfg, prepared, loop)
+    module.epoch_loop_reason = reason
     # DDP synchronises gradients once per forward of its wrapper: one step per call there.
     steps_per_call = cfg.trainer.steps_per_call if trainer.world_size == 1 else 1
     data = TensorDataModule(
@@ -95,13 +104,15 @@ def assemble(cfg: DictConfig, run_dir: Path, prepared: Prepared, training: bool)
         cfg.seed,
         steps_per_call,
         replicas=module.replicas,
+        epoch_calls=loop == "engine",
     )
     return Assembled(module, trainer, data)
 
 
-def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
+def build_module(cfg: DictConfig, prepared: Prepared, loop: str = "lightning") -> NNKitModule:
     """The LightningModule, with everything needed to rebuild it stored as hyperparameters;
-    its engine chooses the step from ``trainer.compile``, the run's length and batch size."""
+    its engine chooses the step from ``trainer.compile``, the run's length and batch size;
+    ``loop`` is who runs the data epochs (``nnkit.training.loop_choice``)."""
     data, t = prepared.data, cfg.trainer
     samples = len(data.train[0])
     steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
@@ -123,6 +134,8 @@ def build_module(cfg: DictConfig, prepared: Prepared) -> NNKitModule:
         planned_steps=steps,
         batch_size=cfg.data.batch_size or samples,
         regularization=Regularization(cfg.regularization.kind, cfg.regularization.rate),
+        epoch_loop=loop,
+        patience=t.early_stopping_patience,
     )
 
 
@@ -139,11 +152,7 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Any:
     loggers: list[Any] = []
     for name in logger_names(cfg):
         if name == "tensorboard":
-            loggers.append(
-                TensorBoardLogger(
-                    save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
-                )
-            )
+            loggers.append(TensorBoardRows(str(run_dir), name="tensorboard", version=""))
         else:
             loggers.append(CSVLogger(save_dir=str(run_dir), name="csv", version=""))
     return loggers or False
@@ -159,11 +168,16 @@ def _progress_bar(kind: str) -> list[pl.Callback]:
     return [ProgressBar()] if kind == "tqdm" else [RichBar()]
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[pl.Callback]:
-    """Checkpoints (best by the objective, last), figures, the progress bar."""
+def build_callbacks(
+    cfg: DictConfig, run_dir: Path, prepared: Prepared, loop: str = "lightning"
+) -> list[pl.Callback]:
+    """Checkpoints (best by the objective, last), figures, the progress bar; where the engine
+    runs the data epochs (``loop`` "engine"), its own best.ckpt and early stopping, which
+    count data epochs."""
     monitor, mode = prepared.objective
     folder = run_dir / "checkpoints"
-    best = ModelCheckpoint(
+    interval = cfg.trainer.checkpoint_interval_s
+    best: pl.Callback = ModelCheckpoint(
         dirpath=folder,
         filename="best",
         monitor=monitor,
@@ -171,7 +185,9 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
         save_top_k=1,
         enable_version_counter=False,
     )
-    last = LastCheckpoint(folder / "last.ckpt", cfg.trainer.checkpoint_interval_s)
+    if loop == "engine":
+        best = BestCheckpoint(folder / "best.ckpt", interval)
+    last = LastCheckpoint(folder / "last.ckpt", interval)
     callbacks: list[pl.Callback] = [best, last, SaveOnInterrupt(folder / "last.ckpt")]
     callbacks += _progress_bar(cfg.trainer.progress_bar)
     if "tensorboard" in logger_names(cfg):
@@ -182,7 +198,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
     if trial is not None:
         trial.describe(run_dir)
         callbacks.append(TrialReport(trial, monitor))
-    if cfg.trainer.early_stopping_patience > 0:
+    if cfg.trainer.early_stopping_patience > 0 and loop != "engine":
         callbacks.append(
             EarlyStopping(monitor=monitor, mode=mode, patience=cfg.trainer.early_stopping_patience)
         )
@@ -190,15 +206,16 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, prepared: Prepared) -> list[
 
 
 def build_trainer(
-    t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]
+    t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback], validate: bool = True
 ) -> pl.Trainer:
-    """The Trainer as ``trainer.*`` says, writing checkpoints atomically. Settings Lightning
-    refuses (an accelerator that is not there, a strategy it does not know) are one-line
-    ``ConfigError``s."""
+    """The Trainer as ``trainer.*`` says, writing checkpoints atomically (without Lightning's
+    validation loop where not ``validate``: the engine's epoch loop validates). Settings
+    Lightning refuses (an accelerator that is not there, a strategy it does not know) are
+    one-line ``ConfigError``s."""
     from lightning_fabric.utilities.exceptions import MisconfigurationException
 
     try:
-        return _trainer(t, run_dir, logger, callbacks)
+        return _trainer(t, run_dir, logger, callbacks, validate)
     except (MisconfigurationException, ValueError, RuntimeError) as error:
         detail = " ".join(str(error).split())
         raise ConfigError(
@@ -213,7 +230,9 @@ def check_trainer(t: DictConfig, run_dir: Path) -> None:
     build_trainer(t, run_dir, False, [])
 
 
-def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback]):
+def _trainer(
+    t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callback], validate: bool
+) -> pl.Trainer:
     return pl.Trainer(
         accelerator=t.accelerator,
         devices=t.devices,
@@ -225,6 +244,7 @@ def _trainer(t: DictConfig, run_dir: Path, logger: Any, callbacks: list[pl.Callb
         deterministic=t.deterministic,
         log_every_n_steps=t.log_every_n_steps,
         check_val_every_n_epoch=t.check_val_every_n_epoch,
+        limit_val_batches=None if validate else 0,
         logger=logger,
         callbacks=callbacks,
         enable_progress_bar=any(isinstance(c, ProgressBar | RichBar) for c in callbacks),

@@ -82,15 +82,17 @@ def last_hidden(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
 
 def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> None:
     """What a finished run adds: PR curves, the projector's embedding (of the first
-    ``PROJECTED_POINTS`` test points: its metadata is written row by row), the graph."""
-    x_val, y_val = data.val
+    ``PROJECTED_POINTS`` test points: its metadata is written row by row), the graph; the
+    inputs in the network's precision (``trainer.precision=64`` trains a float64 one)."""
+    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
+    x_val, y_val = data.val[0].to(dtype), data.val[1]
     with torch.no_grad():
         outputs = net(x_val)
     if data.task == "binary":
         experiment.add_pr_curve("pr_curve/val", y_val.flatten().long(),
                                 torch.sigmoid(outputs).flatten(), step)  # fmt: skip
     x_test, y_test = (part[:PROJECTED_POINTS] for part in data.test)
-    hidden = last_hidden(net, x_test)
+    hidden = last_hidden(net, x_test.to(dtype))
     if hidden is not None:
         labels = _labels(data, y_test)
         experiment.add_embedding(hidden, metadata=labels, tag="last_hidden_layer/test",
