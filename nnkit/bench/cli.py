@@ -78,10 +78,16 @@ def _tiny(args: argparse.Namespace, peak: float) -> dict[str, dict[str, float]]:
     results = tiny.measure_tiny(args.repeats, seconds, peak)
     if not args.no_end_to_end:
         case = results["Playground problem 2-4-2-1 tanh"]
-        rates = [playground.cli_epochs_per_s() for _ in range(args.repeats)]
+        rates: list[float] = []
+        contender: list[float] = []
+        for _ in range(args.repeats):  # interleaved with the JavaScript contender
+            rate = playground.node_rate([2, 4, 2, 1], 0, seconds)
+            contender += [rate] if rate is not None else []
+            rates.append(playground.cli_epochs_per_s())
         case["python -m nnkit.train epochs/s (steady state)"] = statistics.median(rates)
-        js = case.get("playground (node) epochs/s")
-        if js:
+        if contender:
+            js = statistics.median(contender)
+            case["playground (node) epochs/s beside nnkit.train"] = js
             case["python -m nnkit.train / playground"] = statistics.median(rates) / js
     return results
 
