@@ -18,7 +18,10 @@ from nnkit.config.reference import KeyRow, option_rows, schema_rows
 from nnkit.errors import __doc__ as ERRORS_DOC
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["cli", "gradcheck", "predict", "list", "draw", "explain", "bench/__init__"]
+COMMANDS = [  # their sources; each is typed as python -m nnkit.NAME
+    *(f"commands/{name}" for name in ("train", "gradcheck", "predict", "list", "draw", "explain")),
+    "bench/__init__",
+]
 PROVED = ("activation", "loss")  # registries whose entries carry a gradient contract
 
 
@@ -124,7 +127,7 @@ def commands_page() -> str:
              "## Exit codes", "", ERRORS_DOC or "", ""]  # fmt: skip
     for module in COMMANDS:
         source = (ROOT / "nnkit" / f"{module}.py").read_text()
-        name = "nnkit." + module.removesuffix("/__init__").replace("/", ".")
+        name = "nnkit." + module.removesuffix("/__init__").removeprefix("commands/")
         parts += [f"## {name}", "", ast.get_docstring(ast.parse(source)) or "", ""]
     return "\n".join(parts)
 

@@ -11,20 +11,20 @@ nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'rel
 """
 
 from nnkit.activations import ACTIVATIONS, build_activation
+from nnkit.catalog import REGISTRIES
 from nnkit.data import DATASETS, TensorData
 from nnkit.losses import LOSSES, build_loss
 from nnkit.maths.contract import Contract
 from nnkit.models import MODELS, build_model
 from nnkit.optimizers import OPTIMIZERS, build_optimizer
-from nnkit.registries import REGISTRIES
 from nnkit.registry import Registry, RegistryError, UnknownNameError
 
 __version__ = "0.1.0"
 
 
 def load_model(ckpt, replica="best"):
-    """The trained network in a checkpoint and its data sizes (``nnkit.trained.load``)."""
-    from nnkit.trained.load import load_model as _load_model
+    """The trained network in a checkpoint and its data sizes (``nnkit.inference.load``)."""
+    from nnkit.inference.load import load_model as _load_model
 
     return _load_model(ckpt, replica)
 

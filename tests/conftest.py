@@ -6,8 +6,8 @@ import pytest
 import torch
 from hypothesis import settings
 
+from nnkit.catalog import REGISTRIES
 from nnkit.plugins import POLICY, LoadingPolicy
-from nnkit.registries import REGISTRIES
 
 collect_ignore = ["plugins"]  # plugin files the tests load by path; importing them registers
 if not torch.cuda.is_available():  # the CUDA checks run on a GPU machine: scripts/gpu_check.sh

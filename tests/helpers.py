@@ -33,11 +33,11 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None
 
 
 def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
-    """Run the real CLI entry point (``nnkit.cli.main``) in this process; its exit code and
-    stderr."""
+    """Run the real CLI entry point (``nnkit.commands.train.main``) in this process; its exit
+    code and stderr."""
     import pytest
 
-    from nnkit.cli import main
+    from nnkit.commands.train import main
 
     monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
     with pytest.raises(SystemExit) as stop:
@@ -46,9 +46,9 @@ def main_exit(argv, monkeypatch, capsys) -> tuple[int, str]:
 
 
 def main_run(argv, monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run the real CLI entry point (``nnkit.cli.main``) in this process to its end, a multirun
-    included: its exit code (0 when it returns), stdout and stderr."""
-    from nnkit.cli import main
+    """Run the real CLI entry point (``nnkit.commands.train.main``) in this process to its
+    end, a multirun included: its exit code (0 when it returns), stdout and stderr."""
+    from nnkit.commands.train import main
 
     monkeypatch.setattr(sys, "argv", ["nnkit.train", *argv])
     try:

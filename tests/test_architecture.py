@@ -26,12 +26,19 @@ FLOORS = (  # from the ground up: a module imports only from its own floor and t
         "nnkit.optimizers",
         "nnkit.replicas",
     ),
-    ("nnkit.data", "nnkit.registries"),
+    ("nnkit.data", "nnkit.catalog"),
     ("nnkit.proof",),
     ("nnkit.config",),
     ("nnkit.viz",),
-    ("nnkit.training", "nnkit.trained"),
-    ("nnkit", "nnkit.cli", "nnkit.bench", "nnkit.functions", "nnkit.testing", "nnkit.playground"),
+    ("nnkit.training", "nnkit.inference"),
+    (
+        "nnkit",
+        "nnkit.commands",
+        "nnkit.bench",
+        "nnkit.functions",
+        "nnkit.testing",
+        "nnkit.playground",
+    ),
     ("nnkit.train", "nnkit.gradcheck", "nnkit.predict", "nnkit.list", "nnkit.draw"),
     ("nnkit.explain",),
 )
@@ -115,7 +122,8 @@ def test_import_graph_has_no_circle_main_blocks_included():
 
 
 def test_nothing_imports_the_cli_but_a_commands_main_block():
-    users = [m for m, targets in import_graph(main_blocks=False).items() if "nnkit.cli" in targets]
+    graph = import_graph(main_blocks=False)
+    users = [m for m, targets in graph.items() if "nnkit.commands.train" in targets]
     assert users == []
 
 
@@ -138,7 +146,8 @@ def test_every_import_points_down_a_floor_or_stays_on_its_own():
 
 def test_the_floor_check_sees_an_import_that_climbs():
     assert floor_of("nnkit.training.job") > floor_of("nnkit.maths.network")
-    assert floor_of("nnkit.maths") < floor_of("nnkit.config.prepare") < floor_of("nnkit.cli")
+    prepare, commands = floor_of("nnkit.config.prepare"), floor_of("nnkit.commands.train")
+    assert floor_of("nnkit.maths") < prepare < commands
 
 
 def test_the_top_of_the_package_holds_its_face_registries_and_commands():
@@ -160,7 +169,7 @@ def test_the_mathematics_imports_torch_only():
 def test_lower_floors_know_nothing_of_hydra_or_lightning():
     graph, found = import_graph(), modules()
     frameworks = {"hydra", "omegaconf", "pytorch_lightning", "lightning", "lightning_fabric"}
-    lows = ("nnkit.maths.network", "nnkit.registries", "nnkit.proof.ops", "nnkit.data.task")
+    lows = ("nnkit.maths.network", "nnkit.catalog", "nnkit.proof.ops", "nnkit.data.task")
     for low in (*lows, "nnkit.training.engine"):
         reach, todo = {low}, [low]
         while todo:
@@ -225,7 +234,7 @@ def test_a_built_in_activation_is_named_in_two_source_files_at_most():
 
 
 def test_the_command_line_prepares_a_run_exactly_once(tmp_path, monkeypatch):
-    from nnkit.cli import main
+    from nnkit.commands.train import main
     from nnkit.config import build, prepare
 
     calls = {"validate": 0, "data": 0, "net": 0}
@@ -250,9 +259,9 @@ def test_the_command_line_prepares_a_run_exactly_once(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_a_handed_over_network_is_the_one_a_fresh_build_makes(tmp_path, seed):
-    from nnkit.cli import without_hydra
     from nnkit.config.compose import compose
     from nnkit.config.prepare import prepare
+    from nnkit.training.preflight import without_hydra
 
     cfg = without_hydra(compose([f"seed={seed}"]))
     first, second = prepare(cfg, tmp_path), prepare(cfg, tmp_path)

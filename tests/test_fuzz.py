@@ -20,10 +20,10 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nnkit.cli import preflight
+from nnkit.catalog import REGISTRIES
 from nnkit.config.compose import GROUPS, compose, group_options
 from nnkit.errors import USER_ERRORS
-from nnkit.registries import REGISTRIES
+from nnkit.training.preflight import preflight
 from tests.helpers import cli
 
 SKIPPED_KEYS = ("plugins", "hydra.")  # plugins import modules by name; hydra.* is Hydra's

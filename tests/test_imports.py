@@ -8,7 +8,7 @@ import sys
 HEAVY = ("pytorch_lightning", "lightning_fabric", "tensorboard", "matplotlib", "torchmetrics")
 STEPS = [  # in one fresh interpreter, one after another: the heavy modules are checked after each
     ("import nnkit", ["x"], "import nnkit"),
-    ("--help", ["nnkit.train", "--help"], "from nnkit.cli import main; main()"),
+    ("--help", ["nnkit.train", "--help"], "from nnkit.commands.train import main; main()"),
     ("nnkit.list", ["nnkit.list"], "runpy.run_module('nnkit.list', run_name='__main__')"),
     (
         "nnkit.gradcheck",

@@ -215,9 +215,10 @@ def _play(page, epochs: int, pause: bool = True) -> None:
 @browser
 def test_the_page_plays_and_its_test_loss_falls(server, page):
     _open(page, server + "/")
-    _play(page, 0, pause=False)
-    first_loss = float(page.inner_text("#test-loss"))
-    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 300")
+    page.wait_for_function("document.getElementById('test-loss').textContent !== '–'")
+    assert page.inner_text("#epoch") == "0"
+    first_loss = float(page.inner_text("#test-loss"))  # the untrained network's
+    _play(page, 300, pause=False)
     assert float(page.inner_text("#test-loss")) < first_loss
     assert page.locator("#network line.link").count() == 2 * 4 + 4 * 2 + 2 * 1
 

@@ -13,9 +13,9 @@ import torch
 
 from nnkit.errors import ConfigError
 from nnkit.playground.__main__ import start
-from nnkit.playground.explained import ARTICLE, ARTICLE_POINT, explain_step, set_article_weights
-from nnkit.playground.export import export
+from nnkit.playground.handover import export
 from nnkit.playground.session import Session
+from nnkit.playground.step_panel import ARTICLE, ARTICLE_POINT, explain_step, set_article_weights
 from nnkit.runs.checkpoints import load_checkpoint
 from nnkit.viz.step import article_network, trace
 from tests.helpers import cli

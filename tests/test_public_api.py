@@ -38,9 +38,9 @@ def test_the_package_face_registers_into_the_registries():
 
 
 def test_public_paths_are_the_objects_of_their_floors():
+    from nnkit.inference import load
     from nnkit.maths import contract, functions, linear
     from nnkit.proof import ops
-    from nnkit.trained import load
     from nnkit.training import job
     from nnkit.viz import step
 

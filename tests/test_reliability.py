@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnkit.errors import DivergenceError
+from nnkit.errors import USER_ERRORS, DivergenceError
 from nnkit.train import run
 from tests.helpers import cli, main_exit, wait_for
 
@@ -398,3 +398,23 @@ def test_a_second_run_into_a_busy_run_folder_refuses_and_touches_nothing(tmp_pat
     with run_lock(run_dir):  # the owner is gone: its lock is stale and taken over
         assert json.loads((run_dir / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert not (run_dir / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["data=circlar"], "did you mean 'circular'?"),
+        (["trainer.strategy=nonsense"], "You selected an invalid strategy name"),
+    ],
+)
+def test_run_from_python_refuses_what_the_command_line_refuses(
+    tmp_path, monkeypatch, capsys, argv, message
+):
+    run_dir = tmp_path / "run"
+    line = [*argv, f"hydra.run.dir={run_dir}"]
+    code, err = main_exit(line, monkeypatch, capsys)
+    with pytest.raises(USER_ERRORS) as refused:
+        run(line)  # the same preflight: the same one line, before any folder exists
+    assert code == 2 and message in str(refused.value)
+    assert err.strip() == f"nnkit.train: error: {refused.value}"
+    assert not run_dir.exists()

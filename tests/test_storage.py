@@ -127,7 +127,7 @@ def _nobody_can_run_nnkit() -> str | None:
         return "setpriv (util-linux) is missing: cannot run as another user"
     probe = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         sys.executable, "-c", "import nnkit.cli"],
+         sys.executable, "-c", "import nnkit.commands.train"],
         capture_output=True, text=True, cwd="/",
     )  # fmt: skip
     return None if probe.returncode == 0 else f"user nobody cannot import nnkit: {probe.stderr}"

@@ -30,8 +30,8 @@ from IPython.display import Image, display
 import nnkit
 from nnkit.draw import draw_network
 from nnkit.explain import explain
+from nnkit.inference.example import load
 from nnkit.train import run
-from nnkit.trained.example import load
 from nnkit.viz.figures import decision_boundary, hidden_units
 
 runs = Path(tempfile.mkdtemp(prefix="nnkit-tutorial-"))

@@ -2,7 +2,7 @@
 the optimizer's settings, each looked up in its registry and checked against its signature.
 
 These functions hold the only mapping from config keys to registry look-ups; a bad value is a
-one-line ``ConfigError``. They import no Lightning, so ``nnkit.trained`` can rebuild a network
+one-line ``ConfigError``. They import no Lightning, so ``nnkit.inference`` can rebuild a network
 from a checkpoint's config.
 
 >>> build_net({"name": "mlp", "hidden": [4], "activation": "sigmoid"}, 2, 1)

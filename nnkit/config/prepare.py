@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import ListConfig
 from torch import nn
 
+from nnkit.catalog import REGISTRIES
 from nnkit.config.build import (
     build_data,
     build_network,
@@ -32,7 +33,6 @@ from nnkit.data.task import resolve_objective
 from nnkit.errors import ConfigError, PluginError, one_line
 from nnkit.plugins import load_modules, set_policy
 from nnkit.proof.before_run import RunProof, prove_ops, run_ops
-from nnkit.registries import REGISTRIES
 from nnkit.rng import seed_everything
 from nnkit.runs.checkpoints import Resume, check_resumable
 

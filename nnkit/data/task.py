@@ -2,8 +2,9 @@
 ``["regression"]``.
 
 A task says which loss it uses by default and which losses fit it, which metrics are logged,
-which metric is monitored (for ``best.ckpt``) and in which direction, what counts as a
-prediction, and which figure shows what was learned. Adding a task is one entry here.
+which metrics are logged and which is monitored (for ``best.ckpt``) and in which direction,
+what counts as a prediction, and which figure shows what was learned. Adding a task is one
+entry here (and its metrics' computation in ``nnkit.training.task_metrics``).
 
 Models output raw scores. A loss that takes ``"logits"`` gets them as they are; a loss that
 takes ``"values"`` (the article's MSE) gets them through a sigmoid for classification, as the
@@ -44,39 +45,6 @@ def _same(outputs: Tensor) -> Tensor:
     return outputs
 
 
-def _accuracy(kind: Literal["binary", "multiclass"]) -> Callable[[int, int, int], dict[str, Any]]:
-    def metrics(classes: int, outputs: int, replicas: int = 1) -> dict[str, Any]:
-        """Accuracy; per replica (the leading dimension) when there are several."""
-        import torchmetrics
-
-        extra: dict[str, Any] = {"num_classes": classes} if kind == "multiclass" else {}
-        if replicas > 1:
-            extra["multidim_average"] = "samplewise"
-        return {"acc": torchmetrics.Accuracy(task=kind, **extra)}
-
-    return metrics
-
-
-def _regression_metrics(classes: int, outputs: int, replicas: int = 1) -> dict[str, Any]:
-    """MSE and R²; with several replicas, one value per replica (``replica_columns`` layout)."""
-    import torchmetrics
-
-    if replicas > 1:
-        return {
-            "mse": torchmetrics.MeanSquaredError(num_outputs=replicas),
-            "r2": torchmetrics.R2Score(multioutput="raw_values"),
-        }
-    return {
-        "mse": torchmetrics.MeanSquaredError(num_outputs=outputs),
-        "r2": torchmetrics.R2Score(multioutput="uniform_average"),
-    }
-
-
-def replica_columns(values: Tensor) -> Tensor:
-    """``(R, N, d)`` regression values as ``(N * d, R)``: one column per replica."""
-    return values.flatten(1).T
-
-
 @dataclass(frozen=True)
 class Task:
     """What one kind of data decides for a run."""
@@ -87,33 +55,26 @@ class Task:
     monitor: str  # the metric best.ckpt is chosen by
     mode: str  # "max" or "min": which direction of ``monitor`` is better
     predict: Callable[[Tensor], Tensor]  # raw outputs -> predictions
-    metrics: Callable[..., dict[str, Any]]  # (classes, outputs, replicas) -> torchmetrics
     figures: tuple[str, ...]  # the figures drawn for it, where the data's shape allows
     squash_values: bool  # a "values" loss compares sigmoid(outputs), as the article's neurons
     integer_targets: bool  # metrics take int64 targets
-    metric_names: tuple[str, ...]  # what ``metrics`` logs, besides the loss
-
-    def collection(self, classes: int, outputs: int, prefix: str, replicas: int = 1) -> Any:
-        """The task's metrics as one torchmetrics ``MetricCollection``, their keys starting
-        with ``prefix``; one value per replica when there are several."""
-        from torchmetrics import MetricCollection
-
-        return MetricCollection(self.metrics(classes, outputs, replicas), prefix=prefix)
+    metric_names: tuple[str, ...]  # the metrics a run logs, besides the loss (computed by
+    # nnkit.training.task_metrics)
 
 
 TASKS: dict[str, Task] = {
     "binary": Task(
-        "binary", "bce", ("bce", "mse"), "val/acc", "max", _label, _accuracy("binary"),
+        "binary", "bce", ("bce", "mse"), "val/acc", "max", _label,
         ("decision_boundary", "hidden_units"), True, True, ("acc",),
     ),
     "multiclass": Task(
         "multiclass", "cross_entropy", ("bce", "cross_entropy", "mse"), "val/acc", "max",
-        _class_index, _accuracy("multiclass"),
+        _class_index,
         ("decision_boundary", "hidden_units", "confusion_matrix"), True,
         True, ("acc",),
     ),
     "regression": Task(
-        "regression", "mse", ("mse",), "val/loss", "min", _same, _regression_metrics,
+        "regression", "mse", ("mse",), "val/loss", "min", _same,
         ("fitted_curve", "fitted_surface", "hidden_units"), False, False, ("mse", "r2"),
     ),
 }  # fmt: skip

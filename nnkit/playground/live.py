@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nnkit.errors import USER_ERRORS, DivergenceError, one_line
-from nnkit.playground.explained import ARTICLE, set_article_weights
 from nnkit.playground.session import Session
 from nnkit.playground.settings import merged
+from nnkit.playground.step_panel import ARTICLE, set_article_weights
 
 CHUNK_S = 0.02  # the training thread holds a session this long at a time
 TRAINING_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, DivergenceError)

@@ -9,7 +9,7 @@ with a ``type``:
 - ``play``, ``pause``, ``step`` (one epoch), ``lr`` (``value``, applied without a reset),
   ``weight`` (``layer``, ``row``, ``column``, ``value``: a weight typed on the page),
   ``probe`` (``input``: for data that is not a plane, the input whose values the page shows);
-- ``export``: the run written for the command line (``nnkit.playground.export``) under the
+- ``export``: the run written for the command line (``nnkit.playground.handover``) under the
   folder the server was started in, its files served under ``/exports/``;
 - ``explain`` (``part`` and ``index`` of a point, or ``input`` and ``label``): one step's
   numbers, as ``nnkit.explain`` prints them. ``configure`` with ``example: "article"`` builds
@@ -34,11 +34,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from nnkit.errors import one_line
-from nnkit.playground.explained import ARTICLE_POINT, explain_step
-from nnkit.playground.export import FOLDER, export
+from nnkit.playground.handover import FOLDER, export
 from nnkit.playground.live import TRAINING_ERRORS, Live
 from nnkit.playground.pictures import description, frame, snapshot
 from nnkit.playground.session import Session
+from nnkit.playground.step_panel import ARTICLE_POINT, explain_step
 
 FPS = 25
 MAX_SESSIONS = 8

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from nnkit.catalog import registry_of
 from nnkit.errors import ConfigError
 from nnkit.plugins import time_limit
-from nnkit.registries import registry_of
 from nnkit.registry import BUILTIN
 
 Op = tuple[str, str, dict[str, Any]]  # kind ("activation" or "loss"), registry name, options

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nnkit.data.task import TASKS, loss_feed, loss_inputs, replica_columns
+from nnkit.data.task import TASKS, loss_feed, loss_inputs
 from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
 from nnkit.maths.regularization import Regularization
 from nnkit.native.program import NativeSteps
@@ -38,6 +38,7 @@ from nnkit.optimizers import build_optimizer
 from nnkit.training.compiled import CompiledStep, compile_mode
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.native_steps import NativeCalls, bind, plan_native, widths_of
+from nnkit.training.task_metrics import replica_columns
 
 Batches = list[tuple[Tensor, Tensor]]
 AUTO_REASONS = {

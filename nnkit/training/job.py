@@ -17,20 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nnkit.config.compose import compose
 from nnkit.config.prepare import Prepared, prepare
 from nnkit.errors import RunInterrupted
 from nnkit.proof.before_run import unproved_warning
 from nnkit.runs.launch import requeued
 from nnkit.runs.lock import run_lock
 from nnkit.runs.storage import (
-    check_writable,
-    checkpoint_bytes,
     find_os_error,
     quiet_writer_threads,
     storage_error,
     write_atomic,
 )
+from nnkit.training.preflight import preflight, without_hydra
 
 if TYPE_CHECKING:
     from nnkit.training.trainer import Assembled
@@ -164,13 +162,10 @@ def interrupted(stop: SystemExit, run_dir: Path) -> RunInterrupted:
 def run(overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Compose the config from ``overrides`` (as on the command line), train, return metrics.
 
-    Raises nnkit's one-line errors (``nnkit.errors``) for bad input, before any folder exists.
+    Raises nnkit's one-line errors (``nnkit.errors``) for bad input, before any folder exists:
+    the command line's own preflight (``nnkit.training.preflight``) checks it.
     """
-    cfg = compose(overrides)
-    run_dir = Path(cfg.hydra.run.dir)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    prepared = prepare(cfg, run_dir)  # every mistake refused before the folder exists
-    check_writable(run_dir, checkpoint_bytes(prepared.net))
+    full, prepared = preflight(list(overrides))
+    cfg, run_dir = without_hydra(full), Path(full.hydra.run.dir)
     with run_lock(run_dir):
         return train(cfg, run_dir, prepared)

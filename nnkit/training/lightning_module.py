@@ -27,6 +27,7 @@ from nnkit.training.divergence import check_losses, check_weights
 from nnkit.training.engine import Engine
 from nnkit.training.epoch_calls import BestState, EpochCalls, best_checkpoint
 from nnkit.training.epoch_loop import EpochLoop, Watch
+from nnkit.training.task_metrics import metric_collection
 from nnkit.viz.board import log_replica_scores
 
 LastStep = tuple[Sequence[Tensor], Sequence[Tensor]]  # the weights, their last gradients
@@ -80,9 +81,15 @@ class NNKitModule(pl.LightningModule):
         self.batch_size = batch_size
         self.replica_scores: dict[str, Tensor] = {}  # per-replica metrics, latest of each
         self.objective_metric = objective or (self.task.monitor, self.task.mode)
-        self.train_metrics = self.task.collection(classes, outputs, "train/", self.replicas)
-        self.val_metrics = self.task.collection(classes, outputs, "val/", self.replicas)
-        self.test_metrics = self.task.collection(classes, outputs, "test/", self.replicas)
+        self.train_metrics = metric_collection(
+            self.task.name, classes, outputs, "train/", self.replicas
+        )
+        self.val_metrics = metric_collection(
+            self.task.name, classes, outputs, "val/", self.replicas
+        )
+        self.test_metrics = metric_collection(
+            self.task.name, classes, outputs, "test/", self.replicas
+        )
         self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.train_loss = MeanMetric()  # the epoch's, weighted by batch size
         self.epoch_loop, self.patience = epoch_loop, patience

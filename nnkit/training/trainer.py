@@ -17,13 +17,13 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.callbacks import RichProgressBar as RichBar
 from pytorch_lightning.loggers import CSVLogger
 
+from nnkit.catalog import registry_of
 from nnkit.config.build import loss_name
 from nnkit.config.prepare import Prepared
 from nnkit.config.schema import compile_choice
 from nnkit.data.datamodule import TensorDataModule
 from nnkit.errors import ConfigError
 from nnkit.maths.regularization import Regularization
-from nnkit.registries import registry_of
 from nnkit.search.trial import current_trial
 from nnkit.training.callbacks import (
     AtomicCheckpointIO,

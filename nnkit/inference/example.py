@@ -18,14 +18,14 @@ import torch
 from nnkit.config.build import build_task_loss
 from nnkit.data.task import loss_feed
 from nnkit.errors import ConfigError
+from nnkit.inference.arguments import key_values, names, numbers
+from nnkit.inference.load import checkpoint_config, load_model, net_inputs
+from nnkit.inference.predictions import class_names
 from nnkit.losses import Loss
 from nnkit.maths.functions import SIGMOID, Pair
 from nnkit.maths.loss_functions import LossPair
 from nnkit.models import MLP
 from nnkit.plugins import load_modules
-from nnkit.trained.arguments import key_values, names, numbers
-from nnkit.trained.load import checkpoint_config, load_model, net_inputs
-from nnkit.trained.predictions import class_names
 from nnkit.viz.step import article_network
 
 KEYS = ("ckpt", "example", "input", "target", "lr", "replica", "out", "plugins")

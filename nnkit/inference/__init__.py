@@ -2,5 +2,5 @@
 (``predictions``), the example a drawing or an explanation shows (``example``), and the
 ``key=value`` arguments of those commands (``arguments``).
 
->>> from nnkit.trained.load import load_model
+>>> from nnkit.inference.load import load_model
 """

@@ -23,8 +23,8 @@ import torch
 from nnkit.data.tables import read_inputs
 from nnkit.data.task import predictions
 from nnkit.errors import ConfigError
+from nnkit.inference.load import load_model, net_inputs, outputs_of
 from nnkit.runs.storage import write_atomic
-from nnkit.trained.load import load_model, net_inputs, outputs_of
 
 
 def class_names(sizes: dict[str, Any]) -> list[str]:

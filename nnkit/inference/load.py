@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from nnkit.catalog import registry_of
 from nnkit.config.build import build_net
 from nnkit.data.task import TASKS
 from nnkit.errors import ConfigError
 from nnkit.models import MLP
-from nnkit.registries import registry_of
 from nnkit.replicas import ReplicaMLP
 from nnkit.runs.checkpoints import load_checkpoint
 

@@ -24,18 +24,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from nnkit.config.compose import (
-    CONFIG_MODULE,
-    apply_plugin_overrides,
-    check_group_overrides,
-    check_sweeper,
-    compose,
-    first_job,
-    parse,
-    register_options,
-)
+from nnkit.config.compose import CONFIG_MODULE, register_options
 from nnkit.errors import (
     USER_ERRORS,
     ConfigError,
@@ -46,9 +37,8 @@ from nnkit.errors import (
 )
 from nnkit.runs.launch import Launch, complete_slurm_env, current
 from nnkit.runs.lock import run_lock
-from nnkit.runs.storage import check_writable, checkpoint_bytes, os_reason
-from nnkit.search.checks import check_search, check_space
-from nnkit.search.config import FORMER_SWEEPER, SWEEPER
+from nnkit.runs.storage import os_reason
+from nnkit.training.preflight import is_multirun, preflight
 
 JOB_FAILURES: tuple[type[Exception], ...] = (
     *USER_ERRORS,
@@ -81,61 +71,6 @@ def fail(message: str, code: int, program: str = "nnkit.train") -> None:
 
 def _asks_for_help(argv: Sequence[str]) -> bool:
     return any(arg in HELP_FLAGS or arg.startswith("--info") for arg in argv)
-
-
-def _is_multirun(argv: Sequence[str]) -> bool:
-    return "-m" in argv or "--multirun" in argv
-
-
-def without_hydra(full: DictConfig) -> DictConfig:
-    """The run's own config: ``full`` less Hydra's section."""
-    cfg = full.copy()
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
-
-
-def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
-    """Check the override line, compose the first job's config and prepare its run.
-
-    Returns the composed config (with Hydra's section, for pinning the folders) and what
-    ``nnkit.config.prepare.prepare`` built for it.
-    """
-    from nnkit.config.prepare import prepare
-
-    multirun = _is_multirun(argv)
-    parsed = parse([a for a in argv if not a.startswith("-")])
-    apply_plugin_overrides(parsed)  # first: a plugin's names are valid options below
-    check_group_overrides(parsed)
-    full = compose(first_job(parsed, multirun))
-    if multirun:
-        check_sweeper(parsed, str(full.hydra.sweeper.get("_target_", "")))
-    cfg = without_hydra(full)
-    _check_launch(cfg, multirun)
-    prepared = prepare(cfg, Path(full.hydra.run.dir))
-    if multirun and str(full.hydra.sweeper.get("_target_", "")) in (SWEEPER, FORMER_SWEEPER):
-        launcher = str(full.hydra.launcher.get("_target_", "")).rsplit(".", 1)[-1]
-        check_search(full.hydra.sweeper, launcher, len(prepared.objectives))
-        check_space(full.hydra.sweeper, [o.input_line for o in parsed if o.is_sweep_override()])
-    from nnkit.training.trainer import check_trainer
-
-    check_trainer(cfg.trainer, Path(full.hydra.run.dir))
-    folder = Path(full.hydra.sweep.dir if multirun else full.hydra.run.dir)
-    check_writable(
-        folder, checkpoint_bytes(prepared.net), "sweep folder" if multirun else "run folder"
-    )
-    return full, prepared
-
-
-def _check_launch(cfg: DictConfig, multirun: bool) -> None:
-    spawns = str(cfg.trainer.strategy).startswith("ddp") and cfg.trainer.devices not in (1, "1")
-    if multirun and spawns:
-        raise ConfigError(
-            f"multirun (-m) cannot launch trainer.strategy={cfg.trainer.strategy} with "
-            f"trainer.devices={cfg.trainer.devices}: each sweep job would spawn processes "
-            f"from inside Hydra's launcher; run the DDP jobs one at a time, or sweep with "
-            f"trainer.devices=1"
-        )
 
 
 def _sweeper_setup(full: DictConfig) -> list[str]:
@@ -232,7 +167,7 @@ def with_launch_folder(argv: list[str], launch: Launch) -> list[str]:
     explicit ``hydra.run.dir``, it is ``runs/JOB`` (the job every rank shares), not a time
     each rank reads for itself."""
     given = any(a.split("=", 1)[0].lstrip("+") == "hydra.run.dir" for a in argv)
-    if not launch.multi_process or given or _is_multirun(argv):
+    if not launch.multi_process or given or is_multirun(argv):
         return list(argv)
     return [*argv, f"hydra.run.dir=runs/{launch.job}"]
 
@@ -252,9 +187,9 @@ def main() -> None:
         except USER_ERRORS as error:
             fail(str(error), 2)
         argv, sweep_dir = _pin_folders(argv, full)
-        if _is_multirun(argv):
+        if is_multirun(argv):
             argv += _sweeper_setup(full)
-        folder = sweep_dir if _is_multirun(argv) else Path(full.hydra.run.dir)
+        folder = sweep_dir if is_multirun(argv) else Path(full.hydra.run.dir)
         sys.argv[1:] = argv  # hydra.main reads its overrides from sys.argv alone
     task = make_task(prepared)
     with contextlib.ExitStack() as held:
@@ -266,7 +201,7 @@ def main() -> None:
         hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
             task
         )()
-    if sweep_dir is not None and _is_multirun(argv):
+    if sweep_dir is not None and is_multirun(argv):
         from nnkit.runs.sweep import summarize
 
         try:
