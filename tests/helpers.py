@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +14,11 @@ FAST = ["trainer.max_epochs=3", "trainer.progress_bar=none", "trainer.log_every_
 def cli(
     module: str, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 120
 ) -> subprocess.CompletedProcess:
-    """``python -m MODULE ARGS`` in its own process; output captured as text. The process is
-    forked from an interpreter that has imported torch and Lightning (``tests.forkserver``),
-    or is a fresh interpreter where ``env`` needs one."""
-    return forkserver.run([module, *args], cwd, {**os.environ, **(env or {})}, timeout)
+    """``python -m MODULE ARGS`` in its own process, in the worker's starting environment and
+    ``env``; output captured as text. The process is forked from an interpreter that has
+    imported torch and Lightning (``tests.forkserver``), or is a fresh interpreter where
+    ``env`` needs one."""
+    return forkserver.run([module, *args], cwd, forkserver.command_env(env), timeout)
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 90) -> None:

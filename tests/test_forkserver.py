@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ def both(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.
     (tmp_path / "modules").mkdir(exist_ok=True)
     (tmp_path / "modules" / "nnkit_probe.py").write_text(PROBE)
     (tmp_path / "work").mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "modules"), "NNKIT_PROBE": "seen"}
+    env = forkserver.command_env({"PYTHONPATH": str(tmp_path / "modules"), "NNKIT_PROBE": "seen"})
     cwd = tmp_path / "work"
     assert forkserver.warm_safe(env)  # forked indeed, not a fresh interpreter again
     forked = forkserver.run(["nnkit_probe", *args], cwd, env, 60)
@@ -54,7 +53,7 @@ def test_an_uncaught_error_prints_its_traceback_and_exits_1(tmp_path):
 def test_a_command_past_its_timeout_is_killed(tmp_path):
     (tmp_path / "nnkit_sleeper.py").write_text("import time\nprint('started', flush=True)\n"
                                                "time.sleep(60)\n")  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = forkserver.command_env({"PYTHONPATH": str(tmp_path)})
     assert forkserver.warm_safe(env)
     started = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired) as expired:
@@ -75,7 +74,7 @@ def test_the_exit_waits_for_running_threads_as_the_interpreter_does(tmp_path):
         "threading.Thread(target=lambda: (time.sleep(0.5), print('joined'))).start()\n"
         "print('main done', flush=True)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = forkserver.command_env({"PYTHONPATH": str(tmp_path)})
     assert forkserver.warm_safe(env)
     forked = forkserver.run(["nnkit_threaded"], tmp_path, env, 60)
     assert forked.returncode == 0 and forked.stdout == "main done\njoined\n"
