@@ -13,6 +13,7 @@ nnkit.registry.UnknownNameError: unknown activation 'rleu' — did you mean 'rel
 from nnkit.activations import ACTIVATIONS, build_activation
 from nnkit.catalog import REGISTRIES
 from nnkit.data import DATASETS, TensorData
+from nnkit.initializers import INITIALIZERS
 from nnkit.losses import LOSSES, build_loss
 from nnkit.maths.contract import Contract
 from nnkit.models import MODELS, build_model
@@ -34,10 +35,12 @@ register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_model = MODELS.register
 register_optimizer = OPTIMIZERS.register
+register_initializer = INITIALIZERS.register
 
 __all__ = [
     "ACTIVATIONS",
     "DATASETS",
+    "INITIALIZERS",
     "LOSSES",
     "MODELS",
     "OPTIMIZERS",
@@ -54,6 +57,7 @@ __all__ = [
     "load_model",
     "register_activation",
     "register_dataset",
+    "register_initializer",
     "register_loss",
     "register_model",
     "register_optimizer",

@@ -5,7 +5,7 @@ registry is one line in ``REGISTRIES`` (and one in ``nnkit.config.groups.CONFIG_
 config group names its entries).
 
 >>> [registry.kind for registry in REGISTRIES]
-['activation', 'loss', 'dataset', 'model', 'optimizer']
+['activation', 'loss', 'dataset', 'model', 'optimizer', 'initializer']
 >>> registry_of("dataset") is DATASETS
 True
 """
@@ -16,12 +16,15 @@ from typing import Any
 
 from nnkit.activations import ACTIVATIONS
 from nnkit.data.dataset import DATASETS
+from nnkit.initializers import INITIALIZERS
 from nnkit.losses import LOSSES
 from nnkit.models import MODELS
 from nnkit.optimizers import OPTIMIZERS
 from nnkit.registry import Registry
 
-REGISTRIES: tuple[Registry[Any], ...] = (ACTIVATIONS, LOSSES, DATASETS, MODELS, OPTIMIZERS)
+REGISTRIES: tuple[Registry[Any], ...] = (
+    ACTIVATIONS, LOSSES, DATASETS, MODELS, OPTIMIZERS, INITIALIZERS,
+)  # fmt: skip
 
 
 def registry_of(kind: str) -> Registry[Any]:

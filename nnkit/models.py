@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 import nnkit.maths.functions as F
 from nnkit.activations import build_activation
+from nnkit.initializers import check_init, initialize
 from nnkit.maths.backend import check_backend
 from nnkit.maths.features import Features, check_features
 from nnkit.maths.linear import LinearFunction
@@ -76,6 +77,7 @@ class MLP(nn.Module):
     width), an activation after each hidden layer (one name for all, or one per layer), and a
     linear output layer. ``features`` (for two inputs: x1, x2, x1_sq, x2_sq, x1x2, sin_x1,
     sin_x2) expands the inputs first, as the TensorFlow Playground's input features do.
+    ``init`` (with its ``init_args``) is how the weights start (``nnkit.initializers``).
 
     ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
     bring their hand-derived pair, the whole network is one Function (``nnkit.maths.network``);
@@ -91,8 +93,11 @@ class MLP(nn.Module):
         activation_args: dict[str, Any] | None = None,
         backend: str = "nnkit",
         features: Sequence[str] | None = None,
+        init: str = "default",
+        init_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        check_init(init, init_args)
         self.features = Features(check_features(features, in_features)) if features else None
         in_features = len(features) if features else in_features
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
@@ -117,6 +122,7 @@ class MLP(nn.Module):
         layers.append(linears[-1])
         self.layers = nn.Sequential(*layers)
         self._linears = linears  # a plain list: the same modules, not registered twice
+        initialize(linears, init, init_args)
         self.pairs, self.backprop = self._choose_backprop(backend)
 
     def _choose_backprop(self, backend: str) -> tuple[tuple[F.Pair, ...] | None, str]:
@@ -154,10 +160,13 @@ def linear(
     out_features: int,
     backend: str = "nnkit",
     features: Sequence[str] | None = None,
+    init: str = "default",
+    init_args: dict[str, Any] | None = None,
 ) -> MLP:
     """No hidden layer: the linear model that the article contrasts with networks (on
-    ``features`` such as x1_sq and x2_sq, it draws a circle)."""
-    return MLP(in_features, out_features, hidden=(), backend=backend, features=features)
+    ``features`` such as x1_sq and x2_sq, it draws a circle); ``init`` as ``MLP``'s."""
+    return MLP(in_features, out_features, hidden=(), backend=backend, features=features,
+               init=init, init_args=init_args)  # fmt: skip
 
 
 def build_model(name_or_obj: Any, in_features: int, out_features: int, **params: Any) -> nn.Module:

@@ -24,6 +24,7 @@ FLOORS = (  # from the ground up: a module imports only from its own floor and t
         "nnkit.losses",
         "nnkit.models",
         "nnkit.optimizers",
+        "nnkit.initializers",
         "nnkit.replicas",
     ),
     ("nnkit.data", "nnkit.catalog"),

@@ -232,6 +232,9 @@ def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
     page.wait_for_function("location.hash.includes('model.hidden=%5B5%2C2%2C2%5D')")
     page.select_option("#activation", "step")
     page.wait_for_function("location.hash.includes('step')")
+    page.select_option("#init", "small_random")
+    page.wait_for_function("location.hash.includes('model.init=%22small_random%22')")
+    assert page.input_value("#init") == "small_random"
     _play(page, 20, pause=False)
     before = _epoch(page)
     page.select_option("#lr", "0.1")  # while playing: no reset

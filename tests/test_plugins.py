@@ -80,6 +80,9 @@ def site(tmp_path_factory) -> Path:
 
         def optimizer(params, lr: float = 0.1):
             return torch.optim.SGD(params, lr=lr)
+
+        def initializer(weight, bias, value: float = 0.5):
+            torch.nn.init.constant_(weight, value)
         """,
         "".join(
             f'[project.entry-points."nnkit.{group}"]\ngroup_{group} = "every_group:{obj}"\n'
@@ -97,6 +100,7 @@ ENTRY_POINT_GROUPS = {  # the group, and what the test distribution registers th
     "datasets": "data",
     "models": "model",
     "optimizers": "optimizer",
+    "initializers": "initializer",
 }
 
 

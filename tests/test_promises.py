@@ -1,11 +1,12 @@
 """Every built-in dataset keeps the figure the README promises for its default run
 (``python -m nnkit.train data=NAME``, nothing else changed), and the article's contrasts hold:
-a linear model cannot fit the circle, the network fits the curve far better than a line, and no
-plane fits the bump."""
+a linear model cannot fit the circle, the network fits the curve far better than a line, no
+plane fits the bump, and units that start equal stay equal."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from nnkit.train import run
 
@@ -50,3 +51,18 @@ def test_the_network_fits_the_curve_far_better_than_a_line(tmp_path):
 def test_no_plane_fits_the_bump(tmp_path):
     line = run(["data=bump", "model=linear", *QUIET, f"hydra.run.dir={tmp_path}"])
     assert line["val/r2"] < 0.1
+
+
+@pytest.mark.parametrize(
+    ("init", "symmetric"), [("zeros", True), ("ones", True), ("small_random", False)]
+)
+def test_a_constant_start_keeps_every_hidden_unit_of_a_layer_the_same(tmp_path, init, symmetric):
+    network = ["model.hidden=[4,3]", "model.activation=tanh", f"model.init={init}"]
+    run(["data=circular", "data.n=200", *network, "trainer.max_epochs=30", *QUIET,
+         f"hydra.run.dir={tmp_path}"])  # fmt: skip
+    trained = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    for layer in ("net.layers.0", "net.layers.2"):  # each unit: its row of weights, its bias
+        units = torch.cat([trained[f"{layer}.weight"], trained[f"{layer}.bias"][:, None]], dim=1)
+        assert (len(set(map(tuple, units.tolist()))) == 1) == symmetric, (init, layer, units)
+    outgoing = trained["net.layers.4.weight"]  # what the output takes from each last unit
+    assert (len(set(outgoing.flatten().tolist())) == 1) == symmetric

@@ -23,6 +23,7 @@ def test_the_package_face_registers_into_the_registries():
         "register_dataset": nnkit.DATASETS,
         "register_model": nnkit.MODELS,
         "register_optimizer": nnkit.OPTIMIZERS,
+        "register_initializer": nnkit.INITIALIZERS,
     }
     for name, registry in registries.items():
         decorator = getattr(nnkit, name)(f"public_{registry.kind}")
@@ -34,6 +35,7 @@ def test_the_package_face_registers_into_the_registries():
         nnkit.DATASETS,
         nnkit.MODELS,
         nnkit.OPTIMIZERS,
+        nnkit.INITIALIZERS,
     )
 
 

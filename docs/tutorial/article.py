@@ -268,3 +268,26 @@ print(
 # %% [markdown]
 # **Try this:** the same network with `model.activation=relu`, whose derivative is 1 wherever
 # a unit is on — the bars level out.
+
+# %% [markdown]
+# ## 10. How the weights start
+#
+# The article starts its weights at random, and the reason is symmetry: units of one layer
+# that start equal compute the same sum, receive the same correction, and so stay equal —
+# a layer of four units behaves as one. `model.init` chooses the start (`nnkit.initializers`:
+# torch's default, Xavier/Glorot and Kaiming/He, normal, the Playground's small random
+# numbers, zeros and ones), drawn from the run's seeded generator:
+
+# %%
+for init in ("ones", "small_random"):
+    metrics, folder = train(
+        f"init-{init}", "data=circular", "model.hidden=[4]", "model.activation=tanh",
+        f"model.init={init}", "trainer.max_epochs=150",
+    )  # fmt: skip
+    trained = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    units = len({tuple(row.tolist()) for row in trained["net.layers.0.weight"]})
+    print(f"model.init={init}: {units} distinct hidden unit(s) of 4")
+
+# %% [markdown]
+# **Try this:** `model.init=zeros` — every hidden weight stays 0 (no error reaches them), and
+# only the output's bias learns.

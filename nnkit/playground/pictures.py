@@ -37,8 +37,10 @@ THUMBNAILS = 16  # a layer of more units is drawn without each unit's picture
 
 
 def choices() -> dict[str, list[str]]:
-    """The names a page offers: every registered activation (plugins too), loss, optimizer."""
+    """The names a page offers: every registered activation (plugins too), loss, optimizer,
+    initializer."""
     from nnkit.activations import ACTIVATIONS
+    from nnkit.initializers import INITIALIZERS
     from nnkit.losses import LOSSES
     from nnkit.optimizers import OPTIMIZERS
 
@@ -46,6 +48,7 @@ def choices() -> dict[str, list[str]]:
         "activations": ACTIVATIONS.names(),
         "losses": ["auto", *LOSSES.names()],
         "optimizers": OPTIMIZERS.names(),
+        "inits": INITIALIZERS.names(),
         "features": list(FEATURES),
         "regularizations": list(KINDS),
     }

@@ -124,6 +124,7 @@ function showControls(built) {
   fillSelect($("activation"), c.activations, Array.isArray(s["model.activation"]) ? s["model.activation"][0] : s["model.activation"]);
   fillSelect($("regularization"), c.regularizations, s["regularization.kind"]);
   fillSelect($("optimizer"), c.optimizers, s.optimizer);
+  fillSelect($("init"), c.inits, s["model.init"]);
   fillSelect($("loss"), c.losses, s.loss);
   $("lr").value = String(s["optimizer.lr"]);
   if ($("lr").value !== String(s["optimizer.lr"])) {
@@ -191,6 +192,7 @@ function bindControls() {
   $("regularization").onchange = () => configure({ "regularization.kind": $("regularization").value });
   $("rate").onchange = () => configure({ "regularization.rate": Number($("rate").value) });
   $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
+  $("init").onchange = () => configure({ "model.init": $("init").value });
   $("loss").onchange = () => configure({ loss: $("loss").value });
   $("replicas").onchange = () => configure({ "trainer.replicas": Number($("replicas").value) });
   $("data").onchange = () => {  // another dataset: none of the last one's options
