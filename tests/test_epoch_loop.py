@@ -4,6 +4,8 @@ by max_epochs, early stopping and checkpoints."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,26 @@ def test_the_programs_several_epochs_are_the_epochs_one_by_one_bit_for_bit(optim
     for key, value in states[0].items():
         for name, tensor in value.items():
             assert torch.equal(torch.as_tensor(tensor), torch.as_tensor(states[1][key][name]))
+
+
+@native
+def test_a_signals_byte_ends_the_programs_call_after_the_epoch_under_way():
+    stopped, whole = _loop({"name": "adam", "lr": 0.01}), _loop({"name": "adam", "lr": 0.01})
+    for loop in (stopped, whole):
+        loop.epoch(0)
+    read, write = os.pipe()
+    try:
+        os.write(write, bytes([signal.SIGTERM]))  # what Python's handler writes as it arrives
+        ran = stopped.epochs(1, 50, stop_fd=read)
+    finally:
+        os.close(read), os.close(write)
+    assert ran is not None and len(ran) == 1
+    (alone,) = whole.epochs(1, 1) or []
+    assert torch.equal(ran[0].losses, alone.losses)
+    for a, b in zip(stopped.engine.net.parameters(), whole.engine.net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    states = (loop.engine.optimizer.state_dict()["state"] for loop in (stopped, whole))
+    assert all(torch.equal(a["step"], b["step"]) for a, b in zip(*(s.values() for s in states)))
 
 
 def test_watch_keeps_the_first_best_and_stops_at_patience_or_a_non_finite_value():

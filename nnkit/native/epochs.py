@@ -25,13 +25,15 @@ POINTERS = (
 
 
 class EpochsArgs(ctypes.Structure):
-    """``program.cpp``'s ``Epochs``: the splits, the orders and where the results go."""
+    """``program.cpp``'s ``Epochs``: the splits, the orders, where the results go and the file
+    descriptor that stops the call."""
 
     _fields_ = [
         ("count", ctypes.c_int64),
         ("rows", ctypes.c_int64),
         ("val_rows", ctypes.c_int64),
         *[(name, ctypes.c_void_p) for name in POINTERS],
+        ("stop_fd", ctypes.c_int64),
     ]
 
 
@@ -66,47 +68,54 @@ def run_epochs(
     train: tuple[Tensor, Tensor],
     val: tuple[Tensor, Tensor],
     offsets: Tensor,
+    stop_fd: int = -1,
 ) -> EpochsResult:
     """The data epochs whose row orders are ``order`` (K, rows), on ``train`` (inputs as the
     first layer takes them, the loss's targets) and validated on ``val``; ``offsets`` where
-    each minibatch of an epoch starts, and the end."""
+    each minibatch of an epoch starts, and the end. A byte readable on ``stop_fd`` ends the
+    call after the epoch under way: the result then holds the epochs that ran."""
     program, spec = steps.program, steps.spec
-    dtype, out = program.dtype, program.widths[-1]
-    count, rows = order.shape
+    dtype = program.dtype
     x, val_x = train[0].to(dtype).contiguous(), val[0].to(dtype).contiguous()
-    dense, labels = _split(train[1], dtype)
-    val_dense, val_labels = _split(val[1], dtype)
     step_count = offsets.numel() - 1
-    spec.steps, spec.rows = step_count, rows
+    spec.steps, spec.rows = step_count, order.shape[1]
     spec.lr = float(steps.optimizer.param_groups[0]["lr"])
     spec.adam_step = float(steps.steps[0]) if steps.steps else 0.0
-    state = sum(t.numel() for t in (*state_tensors(steps), *steps.params))
-    result = EpochsResult(
-        torch.empty(count, step_count, dtype=dtype),
-        torch.empty(count, rows, out, dtype=dtype),
-        torch.empty(count, dtype=dtype),
-        torch.empty(count, len(val_x), out, dtype=dtype),
-        torch.empty(count, state, dtype=dtype),
-    )
+    result = _allocate(steps, order.shape, step_count, len(val_x))
     order = order.to(torch.int64).contiguous()
-    args = EpochsArgs(count, rows, len(val_x))
-    for name, tensor in {
-        "order": order, "x": x, "dense": dense, "labels": labels, "val_x": val_x,
-        "val_dense": val_dense, "val_labels": val_labels, "losses": result.losses,
-        "outputs": result.outputs, "val_costs": result.val_costs,
-        "val_outputs": result.val_outputs, "kept": result.kept,
-    }.items():  # fmt: skip
+    splits: dict[str, Tensor | None] = {"x": x, "val_x": val_x}
+    splits.update(zip(("dense", "labels"), _split(train[1], dtype), strict=True))
+    splits.update(zip(("val_dense", "val_labels"), _split(val[1], dtype), strict=True))
+    args = EpochsArgs(len(order), order.shape[1], len(val_x))
+    for name, tensor in {"order": order, **splits, **vars(result)}.items():
         setattr(args, name, _ptr(tensor))
+    args.stop_fd = stop_fd
     offsets = offsets.to(torch.int64).contiguous()
     done = _entry("epochs", dtype)(
         ctypes.byref(spec), ctypes.byref(args), steps._params, steps._grads,
         steps._first, steps._second, offsets.data_ptr(),
     )  # fmt: skip
-    if done != 0:
+    if done < 0:
         raise ValueError("the native program's epochs take one network over its whole split")
     if steps.steps:
-        torch._foreach_add_(steps.steps, float(count * step_count))
-    return result
+        torch._foreach_add_(steps.steps, float(done * step_count))
+    return EpochsResult(*(tensor[:done] for tensor in vars(result).values()))
+
+
+def _allocate(
+    steps: NativeSteps, shape: torch.Size, step_count: int, val_rows: int
+) -> EpochsResult:
+    """Room for K epochs' results."""
+    (count, rows), dtype = shape, steps.program.dtype
+    out = steps.program.widths[-1]
+    state = sum(t.numel() for t in (*state_tensors(steps), *steps.params))
+    return EpochsResult(
+        torch.empty(count, step_count, dtype=dtype),
+        torch.empty(count, rows, out, dtype=dtype),
+        torch.empty(count, dtype=dtype),
+        torch.empty(count, val_rows, out, dtype=dtype),
+        torch.empty(count, state, dtype=dtype),
+    )
 
 
 def state_tensors(steps: NativeSteps) -> list[Tensor]:

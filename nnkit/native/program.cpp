@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <poll.h>
 #include <vector>
 
 namespace {
@@ -397,16 +398,26 @@ struct Epochs {
   void* val_outputs;        // count x val_rows x out
   void* kept;               // count x state: after each, the weights, the optimizer's
                             // moments and the last step's gradients
+  int64_t stop_fd;          // a byte readable here ends the call after the epoch under way
+                            // (Python's signal wakeup fd: a signal writes one); -1: none
 };
 
 }  // extern "C"
 
 namespace {
 
+// Whether a byte waits on fd, without waiting for one.
+bool readable(int fd) {
+  pollfd wanted{fd, POLLIN, 0};
+  return poll(&wanted, 1, 0) > 0;
+}
+
+// The epochs run, in order (each one's results and state after it kept); the number run: all
+// of them, or fewer where stop_fd became readable; -1 where the program does not run them.
 template <typename T>
 int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, T** second,
            const int64_t* offsets) {
-  if (spec.replicas != 1 || spec.rows != e.rows) return 1;
+  if (spec.replicas != 1 || spec.rows != e.rows) return -1;
   const int in = spec.widths[0], out = spec.widths[spec.layers];
   const int64_t state = copy_state<T>(spec, {params, first, second, grads}, nullptr);
   std::vector<T> x(e.rows * in), dense(e.dense ? e.rows * out : 0);
@@ -430,8 +441,9 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
         spec, params, static_cast<const T*>(e.val_x), static_cast<const T*>(e.val_dense),
         e.val_labels, e.val_rows, static_cast<T*>(e.val_outputs) + k * e.val_rows * out));
     copy_state<T>(spec, {params, first, second, grads}, static_cast<T*>(e.kept) + k * state);
+    if (e.stop_fd >= 0 && readable(int(e.stop_fd))) return int(k + 1);
   }
-  return 0;
+  return int(e.count);
 }
 
 }  // namespace

@@ -8,16 +8,14 @@ still counts data epochs.
 - best.ckpt and early stopping follow the objective per data epoch (``Watch``): the best
   epoch's weights are kept in memory and written by ``BestCheckpoint`` at most every
   ``trainer.checkpoint_interval_s``, at the end and when a run is stopped;
-- SIGTERM and Ctrl-C end the call at the end of the native program's call under way (some ten
-  milliseconds of data epochs), so last.ckpt falls between two data epochs and a resumed run
-  continues bit for bit.
+- SIGTERM, Ctrl-C and SLURM's requeue signal end the call at the end of the data epoch under
+  way, inside the native program's call too (``nnkit.training.signals``), so last.ckpt falls
+  between two data epochs and a resumed run continues bit for bit.
 """
 
 from __future__ import annotations
 
 import itertools
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +29,7 @@ import torch
 from nnkit.training.divergence import check_losses, check_weights
 from nnkit.training.engine import Engine
 from nnkit.training.epoch_loop import Epoch, EpochLoop, Snapshot, Watch
+from nnkit.training.signals import deferred_interrupt
 
 
 class TrainingModule(Protocol):
@@ -61,34 +60,6 @@ class TrainingModule(Protocol):
 CALL_SECONDS = 0.25  # how long one Lightning call trains: its hooks are paid once per call
 CHUNK_SECONDS = 0.01  # how long one call of the native program runs its epochs
 MAX_CHUNK = 512  # the most epochs in one call of the native program
-
-
-@dataclass
-class Interrupt:
-    """Whether Ctrl-C was pressed while a call ran (it takes effect at an epoch's end)."""
-
-    requested: bool = False
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[Interrupt]:
-    """Ctrl-C held back until the block ends, then raised as ``KeyboardInterrupt``: a run is
-    never stopped between an epoch's training and its bookkeeping."""
-    interrupt = Interrupt()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupt
-        return
-
-    def hold(signum: int, frame: Any) -> None:
-        interrupt.requested = True
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield interrupt
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupt.requested:
-        raise KeyboardInterrupt
 
 
 @dataclass
@@ -123,13 +94,14 @@ class EpochCalls:
 
     def run(self) -> None:
         """One Lightning call: data epochs until ``CALL_SECONDS`` have passed, the run is done
-        or a signal asks it to stop (at the end of the program's call under way, ~10 ms)."""
+        or a signal asks it to stop (at the end of the data epoch under way)."""
         trainer = self.module.trainer
         deadline = time.monotonic() + CALL_SECONDS
         with deferred_interrupt() as interrupt:
             while (left := min(self._epochs_left(), self._to_next_tenth())) > 0:
                 began = time.monotonic()
-                done = self._epochs(min(self.chunk, left))
+                done = self._epochs(min(self.chunk, left), interrupt.stop_fd)
+                interrupt.drain()
                 self.chunk = _next_chunk(done, time.monotonic() - began)
                 if interrupt.requested or trainer.received_sigterm:
                     break
@@ -159,12 +131,13 @@ class EpochCalls:
         unbounded = max_epochs is None or max_epochs < 0
         return 2**31 if unbounded else max(0, max_epochs - self.epochs_done)
 
-    def _epochs(self, wanted: int) -> int:
-        """Up to ``wanted`` data epochs, recorded one by one; how many ran (fewer where early
-        stopping ended the run inside the program's call: the state is put back to there)."""
+    def _epochs(self, wanted: int, stop_fd: int = -1) -> int:
+        """Up to ``wanted`` data epochs, recorded one by one; how many ran (fewer where a
+        signal made ``stop_fd`` readable, or where early stopping ended the run inside the
+        program's call: the state is put back to there)."""
         module, start, per = self.module, self.epochs_done, self.loop.steps_per_epoch
         whole = min(wanted, module.steps_left(wanted * per) // per)
-        found = self.loop.epochs(start, whole) if whole else None
+        found = self.loop.epochs(start, whole, stop_fd) if whole else None
         if found is None:
             steps = module.steps_left(per)
             found = [self.loop.epoch(start, steps if steps < per else 0)]

@@ -147,10 +147,11 @@ class EpochLoop:
         metrics = self._metrics("val/", outputs.unsqueeze(0), y.unsqueeze(0))[0]
         return {"val/loss": float(loss), **metrics}
 
-    def epochs(self, start: int, count: int) -> list[Epoch] | None:
+    def epochs(self, start: int, count: int, stop_fd: int = -1) -> list[Epoch] | None:
         """Whole data epochs ``start, ..., start + count - 1`` (fewer where their results would
-        not fit in ``MAX_KEPT`` values) in one call of the native program, each with the state
-        after it; None where the program does not run them (not the native path, the
+        not fit in ``MAX_KEPT`` values, or where a byte became readable on ``stop_fd``: the
+        call ends after the epoch under way) in one call of the native program, each with the
+        state after it; None where the program does not run them (not the native path, the
         optimizer's state not made yet, a validation cost summed over parts)."""
         steps = self.engine.native_steps()
         if steps is None or (self.eval_rows and self.eval_rows < len(self.val[0])):
@@ -162,11 +163,11 @@ class EpochLoop:
         rows, device, shuffle = len(x), x.device, self.shuffle
         orders = torch.stack([shuffle.permutation(rows, device, start + k) for k in range(count)])
         train, val = self._native_splits(steps.program.dtype)
-        found = run_epochs(steps, orders, train, val, self.offsets)
+        found = run_epochs(steps, orders, train, val, self.offsets, stop_fd)
         self.engine.last, self._bound = (steps.params, steps.grads), steps
-        adam = float(steps.steps[0]) if steps.steps else 0.0
-        adam_steps = [adam - (count - k - 1) * self.steps_per_epoch for k in range(count)]
-        return self._results(start, orders, found, adam_steps)
+        done, adam = len(found.losses), float(steps.steps[0]) if steps.steps else 0.0
+        adam_steps = [adam - (done - k - 1) * self.steps_per_epoch for k in range(done)]
+        return self._results(start, orders[:done], found, adam_steps)
 
     def _native_splits(self, dtype: torch.dtype) -> tuple[Split, Split]:
         """The splits as the native program takes them: the first layer's inputs, the loss's
