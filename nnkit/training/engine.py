@@ -5,7 +5,8 @@ through it, so a run and the page's replay of it are the same code.
 The engine builds the optimizer, owns the weight penalty, chooses how the step runs — nnkit's
 native program, the hand-derived whole-network step compiled by torch.compile or run directly,
 or torch's autograd — and says why (``path``, ``reason``); ``train`` takes a training call of
-many minibatches, ``evaluate`` the loss of a split.
+many minibatches (``train_rows``: a data epoch's rows as they lie), ``evaluate`` the loss of a
+split.
 
 >>> from nnkit.losses import build_loss
 >>> from nnkit.models import MLP
@@ -18,6 +19,8 @@ many minibatches, ``evaluate`` the loss of a split.
 >>> call = engine.train([(x[:4], y[:4]), (x[4:], y[4:])])
 >>> call.losses.shape, call.steps
 (torch.Size([2]), 2)
+>>> engine.train_rows(x, y, torch.tensor([0, 4, 8])).losses.shape  # the same, as rows
+torch.Size([2])
 """
 
 from __future__ import annotations
@@ -33,11 +36,10 @@ from torch import Tensor, nn
 from nnkit.data.task import TASKS, loss_feed, loss_inputs
 from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
 from nnkit.maths.regularization import Regularization
-from nnkit.native.program import NativeSteps
 from nnkit.optimizers import build_optimizer
 from nnkit.training.compiled import CompiledStep, compile_mode
 from nnkit.training.direct_update import WeightUpdates
-from nnkit.training.native_steps import NativeCalls, bind, plan_native, widths_of
+from nnkit.training.native_steps import NativeCalls, plan_native, widths_of
 from nnkit.training.task_metrics import replica_columns
 
 Batches = list[tuple[Tensor, Tensor]]
@@ -141,13 +143,12 @@ class Engine:
         """How the step computes its gradients, in words (the run's summary line says it)."""
         if self.path in ("autograd", "lightning"):
             return getattr(self.net, "backprop", "torch autograd")
-        how = {
-            "native": "run by nnkit's native program (nnkit.native)",
-            "inductor": "compiled by torch.compile"
-            if getattr(self._grads, "compiled", 0)
-            else "run directly",
-            "direct": "run directly",
-        }[self.path]
+        compiled = getattr(self._grads, "compiled", 0)
+        how = (
+            "run by nnkit's native program (nnkit.native)"
+            if self.path == "native"
+            else ("compiled by torch.compile" if compiled else "run directly")
+        )
         together = f"; {self.replicas} replicas as one program" if self.replicas > 1 else ""
         return f"whole network, hand-derived (nnkit.maths.network), {how} in each step{together}"
 
@@ -176,18 +177,7 @@ class Engine:
     def train_rows(self, x: Tensor, y: Tensor, offsets: Tensor) -> Call:
         """One training call over the minibatches ``x[offsets[i]:offsets[i+1]]`` (a data
         epoch's rows, already in their order): the native program takes them as they lie;
-        every other path as ``train`` takes them cut apart.
-
-        >>> from nnkit.losses import build_loss
-        >>> from nnkit.models import MLP
-        >>> engine = Engine(MLP(2, 1, hidden=[3]), build_loss("mse"), "binary", 1,
-        ...                 {"name": "sgd", "lr": 0.1})
-        >>> engine.start(setting="false")
-        >>> offsets = torch.tensor([0, 4, 10])
-        >>> call = engine.train_rows(torch.randn(10, 2), torch.ones(10, 1), offsets)
-        >>> call.losses.shape, call.outputs.shape
-        (torch.Size([2]), torch.Size([10, 1]))
-        """
+        every other path as ``train`` takes them cut apart."""
         if self.native is None:
             bounds = offsets.tolist()
             return self.train([(x[a:b], y[a:b]) for a, b in itertools.pairwise(bounds)])
@@ -197,13 +187,6 @@ class Engine:
         if call.native_steps:
             self.last = call.last
         return Call(call.losses / self.replicas, call.outputs, offsets.numel() - 1)
-
-    def native_steps(self) -> NativeSteps | None:
-        """The native program bound to the weights and the optimizer's state now, or None (not
-        the native path, or the optimizer's state not made yet: its first step is torch's)."""
-        if self.native is None:
-            return None
-        return bind(self.native.program, self.net.network_params(), self.optimizer)
 
     def _direct(self, updates: WeightUpdates, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """One minibatch by the article's backpropagation itself: forward keeping every
@@ -299,26 +282,6 @@ class Engine:
         """A split's (or a batch's) outputs and its cost: the mean over replicas."""
         outputs = self.net(x)
         return outputs, self.objective(outputs, y) / self.replicas
-
-    @torch.no_grad()
-    def evaluate_rows(self, x: Tensor, y: Tensor, rows: int = 0) -> tuple[Tensor, Tensor]:
-        """A whole split's outputs and its cost (one network), ``rows`` at a time (0: all at
-        once) and each part's cost weighted by its rows, as the validation loop averages its
-        batches: by the native program where it trains, else by the network."""
-        rows = rows or len(x)
-        parts = [self._outputs(x[i : i + rows]) for i in range(0, len(x), rows)]
-        if len(parts) == 1:
-            return parts[0], self.objective(parts[0], y)
-        costs = [
-            self.objective(p, y[i * rows : i * rows + len(p)]) * len(p) for i, p in enumerate(parts)
-        ]
-        return torch.cat(parts), torch.stack(costs).sum() / len(x)
-
-    def _outputs(self, x: Tensor) -> Tensor:
-        if self.native is None:
-            return self.net(x)
-        params = self.net.network_params()
-        return self.native.program.maps(params, self.net.expand(x))[:, -self.outputs :]
 
     def replica_costs(self, outputs: Tensor, y: Tensor) -> list[float]:
         """Each replica's own cost of ``outputs`` (``(R, N, out)``, or one network's)."""

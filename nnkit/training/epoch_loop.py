@@ -36,6 +36,7 @@ from nnkit.native.epochs import EpochsResult, kept_values, run_epochs, state_ten
 from nnkit.native.program import NativeSteps
 from nnkit.training.engine import Engine
 from nnkit.training.epoch_metrics import split_metrics
+from nnkit.training.split_evaluation import evaluate_split, native_bound
 
 Split = tuple[Tensor, Tensor]
 MAX_KEPT = 2**22  # the most values one call of the native program keeps (outputs, states)
@@ -143,7 +144,7 @@ class EpochLoop:
     def validate(self) -> dict[str, float]:
         """The validation split's loss and metrics."""
         x, y = self.val
-        outputs, loss = self.engine.evaluate_rows(x, y, self.eval_rows)
+        outputs, loss = evaluate_split(self.engine, x, y, self.eval_rows)
         metrics = self._metrics("val/", outputs.unsqueeze(0), y.unsqueeze(0))[0]
         return {"val/loss": float(loss), **metrics}
 
@@ -153,7 +154,7 @@ class EpochLoop:
         call ends after the epoch under way) in one call of the native program, each with the
         state after it; None where the program does not run them (not the native path, the
         optimizer's state not made yet, a validation cost summed over parts)."""
-        steps = self.engine.native_steps()
+        steps = native_bound(self.engine)
         if steps is None or (self.eval_rows and self.eval_rows < len(self.val[0])):
             return None
         x, val_x = self.train[0], self.val[0]
