@@ -13,6 +13,10 @@ nnkit.errors.ConfigError: optimizer.lr=0 is out of range (valid: optimizer.lr > 
 
 from __future__ import annotations
 
+import sys
+import warnings
+from typing import Any, TextIO
+
 from nnkit.registry import RegistryError
 
 
@@ -54,3 +58,29 @@ def one_line(message: str) -> str:
     noise = ("full_key:", "object_type", "reference_type", "Set the environment variable")
     lines = [line.strip() for line in message.splitlines()]
     return " ".join(line for line in lines if line and not line.startswith(noise))
+
+
+class Notice(UserWarning):
+    """Something a user should know that does not stop the run (a step that runs eagerly, a
+    plugin package that did not load): one line, which the commands print as
+    ``nnkit.train: warning: ...`` (``say_notices``), not in Python's warning format."""
+
+
+def say_notices(program: str) -> None:
+    """From now on, nnkit's ``Notice`` warnings print as one line of ``program``'s on stderr;
+    every other warning as before.
+
+    >>> say_notices("nnkit.train")
+    >>> warnings.warn("the step runs eagerly (no compiler)", Notice)  # doctest: +SKIP
+    nnkit.train: warning: the step runs eagerly (no compiler)
+    """
+    previous = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:  # fmt: skip
+        if issubclass(category, Notice):
+            print(f"{program}: warning: {message}", file=file or sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show

@@ -38,13 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nnkit.errors import PluginError
+from nnkit.errors import Notice, PluginError
 
 if TYPE_CHECKING:
     from nnkit.registry import Registry
 
 
-class PluginWarning(UserWarning):
+class PluginWarning(Notice):
     """A plugin package failed to load; nnkit goes on without it."""
 
 

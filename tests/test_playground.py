@@ -144,6 +144,8 @@ def test_the_learning_rate_changes_without_a_reset(server):
         ({"type": "configure", "settings": {"model.activation": "rleu"}}, "did you mean 'relu'"),
         ({"type": "configure", "settings": {"optimiser.lr": 1}}, "unknown setting 'optimiser.lr'"),
         ("{not json", "Expecting property name"),
+        ('{"type": "weight", "layer": 0, "row": 0, "column": 0, "value": NaN}', "finite, not NaN"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ({"type": "fly"}, "before 'configure'"),
     ],
 )
@@ -255,6 +257,9 @@ def test_a_link_reproduces_the_page_and_a_bad_value_is_refused_in_it(server, pag
     page.goto(server + "/#optimizer.lr=-1")
     page.reload()
     page.wait_for_selector("#error:not([hidden])")
+    assert "optimizer.lr=-1" in page.inner_text("#error")
+    page.wait_for_selector("#network canvas.unit")  # the defaults, under the line
+    assert page.input_value("#lr") != "-1" and page.locator("#activation option").count() > 3
     assert "optimizer.lr=-1" in page.inner_text("#error")
 
 

@@ -34,6 +34,7 @@ from nnkit.errors import (
     ObjectiveError,
     RunInterrupted,
     StorageError,
+    say_notices,
 )
 from nnkit.runs.launch import Launch, complete_slurm_env, current
 from nnkit.runs.lock import run_lock
@@ -177,6 +178,7 @@ def main() -> None:
     import hydra
 
     complete_slurm_env()
+    say_notices("nnkit.train")
     argv = with_launch_folder(sys.argv[1:], current())
     prepared, sweep_dir, folder = None, None, None
     if _asks_for_help(argv):

@@ -118,10 +118,29 @@ async def _socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def _not_finite(constant: str) -> float:
+    raise ValueError(f"a number from the page must be finite, not {constant}")
+
+
+def parse_message(text: str) -> Any:
+    """A message's JSON, refusing in one line what Python's reader would take silently
+    (``NaN``, ``Infinity``) or could not take at all (nesting past the interpreter's depth).
+
+    >>> parse_message('{"type": "weight", "value": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: a number from the page must be finite, not NaN
+    """
+    try:
+        return json.loads(text, parse_constant=_not_finite)
+    except RecursionError:
+        raise ValueError("a message is nested too deeply to read") from None
+
+
 async def _handle(live: Live, text: str, folder: Path) -> dict[str, Any] | None:
     """The answer to one message (None: the frames will show it)."""
     try:
-        message = json.loads(text)
+        message = parse_message(text)
         if not isinstance(message, dict):
             raise ValueError("a message is a JSON object with a 'type'")
         kind = message.get("type")

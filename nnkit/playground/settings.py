@@ -11,6 +11,10 @@ The playground's own limits keep a page responsive (a few hundred units, not 10â
 Traceback (most recent call last):
 ...
 nnkit.errors.ConfigError: model.hidden=[1000000000]: the playground draws at most 8 layers of ...
+>>> to_overrides({"model.hidden": [[[]]]})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+nnkit.errors.ConfigError: model.hidden=[[[]]]: the hidden layers' widths are positive whole ...
 """
 
 from __future__ import annotations
@@ -51,9 +55,12 @@ def to_overrides(settings: Mapping[str, Any]) -> list[str]:
 def _check_limits(key: str, value: Any) -> None:
     if key == "model.hidden":
         widths = value if isinstance(value, list) else [value]
-        if len(widths) > MAX_LAYERS or any(
-            not isinstance(w, int) or isinstance(w, bool) or w > MAX_UNITS for w in widths
-        ):
+        if any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
+            raise ConfigError(
+                f"model.hidden={value}: the hidden layers' widths are positive whole numbers, "
+                f"e.g. [4, 2]"
+            )
+        if len(widths) > MAX_LAYERS or max(widths, default=0) > MAX_UNITS:
             raise ConfigError(
                 f"model.hidden={value}: the playground draws at most {MAX_LAYERS} layers of "
                 f"at most {MAX_UNITS} units"

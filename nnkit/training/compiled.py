@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from nnkit.errors import Notice
 from nnkit.training.native_steps import pays
 
 AUTO_MIN_STEPS = {"cpu": 400_000, "cuda": 20_000}  # planned optimizer steps for ``auto``
@@ -94,6 +95,6 @@ class CompiledStep:
             return self._call(*args)
         except Exception as error:  # any compiler failure: the eager step is exact
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            warnings.warn(f"trainer.compile: the step runs eagerly ({reason})", stacklevel=2)
+            warnings.warn(f"trainer.compile: the step runs eagerly ({reason})", Notice, 2)
             self.compiled = False
             return self.fn(*args)

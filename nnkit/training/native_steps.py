@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from nnkit.errors import Notice
 from nnkit.maths.network import DirectBackprop
 from nnkit.native.build import unavailable_reason
 from nnkit.native.program import (
@@ -76,7 +77,7 @@ def plan_native(
     if isinstance(plan, NativeProgram):
         return plan
     if setting == "native" or toolchain is not None:
-        warnings.warn(f"trainer.compile={setting}: the step runs eagerly ({plan})", stacklevel=2)
+        warnings.warn(f"trainer.compile={setting}: the step runs eagerly ({plan})", Notice, 2)
     return plan
 
 

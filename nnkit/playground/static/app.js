@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { settings: {}, built: null, frame: null, playing: false, hover: null };
+const state = { settings: {}, built: null, frame: null, playing: false, hover: null, startedOver: false };
 const FEATURE_FUNCTIONS = {
   x1: (a, b) => a, x2: (a, b) => b, x1_sq: (a, b) => a * a, x2_sq: (a, b) => b * b,
   x1x2: (a, b) => a * b, sin_x1: (a, b) => Math.sin(a), sin_x2: (a, b) => Math.sin(b),
@@ -53,11 +53,15 @@ function receive(message) {
   if (message.type === "error") {
     showError(message.message);
     if (message.stopped) setPlaying(false);
-    if (!state.built) { state.settings = {}; }
+    if (!state.built && !state.startedOver) {  // a bad address: the defaults, under the line
+      state.settings = {};
+      state.startedOver = true;
+      send({ type: "configure", settings: {} });
+    }
     return;
   }
   if (message.type === "built") {
-    showError(null);
+    if (!state.startedOver || state.built) showError(null);
     state.built = message;
     state.curve = [];
     state.settings = pick(message.settings, Object.keys(state.settings));
