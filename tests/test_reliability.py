@@ -296,6 +296,9 @@ BAD_INPUTS = [
         "(activation wrong_square: relative error 5.0e-01 > 1e-12",
     ),
     (["plugin_loading.prove=maybe"], "Value 'maybe' is not a valid bool"),
+    (["optimized_metric=val/acc"], "optimized_metric is nnkit's objective (e.g. objective="),
+    (["+optimized_metric=val/acc"], "optimized_metric is nnkit's objective (e.g. objective="),
+    (["+sede=1"], "unknown setting 'sede' — did you mean 'seed'?"),
 ]
 
 

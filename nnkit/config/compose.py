@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from nnkit.config.groups import CONFIG_GROUPS
-from nnkit.config.schema import store_registry_options, store_schemas
+from nnkit.config.schema import renamed_hint, store_registry_options, store_schemas
 from nnkit.errors import ConfigError, one_line
 from nnkit.plugins import POLICY, load_modules, set_policy
 from nnkit.registry import unknown_name_message
@@ -86,7 +86,8 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     except (HydraException, OmegaConfBaseException, ValueError, TypeError) as error:
         cause = error.__cause__
         detail = f" {one_line(str(cause))}" if cause and str(cause) not in str(error) else ""
-        raise ConfigError(one_line(str(error)) + detail) from error
+        message = one_line(str(error)) + detail
+        raise ConfigError(message + renamed_hint(message)) from error
 
 
 def group_options(group: str, search_path: Sequence[Path] = ()) -> list[str]:

@@ -32,7 +32,7 @@ from nnkit.maths.regularization import KINDS as REGULARIZATIONS
 from nnkit.plugins import LoadingPolicy
 from nnkit.registry import did_you_mean
 
-__all__ = ["ConfigError", "check_settings", "store_schemas"]
+__all__ = ["ConfigError", "check_settings", "renamed_hint", "store_schemas"]
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 
@@ -201,8 +201,31 @@ def at_most(key: str, value: float, high: float) -> None:
         raise ConfigError(f"{key}={value} is out of range (valid: {key} <= {high})")
 
 
+RENAMED = {  # a key of lightning-hydra-template's configs: nnkit's name for it
+    "optimized_metric": "objective (e.g. objective=val/acc)",
+}
+
+
+def renamed_hint(message: str) -> str:
+    """Where a refused key is another project's name for one of nnkit's, what nnkit calls it.
+
+    >>> renamed_hint("Could not override 'optimized_metric'.")
+    " — lightning-hydra-template's optimized_metric is nnkit's objective (e.g. objective=val/acc)"
+    """
+    found = [key for key in RENAMED if f"'{key}'" in message]
+    return "".join(
+        f" — lightning-hydra-template's {key} is nnkit's {RENAMED[key]}" for key in found
+    )
+
+
 def check_settings(cfg: Any) -> None:
-    """Ranges and choices of the settings (their types are checked by the schema)."""
+    """Ranges and choices of the settings (their types are checked by the schema), and no
+    top-level key the schema does not have (``+key=...`` would add one)."""
+    known = [name for name in NNKitConfig.__dataclass_fields__]
+    for key in cfg:
+        if key not in known:
+            hint = renamed_hint(f"'{key}'") or did_you_mean(str(key), known)
+            raise ConfigError(f"unknown setting '{key}'{hint} (valid: {', '.join(known)})")
     if cfg.ckpt_path is not None and not (isinstance(cfg.ckpt_path, str) and cfg.ckpt_path):
         raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} should be a checkpoint file or 'last'")
     for key, valid in RANGES.items():
