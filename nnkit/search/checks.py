@@ -40,10 +40,40 @@ def directions(direction: Any) -> list[str]:
     return found
 
 
+OPTUNA_AT_LEAST = 4  # the major version nnkit's sweeper is written for
+
+
+def optuna_problem(version: str) -> str | None:
+    """Why the installed Optuna (``version``) cannot run nnkit's searches, in one line, or None.
+
+    >>> optuna_problem("4.1.0") is None
+    True
+    >>> optuna_problem("2.10.1")  # doctest: +ELLIPSIS
+    "Optuna 2.10.1 is installed, and nnkit's searches need optuna>=4 ... pip install 'optuna>=4'"
+    """
+    major = version.split(".")[0]
+    if major.isdigit() and int(major) >= OPTUNA_AT_LEAST:
+        return None
+    wanted = f"optuna>={OPTUNA_AT_LEAST}"
+    return (
+        f"Optuna {version} is installed, and nnkit's searches need {wanted} "
+        f"(hydra-optuna-sweeper pins optuna<3; nnkit ships its own sweeper, so that package is "
+        f"not needed): pip uninstall hydra-optuna-sweeper && pip install '{wanted}'"
+    )
+
+
 def check_search(sweeper: Mapping[str, Any], launcher: str, objectives: int) -> None:
-    """Refuse settings the search cannot run: its numbers, its directions against the run's
-    ``objectives``, a pruner where Optuna cannot prune or the jobs cannot reach the study
-    (``launcher`` is the class name of Hydra's launcher)."""
+    """Refuse settings the search cannot run: an Optuna it is not written for, its numbers,
+    its directions against the run's ``objectives``, a pruner where Optuna cannot prune or the
+    jobs cannot reach the study (``launcher`` is the class name of Hydra's launcher)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        problem = optuna_problem(version("optuna"))
+    except PackageNotFoundError:
+        problem = "Optuna is not installed: pip install 'nnkit[sweep]'"
+    if problem is not None:
+        raise ConfigError(problem)
     for key, low in (("n_trials", 1), ("n_jobs", 1)):
         value = sweeper.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
