@@ -124,3 +124,30 @@ def test_the_sqlite_study_preset_keeps_the_study_in_a_file(tmp_path, monkeypatch
     assert code == 0, err[-3000:]
     study = optuna.load_study(study_name="kept", storage=f"sqlite:///{tmp_path}/nnkit-studies.db")
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
+
+
+TEMPLATE_PRESET = """# @package _global_
+defaults:
+  - override /hydra/sweeper: optuna
+objective: val/acc
+hydra:
+  mode: MULTIRUN
+  sweeper:
+    _target_: hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper
+    n_trials: 2
+    direction: maximize
+    params:
+      optimizer.lr: interval(0.001, 0.1)
+"""
+
+
+def test_a_search_preset_that_sets_multirun_itself_runs_without_m(tmp_path, monkeypatch, capsys):
+    """lightning-hydra-template's presets say ``hydra.mode: MULTIRUN`` and name
+    hydra-optuna-sweeper's class; they run as the template's README runs them, without -m."""
+    (tmp_path / "conf" / "hparams_search").mkdir(parents=True)
+    (tmp_path / "conf" / "hparams_search" / "template.yaml").write_text(TEMPLATE_PRESET)
+    line = ["hparams_search=template", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", *TINY,
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    code, out, err = main_run(line, monkeypatch, capsys)
+    assert code == 0, err[-3000:]
+    assert len(jobs(tmp_path / "sweep")) == 2 and "| job |" in out

@@ -180,7 +180,7 @@ def main() -> None:
     complete_slurm_env()
     say_notices("nnkit.train")
     argv = with_launch_folder(sys.argv[1:], current())
-    prepared, sweep_dir, folder = None, None, None
+    prepared, sweep_dir, folder, multirun = None, None, None, False
     if _asks_for_help(argv):
         register_options()
     else:
@@ -189,9 +189,10 @@ def main() -> None:
         except USER_ERRORS as error:
             fail(str(error), 2)
         argv, sweep_dir = _pin_folders(argv, full)
-        if is_multirun(argv):
+        multirun = is_multirun(argv, full)
+        if multirun:
             argv += _sweeper_setup(full)
-        folder = sweep_dir if is_multirun(argv) else Path(full.hydra.run.dir)
+        folder = sweep_dir if multirun else Path(full.hydra.run.dir)
         sys.argv[1:] = argv  # hydra.main reads its overrides from sys.argv alone
     task = make_task(prepared)
     with contextlib.ExitStack() as held:
@@ -203,7 +204,7 @@ def main() -> None:
         hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="train", version_base="1.3")(
             task
         )()
-    if sweep_dir is not None and is_multirun(argv):
+    if sweep_dir is not None and multirun:
         from nnkit.runs.sweep import summarize
 
         try:

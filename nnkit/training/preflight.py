@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nnkit.config.compose import (
     apply_plugin_overrides,
@@ -31,9 +31,13 @@ from nnkit.search.checks import check_search, check_space
 from nnkit.search.config import FORMER_SWEEPER, SWEEPER
 
 
-def is_multirun(argv: Sequence[str]) -> bool:
-    """Whether the override line asks for a multirun (``-m``)."""
-    return "-m" in argv or "--multirun" in argv
+def is_multirun(argv: Sequence[str], full: DictConfig | None = None) -> bool:
+    """Whether the override line asks for a multirun (``-m``), or the composed config ``full``
+    does (``hydra.mode: MULTIRUN``, as lightning-hydra-template's search presets set it)."""
+    if "-m" in argv or "--multirun" in argv:
+        return True
+    mode = OmegaConf.select(full, "hydra.mode") if full is not None else None
+    return str(mode).rsplit(".", 1)[-1] == "MULTIRUN"
 
 
 def without_hydra(full: DictConfig) -> DictConfig:
@@ -57,6 +61,7 @@ def preflight(argv: Sequence[str]) -> tuple[DictConfig, Any]:
     apply_plugin_overrides(parsed)  # first: a plugin's names are valid options below
     check_group_overrides(parsed)
     full = compose(first_job(parsed, multirun))
+    multirun = is_multirun(argv, full)
     if multirun:
         check_sweeper(parsed, str(full.hydra.sweeper.get("_target_", "")))
     cfg = without_hydra(full)
