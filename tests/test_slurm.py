@@ -103,9 +103,10 @@ def submit(tmp_path: Path, name: str, *overrides: str) -> str:
 
 
 def test_a_requeued_job_resumes_and_ends_bit_identical(tmp_path):
-    # long enough (several seconds of epochs) that the requeue lands mid-training
-    line = ["data=circular", "data.n=2000", "trainer.max_epochs=300", "trainer.progress_bar=none",
-            "logger=none", "trainer.checkpoint_interval_s=0"]  # fmt: skip
+    # long enough (several seconds of epochs, each some 10 ms of arithmetic, whichever loop
+    # runs them) that the requeue lands mid-training
+    line = ["data=circular", "data.n=20000", "trainer.max_epochs=400", "logger=none",
+            "trainer.progress_bar=none", "trainer.checkpoint_interval_s=0"]  # fmt: skip
     stopped, whole = submit(tmp_path, "stopped", *line), submit(tmp_path, "whole", *line)
     last = tmp_path / "stopped" / f"slurm-{stopped}" / "checkpoints" / "last.ckpt"
     wait_until(last.exists, 180, "the first checkpoint")
