@@ -17,7 +17,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from nnkit.config.groups import CONFIG_GROUPS
-from nnkit.config.schema import renamed_hint, store_registry_options, store_schemas
+from nnkit.config.renamed import renamed_hint
+from nnkit.config.schema import store_registry_options, store_schemas
 from nnkit.errors import ConfigError, one_line
 from nnkit.plugins import POLICY, load_modules, set_policy
 from nnkit.registry import unknown_name_message

@@ -26,13 +26,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import ListConfig
 
 from nnkit.config.groups import CONFIG_GROUPS
+from nnkit.config.renamed import renamed_hint
 from nnkit.config.signature import typed_schema
 from nnkit.errors import ConfigError
 from nnkit.maths.regularization import KINDS as REGULARIZATIONS
 from nnkit.plugins import LoadingPolicy
 from nnkit.registry import did_you_mean
 
-__all__ = ["ConfigError", "check_settings", "renamed_hint", "store_schemas"]
+__all__ = ["ConfigError", "check_settings", "store_schemas"]
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 
@@ -199,23 +200,6 @@ def at_most(key: str, value: float, high: float) -> None:
     """Raise ``ConfigError`` if ``value > high`` (call after ``at_least``)."""
     if value > high:
         raise ConfigError(f"{key}={value} is out of range (valid: {key} <= {high})")
-
-
-RENAMED = {  # a key of lightning-hydra-template's configs: nnkit's name for it
-    "optimized_metric": "objective (e.g. objective=val/acc)",
-}
-
-
-def renamed_hint(message: str) -> str:
-    """Where a refused key is another project's name for one of nnkit's, what nnkit calls it.
-
-    >>> renamed_hint("Could not override 'optimized_metric'.")
-    " — lightning-hydra-template's optimized_metric is nnkit's objective (e.g. objective=val/acc)"
-    """
-    found = [key for key in RENAMED if f"'{key}'" in message]
-    return "".join(
-        f" — lightning-hydra-template's {key} is nnkit's {RENAMED[key]}" for key in found
-    )
 
 
 def check_settings(cfg: Any) -> None:

@@ -1,16 +1,7 @@
 """What the engine's epoch loop asks of the engine beyond its training calls: a whole split's
 outputs and cost, by the native program where it trains, and the program bound to the run's
-state for several epochs at once.
-
->>> from nnkit.losses import build_loss
->>> from nnkit.models import MLP
->>> from nnkit.training.engine import Engine
->>> engine = Engine(MLP(2, 1, hidden=[3]), build_loss("mse"), "binary", 1,
-...                 {"name": "sgd", "lr": 0.1})
->>> engine.start(setting="false")
->>> outputs, cost = evaluate_split(engine, torch.randn(10, 2), torch.ones(10, 1), rows=4)
->>> outputs.shape, cost.ndim, native_bound(engine) is None
-(torch.Size([10, 1]), 0, True)
+state for several epochs at once (``EpochLoop.validate`` and ``EpochLoop.epochs``, whose
+example in ``nnkit.training.epoch_loop`` runs the evaluation).
 """
 
 from __future__ import annotations
