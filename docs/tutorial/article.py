@@ -280,10 +280,8 @@ print(
 
 # %%
 for init in ("ones", "small_random"):
-    metrics, folder = train(
-        f"init-{init}", "data=circular", "model.hidden=[4]", "model.activation=tanh",
-        f"model.init={init}", "trainer.max_epochs=150",
-    )  # fmt: skip
+    network = ["model.hidden=[4]", "model.activation=tanh", f"model.init={init}"]
+    _, folder = train(f"init-{init}", "data=circular", *network, "trainer.max_epochs=150")
     trained = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     units = len({tuple(row.tolist()) for row in trained["net.layers.0.weight"]})
     print(f"model.init={init}: {units} distinct hidden unit(s) of 4")
