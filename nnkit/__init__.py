@@ -18,6 +18,7 @@ from nnkit.losses import LOSSES, build_loss
 from nnkit.maths.contract import Contract
 from nnkit.models import MODELS, build_model
 from nnkit.optimizers import OPTIMIZERS, build_optimizer
+from nnkit.optimizers.schedulers import SCHEDULERS
 from nnkit.registry import Registry, RegistryError, UnknownNameError
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ register_dataset = DATASETS.register
 register_model = MODELS.register
 register_optimizer = OPTIMIZERS.register
 register_initializer = INITIALIZERS.register
+register_scheduler = SCHEDULERS.register
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,6 +47,7 @@ __all__ = [
     "MODELS",
     "OPTIMIZERS",
     "REGISTRIES",
+    "SCHEDULERS",
     "Contract",
     "Registry",
     "RegistryError",
@@ -61,4 +64,5 @@ __all__ = [
     "register_loss",
     "register_model",
     "register_optimizer",
+    "register_scheduler",
 ]

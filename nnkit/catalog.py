@@ -5,7 +5,7 @@ registry is one line in ``REGISTRIES`` (and one in ``nnkit.config.groups.CONFIG_
 config group names its entries).
 
 >>> [registry.kind for registry in REGISTRIES]
-['activation', 'loss', 'dataset', 'model', 'optimizer', 'initializer']
+['activation', 'loss', 'dataset', 'model', 'optimizer', 'initializer', 'scheduler']
 >>> registry_of("dataset") is DATASETS
 True
 """
@@ -20,10 +20,11 @@ from nnkit.initializers import INITIALIZERS
 from nnkit.losses import LOSSES
 from nnkit.models import MODELS
 from nnkit.optimizers import OPTIMIZERS
+from nnkit.optimizers.schedulers import SCHEDULERS
 from nnkit.registry import Registry
 
 REGISTRIES: tuple[Registry[Any], ...] = (
-    ACTIVATIONS, LOSSES, DATASETS, MODELS, OPTIMIZERS, INITIALIZERS,
+    ACTIVATIONS, LOSSES, DATASETS, MODELS, OPTIMIZERS, INITIALIZERS, SCHEDULERS,
 )  # fmt: skip
 
 

@@ -1,14 +1,14 @@
-"""Plugins: activations, losses, datasets, models, optimizers and initializers from outside
-nnkit.
+"""Plugins: activations, losses, datasets, models, optimizers, initializers and schedulers
+from outside nnkit.
 
 Three ways in, all filling the same registries:
 
 1. in code, with ``nnkit.register_activation("name")`` (and friends) as a decorator;
 2. from the config, ``plugins=[my_module, path/to/file.py]``, imported by ``load_modules``;
 3. from installed packages, through entry points in the groups ``nnkit.activations``,
-   ``nnkit.losses``, ``nnkit.datasets``, ``nnkit.models``, ``nnkit.optimizers`` and
-   ``nnkit.initializers``, found lazily by ``entry_point_discovery``: the first time a
-   registry is listed or misses a name.
+   ``nnkit.losses``, ``nnkit.datasets``, ``nnkit.models``, ``nnkit.optimizers``,
+   ``nnkit.initializers`` and ``nnkit.schedulers``, found lazily by
+   ``entry_point_discovery``: the first time a registry is listed or misses a name.
 
 An installed plugin that fails to load warns once and is marked unavailable, with its reason.
 How plugins load is part of the run's config (``plugin_loading``, see ``LoadingPolicy``):

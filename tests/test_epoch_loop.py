@@ -58,10 +58,12 @@ def test_binary_and_regression_metrics_are_torchmetrics_values():
     )
 
 
-def _loop(optimizer: dict, loss: str = "mse", dtype: torch.dtype = torch.float64) -> EpochLoop:
+def _loop(
+    optimizer: dict, loss: str = "mse", dtype: torch.dtype = torch.float64, scheduler=None
+) -> EpochLoop:
     torch.manual_seed(3)
     net = MLP(2, 1, hidden=[4, 2], activation="tanh").to(dtype)
-    engine = Engine(net, build_loss(loss), "binary", 1, optimizer)
+    engine = Engine(net, build_loss(loss), "binary", 1, optimizer, None, scheduler, (8, 32))
     engine.start(setting="native" if unavailable_reason() is None else "false")
     generator = torch.Generator().manual_seed(4)
     x = torch.randn(53, 2, generator=generator, dtype=dtype)
@@ -69,15 +71,30 @@ def _loop(optimizer: dict, loss: str = "mse", dtype: torch.dtype = torch.float64
     return EpochLoop(engine, (x[:40], y[:40]), (x[40:], y[40:]), batch_size=10, seed=7)
 
 
+SGD, ADAM = {"name": "sgd", "lr": 0.05, "momentum": 0.9}, {"name": "adam", "lr": 0.01}
+SCHEDULES = {  # each kind of schedule the epoch loop plans: none, per epoch, per step, watching
+    "none": None,
+    "step per epoch": {"name": "step", "interval": "epoch", "step_size": 2, "gamma": 0.5},
+    "warmup_cosine per step": {"name": "warmup_cosine", "interval": "step", "warmup": 6},
+    "plateau": {"name": "plateau", "monitor": "train/loss", "mode": "max", "patience": 0},
+}
+
+
 @native
-@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.05}, {"name": "adam", "lr": 0.01}])
-def test_the_programs_several_epochs_are_the_epochs_one_by_one_bit_for_bit(optimizer):
-    one_by_one, at_once = _loop(optimizer), _loop(optimizer)
+@pytest.mark.parametrize(
+    "optimizer, schedule",
+    [(SGD, "none"), (ADAM, "none"), (SGD, "step per epoch"), (ADAM, "warmup_cosine per step"),
+     (ADAM, "plateau")],
+)  # fmt: skip
+def test_the_programs_several_epochs_are_the_epochs_one_by_one_bit_for_bit(optimizer, schedule):
+    make = lambda: _loop(optimizer, scheduler=SCHEDULES[schedule])  # noqa: E731
+    one_by_one, at_once = make(), make()
     for loop in (one_by_one, at_once):
         loop.epoch(0)  # the optimizer's state is made by torch's first step
     singles = [one_by_one.epoch(k) for k in range(1, 6)]
-    several = at_once.epochs(1, 5)
-    assert several is not None and len(several) == 5
+    several: list = []
+    while len(several) < 5:  # plateau's calls take one epoch each: it waits for the metric
+        several += at_once.epochs(1 + len(several), 5 - len(several)) or []
     for single, joint in zip(singles, several, strict=True):
         assert torch.equal(single.losses, joint.losses)
         assert single.values == pytest.approx(joint.values, rel=1e-12)
@@ -85,11 +102,14 @@ def test_the_programs_several_epochs_are_the_epochs_one_by_one_bit_for_bit(optim
         one_by_one.engine.net.parameters(), at_once.engine.net.parameters(), strict=True
     ):
         assert torch.equal(a, b)
-    rewound = _loop(optimizer)
+    lrs = [s.values["train/lr"] for s in singles]
+    assert schedule == "none" or len(set(lrs)) > 1  # the rate moved
+    rewound = make()
     rewound.epoch(0)
     for k in range(1, 3):
         rewound.epoch(k)
     at_once.state_after(several[1]).put()
+    assert at_once.engine.schedule.state() == rewound.engine.schedule.state()
     after = [*rewound.engine.net.parameters()]
     assert all(
         torch.equal(a, b) for a, b in zip(after, at_once.engine.net.parameters(), strict=True)
@@ -141,6 +161,7 @@ LOOP_RUN = [
     "model.activation=tanh", "optimizer=adam", "optimizer.lr=0.05", "trainer.max_epochs=400",
     "trainer.early_stopping_patience=12", "trainer.log_every_n_steps=7",
     "logger.name=[tensorboard,csv]", "trainer.progress_bar=none",
+    "scheduler=warmup_cosine", "scheduler.interval=step", "scheduler.warmup=5",
 ]  # fmt: skip
 
 
@@ -169,6 +190,9 @@ def test_the_engines_epoch_loop_trains_and_keeps_what_lightnings_does_bit_for_bi
             assert torch.equal(torch.as_tensor(states[0][index][key]), torch.as_tensor(value))
     when = ("epoch", "global_step")
     assert [engine[k] for k in when] == [lightning[k] for k in when]
+    assert engine["lr_schedulers"] == lightning["lr_schedulers"]
+    groups = (ckpt["optimizer_states"][0]["param_groups"][0]["lr"] for ckpt in (engine, lightning))
+    assert len(set(groups)) == 1
     watch = engine["nnkit_epoch_loop"]["watch"]
     if name == "best.ckpt":
         assert engine["nnkit_best"] == {"epoch": watch["best_epoch"], "step": engine["global_step"]}
@@ -194,6 +218,27 @@ def test_every_data_epochs_metrics_reach_tensorboard_as_lightnings_loop_writes_t
     assert [v for _, v in engine] == pytest.approx([v for _, v in lightning], rel=1e-5, abs=1e-7)
     epoch_of = dict(scalar_series(both_loops["engine"] / "tensorboard", "epoch"))
     assert [epoch_of[step] for step, _ in engine] == list(range(epochs))  # the test's row aside
+
+
+def test_the_rate_each_epoch_starts_at_is_torchs_schedule_step_by_step(both_loops):
+    """The warm-up then the cosine, stepped after every optimizer step, as a plain torch loop
+    steps torch's own schedulers; logged once a data epoch, at the rate it starts at."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    sgd = torch.optim.SGD([param], lr=0.05)
+    total, warmup, per_epoch = 400 * 14, 5, 14
+    rising = torch.optim.lr_scheduler.LinearLR(sgd, 0.1, 1.0, total_iters=warmup)
+    falling = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, T_max=total - warmup)
+    schedule = torch.optim.lr_scheduler.SequentialLR(sgd, [rising, falling], [warmup])
+    expected = []
+    for step in range(total):
+        if step % per_epoch == 0:
+            expected.append(sgd.param_groups[0]["lr"])
+        sgd.step()
+        schedule.step()
+    for loop in both_loops:
+        logged = [v for _, v in scalar_series(both_loops[loop] / "tensorboard", "train/lr")]
+        assert len(logged) > 13
+        assert logged == pytest.approx(expected[: len(logged)], rel=1e-6), loop
 
 
 def test_step_level_values_and_metrics_csv_rows_follow_the_data_epochs(both_loops):

@@ -237,7 +237,11 @@ def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
     page.select_option("#init", "small_random")
     page.wait_for_function("location.hash.includes('model.init=%22small_random%22')")
     assert page.input_value("#init") == "small_random"
+    page.select_option("#scheduler", "exponential")  # the rate times 0.95 every epoch
+    page.wait_for_function("location.hash.includes('scheduler=%22exponential%22')")
     _play(page, 20, pause=False)
+    base = float(page.input_value("#lr"))
+    page.wait_for_function(f"Number(document.getElementById('rate-now').textContent) < {base}")
     before = _epoch(page)
     page.select_option("#lr", "0.1")  # while playing: no reset
     page.wait_for_timeout(500)

@@ -21,7 +21,8 @@ from nnkit.viz.step import article_network, trace
 from tests.helpers import cli
 
 RUN = ["data=circular", "data.n=200", "model.hidden=[4,2]", "model.activation=tanh",
-       "optimizer=sgd", "optimizer.lr=0.03", "data.batch_size=10"]  # fmt: skip
+       "optimizer=sgd", "optimizer.lr=0.03", "data.batch_size=10",
+       "scheduler=warmup_cosine", "scheduler.interval=step", "scheduler.warmup=30"]  # fmt: skip
 
 
 def _weights(path: Path) -> list[torch.Tensor]:
@@ -59,6 +60,8 @@ def test_an_exported_session_is_replayed_bit_for_bit_by_nnkit_train(exported, re
     assert reply["reproducible"] and reply["epoch"] == 4
     line = shlex.split(reply["command"])[3:]
     assert "trainer.max_epochs=4" in line and "trainer.compile=native" in line
+    assert "optimizer.lr=0.03" in line and "scheduler.total=1400" in line  # 100 epochs' steps
+    assert session.optimizer.param_groups[0]["lr"] != 0.03  # the schedule moved the rate
     ours = [p.detach() for p in session.net.network_params()]
     assert _same(_weights(replayed), ours)
     assert _same(_weights(Path(reply["folder"]) / "checkpoints" / "last.ckpt"), ours)

@@ -83,6 +83,9 @@ def site(tmp_path_factory) -> Path:
 
         def initializer(weight, bias, value: float = 0.5):
             torch.nn.init.constant_(weight, value)
+
+        def scheduler(optimizer, total: int, gamma: float = 0.5):
+            return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
         """,
         "".join(
             f'[project.entry-points."nnkit.{group}"]\ngroup_{group} = "every_group:{obj}"\n'
@@ -101,6 +104,7 @@ ENTRY_POINT_GROUPS = {  # the group, and what the test distribution registers th
     "models": "model",
     "optimizers": "optimizer",
     "initializers": "initializer",
+    "schedulers": "scheduler",
 }
 
 

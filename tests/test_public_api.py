@@ -24,6 +24,7 @@ def test_the_package_face_registers_into_the_registries():
         "register_model": nnkit.MODELS,
         "register_optimizer": nnkit.OPTIMIZERS,
         "register_initializer": nnkit.INITIALIZERS,
+        "register_scheduler": nnkit.SCHEDULERS,
     }
     for name, registry in registries.items():
         decorator = getattr(nnkit, name)(f"public_{registry.kind}")
@@ -36,6 +37,7 @@ def test_the_package_face_registers_into_the_registries():
         nnkit.MODELS,
         nnkit.OPTIMIZERS,
         nnkit.INITIALIZERS,
+        nnkit.SCHEDULERS,
     )
 
 

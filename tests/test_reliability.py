@@ -27,10 +27,12 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resumed_run_ends_bit_identical_to_uninterrupted(tmp_path):
+    """A run of a learning-rate schedule stepped per epoch (its state in the checkpoint)."""
     whole, part = tmp_path / "whole", tmp_path / "part"
-    run([*QUICK, "trainer.max_epochs=6", f"hydra.run.dir={whole}"])
-    run([*QUICK, "trainer.max_epochs=3", f"hydra.run.dir={part}"])
-    run([*QUICK, "trainer.max_epochs=6", "ckpt_path=last", f"hydra.run.dir={part}"])
+    schedule = ["scheduler=warmup_cosine", "scheduler.warmup=2", "scheduler.total=6"]
+    run([*QUICK, *schedule, "trainer.max_epochs=6", f"hydra.run.dir={whole}"])
+    run([*QUICK, *schedule, "trainer.max_epochs=3", f"hydra.run.dir={part}"])
+    run([*QUICK, *schedule, "trainer.max_epochs=6", "ckpt_path=last", f"hydra.run.dir={part}"])
     a, b = weights(whole), weights(part)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     metrics = [json.loads((d / "metrics.json").read_text()) for d in (whole, part)]

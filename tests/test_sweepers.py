@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.helpers import cli, main_exit, main_run
 
@@ -43,11 +44,14 @@ def test_an_interval_sweep_reaches_the_sweeper_and_a_bad_objective_is_refused(
 ):
     code, _, err = main_run(
         ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
-         "optimizer.lr=tag(log,interval(0.001,0.1))", *TINY, f"hydra.sweep.dir={tmp_path}"],
+         "optimizer.lr=tag(log,interval(0.001,0.1))", "scheduler=choice(cosine,warmup_cosine)",
+         *TINY, f"hydra.sweep.dir={tmp_path}"],
         monkeypatch, capsys,
     )  # fmt: skip
     assert code == 0, err[-3000:]
     assert len(jobs(tmp_path)) == 2
+    for config in tmp_path.glob("*/config.yaml"):  # a group's option, searched like a number
+        assert OmegaConf.load(config).scheduler.name in ("cosine", "warmup_cosine")
     code, err = main_exit(["objective=val/accc", f"hydra.run.dir={tmp_path / 'r'}"], monkeypatch,
                           capsys)  # fmt: skip
     assert code == 2 and "unknown objective 'val/accc'" in err

@@ -66,6 +66,24 @@ def check_optimizer(section: Mapping[str, Any]) -> None:
         fn([torch.nn.Parameter(torch.zeros(1))], **params)
 
 
+def check_scheduler(section: Mapping[str, Any], lr: float) -> None:
+    """Check the scheduler's settings against its signature, then build it over a stand-in
+    optimizer of rate ``lr`` (torch's own checks: factors, milestones, ...)."""
+    import torch
+
+    from nnkit.optimizers.schedulers import build_scheduler
+
+    name = section["name"]
+    fn = CONFIG_GROUPS["scheduler"].registry.get(name)
+    params = params_of("scheduler", section)
+    check_params("scheduler", name, fn, params, skip=2)
+    stand_in = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    with user_errors(f"scheduler={name}"):
+        build_scheduler(
+            name, stand_in, max(int(section["total"]), 1), section["interval"], **params
+        )
+
+
 def build_data(section: Mapping[str, Any]) -> TensorData:
     """Generate the dataset named in ``data.name`` with its parameters."""
     name = section["name"]

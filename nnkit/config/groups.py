@@ -1,4 +1,5 @@
-"""The config groups that name registry entries: ``model``, ``data``, ``loss``, ``optimizer``.
+"""The config groups that name registry entries: ``model``, ``data``, ``loss``, ``optimizer``,
+``scheduler``.
 
 A file ``conf/data/circular.yaml`` exists because ``DATASETS`` has ``circular``; its keys are
 that entry's parameters, after the ones nnkit passes itself, plus nnkit's own reserved keys.
@@ -18,6 +19,7 @@ from nnkit.data.dataset import DATASETS
 from nnkit.losses import LOSSES
 from nnkit.models import MODELS
 from nnkit.optimizers import OPTIMIZERS
+from nnkit.optimizers.schedulers import SCHEDULE_KEYS, SCHEDULERS
 from nnkit.registry import Registry
 
 
@@ -41,4 +43,5 @@ CONFIG_GROUPS: dict[str, ConfigGroup] = {
     "data": ConfigGroup(DATASETS, reserved={"batch_size": 32, "eval_batch_size": 0}),
     "loss": ConfigGroup(LOSSES),
     "optimizer": ConfigGroup(OPTIMIZERS, skip=1),  # the parameters to optimize
+    "scheduler": ConfigGroup(SCHEDULERS, skip=2, reserved=SCHEDULE_KEYS),  # optimizer, total
 }

@@ -14,7 +14,13 @@ from typing import Any
 
 from omegaconf import OmegaConf, open_dict
 
-GROUPS = ("model", "data", "loss", "optimizer")  # the groups whose option a config names
+GROUPS = (
+    "model",
+    "data",
+    "loss",
+    "optimizer",
+    "scheduler",
+)  # the groups whose option a config names
 SKIPPED = ("trainer", "logger", "hydra", "ckpt_path")  # where and how long, not what
 _PLAIN = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 

@@ -21,6 +21,7 @@ from nnkit.config.build import (
     build_network,
     build_task_loss,
     check_optimizer,
+    check_scheduler,
     loss_name,
     params_of,
     plain,
@@ -29,10 +30,11 @@ from nnkit.config.build import (
 from nnkit.config.groups import CONFIG_GROUPS
 from nnkit.config.schema import check_settings
 from nnkit.data.dataset import TensorData
-from nnkit.data.task import resolve_objective
+from nnkit.data.task import logged_metrics, resolve_objective
 from nnkit.errors import ConfigError, PluginError, one_line
 from nnkit.plugins import load_modules, set_policy
 from nnkit.proof.before_run import RunProof, prove_ops, run_ops
+from nnkit.registry import unknown_name_message
 from nnkit.rng import seed_everything
 from nnkit.runs.checkpoints import Resume, check_resumable
 
@@ -70,7 +72,16 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         proof = prove_run(cfg, data.task)
         resume = check_resumable(cfg.ckpt_path, Path(run_dir), net)
         objectives = _objectives(data.task, cfg.objective, replicas)
+        _check_monitor(data.task, cfg.scheduler, replicas)
     return Prepared(plain(cfg), data, net, loss, resume, objectives, proof)
+
+
+def _check_monitor(task: str, scheduler: Any, replicas: int) -> None:
+    """A schedule that watches a metric (``plateau``) watches one the run logs (train or val)."""
+    monitor = scheduler.get("monitor")
+    names = [n for n in logged_metrics(task, replicas) if not n.startswith("test/")]
+    if isinstance(monitor, str) and monitor not in names:
+        raise ConfigError(unknown_name_message("scheduler.monitor", monitor, names))
 
 
 def _objectives(task: str, objective: Any, replicas: int) -> tuple[tuple[str, str], ...]:
@@ -98,6 +109,7 @@ def validate(cfg: Any) -> None:
             group.registry.get(name)
     check_settings(cfg)
     check_optimizer(cfg.optimizer)
+    check_scheduler(cfg.scheduler, float(cfg.optimizer.get("lr", 0.01)))
 
 
 def load_plugins(cfg: Any) -> None:

@@ -2,9 +2,9 @@
 
 Fixed groups (``trainer``, ``logger``, ``plugin_loading``) are dataclasses in Hydra's
 ConfigStore, so a typo'd key or a wrong type fails while the config is composed. Registry-backed
-groups (``model``, ``data``, ``loss``, ``optimizer``) name an entry; their other keys are that
-entry's parameters and are checked against its signature, so plugins are validated the same way
-as built-ins. Optimizers also get a typed schema made from their signature.
+groups (``model``, ``data``, ``loss``, ``optimizer``, ``scheduler``) name an entry; their other
+keys are that entry's parameters and are checked against its signature, so plugins are validated
+the same way as built-ins. Optimizers also get a typed schema made from their signature.
 
 >>> at_least("optimizer.lr", 0.0, 0.0, strict=True)
 Traceback (most recent call last):
@@ -30,6 +30,7 @@ from nnkit.config.renamed import renamed_hint
 from nnkit.config.signature import typed_schema
 from nnkit.errors import ConfigError
 from nnkit.maths.regularization import KINDS as REGULARIZATIONS
+from nnkit.optimizers.schedulers import INTERVALS
 from nnkit.plugins import LoadingPolicy
 from nnkit.registry import did_you_mean
 
@@ -95,6 +96,7 @@ class NNKitConfig:
     data: Any = None  # a DATASETS entry (data=circular), or your own file (data=csv)
     loss: Any = None  # a LOSSES entry, or auto: the task's own
     optimizer: Any = None  # an OPTIMIZERS entry (optimizer=adam) and its typed settings
+    scheduler: Any = None  # a SCHEDULERS entry: how the learning rate moves (scheduler=cosine)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
@@ -185,6 +187,11 @@ RANGES: dict[str, Range] = {  # every number setting with a fixed range (checked
     "data.batch_size": Range(0, strict=True, integer=True),
     "data.eval_batch_size": Range(0, integer=True),
     "regularization.rate": Range(0),
+    "scheduler.total": Range(0, integer=True),
+    "scheduler.step_size": Range(0, strict=True, integer=True),
+    "scheduler.warmup": Range(0, strict=True, integer=True),
+    "scheduler.gamma": Range(0, strict=True),
+    "scheduler.patience": Range(0, integer=True),
 }
 CHOICES: dict[str, tuple[str, ...]] = {  # every setting that names one of a few choices
     "trainer.accelerator": ACCELERATORS,
@@ -193,6 +200,7 @@ CHOICES: dict[str, tuple[str, ...]] = {  # every setting that names one of a few
     "trainer.epoch_loop": EPOCH_LOOPS,
     "logger.name": LOGGERS,
     "regularization.kind": REGULARIZATIONS,
+    "scheduler.interval": INTERVALS,
 }
 
 

@@ -69,17 +69,19 @@ def run_epochs(
     val: tuple[Tensor, Tensor],
     offsets: Tensor,
     stop_fd: int = -1,
+    rates: Tensor | None = None,
 ) -> EpochsResult:
     """The data epochs whose row orders are ``order`` (K, rows), on ``train`` (inputs as the
     first layer takes them, the loss's targets) and validated on ``val``; ``offsets`` where
-    each minibatch of an epoch starts, and the end. A byte readable on ``stop_fd`` ends the
-    call after the epoch under way: the result then holds the epochs that ran."""
+    each minibatch of an epoch starts, and the end; ``rates`` every step's learning rate,
+    epoch after epoch (None: the optimizer's). A byte readable on ``stop_fd`` ends the call
+    after the epoch under way: the result then holds the epochs that ran."""
     program, spec = steps.program, steps.spec
     dtype = program.dtype
     x, val_x = train[0].to(dtype).contiguous(), val[0].to(dtype).contiguous()
     step_count = offsets.numel() - 1
     spec.steps, spec.rows = step_count, order.shape[1]
-    spec.lr = float(steps.optimizer.param_groups[0]["lr"])
+    steps.set_rates(rates, len(order) * step_count)
     spec.adam_step = float(steps.steps[0]) if steps.steps else 0.0
     result = _allocate(steps, order.shape, step_count, len(val_x))
     order = order.to(torch.int64).contiguous()
@@ -95,6 +97,7 @@ def run_epochs(
         ctypes.byref(spec), ctypes.byref(args), steps._params, steps._grads,
         steps._first, steps._second, offsets.data_ptr(),
     )  # fmt: skip
+    spec.lrs = None
     if done < 0:
         raise ValueError("the native program's epochs take one network over its whole split")
     if steps.steps:

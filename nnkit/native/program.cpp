@@ -60,6 +60,7 @@ struct Spec {
   double lr, beta1, beta2, eps, weight_decay, momentum;
   double adam_step;    // Adam's step count before this call
   double penalty_rate;
+  const double* lrs;   // each step's learning rate (a schedule's), or nullptr: lr for all
 };
 
 }  // extern "C"
@@ -234,8 +235,8 @@ void penalise(const Spec& s, const Net<T>& net) {
 }
 
 template <typename T>
-void update(const Spec& s, T* p, T* g, T* m, T* v, int64_t n, double step) {
-  const T lr = T(s.lr), wd = T(s.weight_decay);
+void update(const Spec& s, double rate, T* p, T* g, T* m, T* v, int64_t n, double step) {
+  const T lr = T(rate), wd = T(s.weight_decay);
   if (s.optimizer == kSgd) {
     for (int64_t i = 0; i < n; ++i) {
       T d = wd != 0 ? g[i] + wd * p[i] : g[i];
@@ -250,7 +251,7 @@ void update(const Spec& s, T* p, T* g, T* m, T* v, int64_t n, double step) {
   const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps);
   const double correction1 = 1 - std::pow(s.beta1, step);
   const double root2 = std::sqrt(1 - std::pow(s.beta2, step));
-  const T step_size = T(s.lr / correction1);
+  const T step_size = T(rate / correction1);
   for (int64_t i = 0; i < n; ++i) {
     T d = g[i];
     if (s.optimizer == kAdamW) p[i] = p[i] * (T(1) - lr * wd);
@@ -298,12 +299,13 @@ void train(const Spec& s, T** params, T** grads, T** first, T** second, const T*
       losses[step] += T(cost / count);
       if (s.penalty != kNoPenalty && s.penalty_rate > 0) penalise(s, net);
       const double at = s.adam_step + step + 1;
+      const double rate = s.lrs ? s.lrs[step] : s.lr;
       for (int l = 0; l < s.layers; ++l) {
         const int64_t n_w = int64_t(s.widths[l]) * s.widths[l + 1];
         T* m_w = first ? net.m_w[l] : nullptr; T* m_b = first ? net.m_b[l] : nullptr;
         T* v_w = second ? net.v_w[l] : nullptr; T* v_b = second ? net.v_b[l] : nullptr;
-        update(s, net.weight[l], net.grad_w[l], m_w, v_w, n_w, at);
-        update(s, net.bias[l], net.grad_b[l], m_b, v_b, s.widths[l + 1], at);
+        update(s, rate, net.weight[l], net.grad_w[l], m_w, v_w, n_w, at);
+        update(s, rate, net.bias[l], net.grad_b[l], m_b, v_b, s.widths[l + 1], at);
       }
     }
   }
@@ -433,6 +435,7 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
       if (e.labels) labels[i] = e.labels[order[i]];
     }
     s.adam_step = spec.adam_step + double(k) * spec.steps;
+    s.lrs = spec.lrs ? spec.lrs + k * spec.steps : nullptr;
     train<T>(s, params, grads, first, second, x.data(), e.dense ? dense.data() : nullptr,
              e.labels ? labels.data() : nullptr, offsets,
              static_cast<T*>(e.losses) + k * spec.steps,
@@ -450,7 +453,7 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
 
 extern "C" {
 
-int nnkit_abi_version() { return 4; }
+int nnkit_abi_version() { return 5; }
 
 int nnkit_epochs_f32(const Spec* s, const Epochs* e, float** params, float** grads,
                      float** first, float** second, const int64_t* offsets) {

@@ -77,6 +77,7 @@ class Spec(ctypes.Structure):
         ("momentum", ctypes.c_double),
         ("adam_step", ctypes.c_double),
         ("penalty_rate", ctypes.c_double),
+        ("lrs", ctypes.c_void_p),
     ]
 
 
@@ -158,6 +159,7 @@ class NativeSteps:
             raise NotReady
         self.first, self.second = first or [], second or []  # the optimizer's state tensors
         self.grads = [torch.zeros_like(p) for p in params]
+        self._rates: Tensor | None = None  # the learning rates of the call under way
         self._params, self._grads = _pointers(params), _pointers(self.grads)
         self._first = _pointers(first) if first is not None else None
         self._second = _pointers(second) if second is not None else None
@@ -173,10 +175,13 @@ class NativeSteps:
             spec.beta1, spec.beta2 = (float(b) for b in group["betas"])
             spec.eps = float(group["eps"])
 
-    def train(self, x: Tensor, targets: Tensor, offsets: Tensor) -> tuple[Tensor, Tensor, list]:
+    def train(
+        self, x: Tensor, targets: Tensor, offsets: Tensor, rates: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, list]:
         """The optimizer steps of the minibatches ``x[offsets[i]:offsets[i+1]]`` (along the
-        batch dimension; with replicas x is (R, N, in)), in order. Returns each step's cost
-        (summed over replicas), the raw outputs (as x's rows) and the last step's gradients."""
+        batch dimension; with replicas x is (R, N, in)), in order, each at its rate of
+        ``rates`` (float64; None: the optimizer's). Returns each step's cost (summed over
+        replicas), the raw outputs (as x's rows) and the last step's gradients."""
         program, spec = self.program, self.spec
         x = x.to(program.dtype).contiguous()
         labels = targets.dtype == torch.int64
@@ -184,7 +189,7 @@ class NativeSteps:
         offsets = offsets.to(torch.int64).contiguous()
         steps = offsets.numel() - 1
         spec.steps, spec.rows = steps, x.shape[-2]
-        spec.lr = float(self.optimizer.param_groups[0]["lr"])  # a scheduler may change it
+        self.set_rates(rates, steps)
         spec.adam_step = float(self.steps[0]) if self.steps else 0.0
         losses = torch.empty(steps, dtype=program.dtype)
         outputs = torch.empty(*x.shape[:-1], program.widths[-1], dtype=program.dtype)
@@ -193,9 +198,19 @@ class NativeSteps:
             None if labels else _ptr(targets), _ptr(targets) if labels else None,
             _ptr(offsets), _ptr(losses), _ptr(outputs),
         )  # fmt: skip
+        spec.lrs = None
         if self.steps:
             torch._foreach_add_(self.steps, float(steps))
         return losses, outputs, self.grads
+
+    def set_rates(self, rates: Tensor | None, steps: int) -> None:
+        """The next call's learning rates: one per step of ``rates`` (kept until the call
+        ends), else the optimizer's rate now for every step."""
+        self.spec.lr = float(self.optimizer.param_groups[0]["lr"])
+        self._rates = None if rates is None else rates.to(torch.float64).contiguous()
+        if self._rates is not None and self._rates.numel() != steps:
+            raise ValueError(f"{self._rates.numel()} learning rates for {steps} steps")
+        self.spec.lrs = None if self._rates is None else self._rates.data_ptr()
 
 
 def plan_program(

@@ -39,12 +39,22 @@ def train_line(session: Session) -> list[str]:
         settings[override.partition("=")[0]] = override
     settings.pop("optimizer.lr", None)
     compile_as = compile_setting(session)
+    schedule = session.engine.schedule
+    lengths = [f"scheduler.total={schedule.total}"] if schedule.active else []
     return [
         *settings.values(),
-        f"optimizer.lr={session.optimizer.param_groups[0]['lr']!r}",
+        f"optimizer.lr={base_lr(session)!r}",
+        *lengths,
         f"trainer.max_epochs={session.epoch}",
         f"trainer.compile={compile_as}",
     ]
+
+
+def base_lr(session: Session) -> float:
+    """The learning rate the session's run is configured with: the optimizer's, or under a
+    schedule the rate the schedule starts from (what ``optimizer.lr`` says)."""
+    group = session.optimizer.param_groups[0]
+    return float(group.get("initial_lr", group["lr"]))
 
 
 def compile_setting(session: Session) -> str:
@@ -88,7 +98,7 @@ def _config(session: Session) -> Any:
     with open_dict(cfg):
         cfg.trainer.max_epochs = session.epoch
         cfg.trainer.compile = compile_setting(session)
-        cfg.optimizer.lr = session.optimizer.param_groups[0]["lr"]
+        cfg.optimizer.lr = base_lr(session)
     return cfg
 
 
@@ -106,6 +116,7 @@ def write_checkpoint(session: Session, path: Path) -> None:
     run = assemble(cfg, path.parent, prepared, training=False)
     calls = -(-session.batches_per_epoch // max(1, int(cfg.trainer.steps_per_call)))
     arrive = _Arrive(session.epoch, session.steps, calls, session.optimizer.state_dict())
+    arrive.schedule_state = session.engine.schedule.state()
     run.trainer.callbacks.append(arrive)  # type: ignore[attr-defined]
     run.trainer.fit(run.module, datamodule=run.data)
     run.trainer.save_checkpoint(path)
@@ -119,6 +130,7 @@ class _Arrive(pl.Callback):
     def __init__(self, epochs: int, steps: int, calls: int, optimizer_state: dict) -> None:
         self.epochs, self.steps, self.calls = epochs, steps, calls
         self.optimizer_state = optimizer_state
+        self.schedule_state: dict[str, Any] = {}  # the learning-rate schedule's, if any
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         loop = trainer.fit_loop
@@ -133,6 +145,8 @@ class _Arrive(pl.Callback):
         batches.is_last_batch = True
         loop.epoch_loop._batches_that_stepped = self.epochs * self.calls
         trainer.optimizers[0].load_state_dict(self.optimizer_state)
+        module: Any = pl_module  # nnkit's: its engine owns the schedule
+        module.engine.schedule.load(self.schedule_state)
 
 
 def _count(tracker: Any, count: int) -> None:

@@ -38,17 +38,19 @@ THUMBNAILS = 16  # a layer of more units is drawn without each unit's picture
 
 def choices() -> dict[str, list[str]]:
     """The names a page offers: every registered activation (plugins too), loss, optimizer,
-    initializer."""
+    initializer, learning-rate schedule."""
     from nnkit.activations import ACTIVATIONS
     from nnkit.initializers import INITIALIZERS
     from nnkit.losses import LOSSES
     from nnkit.optimizers import OPTIMIZERS
+    from nnkit.optimizers.schedulers import SCHEDULERS
 
     return {
         "activations": ACTIVATIONS.names(),
         "losses": ["auto", *LOSSES.names()],
         "optimizers": OPTIMIZERS.names(),
         "inits": INITIALIZERS.names(),
+        "schedulers": SCHEDULERS.names(),
         "features": list(FEATURES),
         "regularizations": list(KINDS),
     }

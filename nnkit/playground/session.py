@@ -50,10 +50,11 @@ class Session:
         self.config, self.data = prepared.config, prepared.data
         self.net: Any = prepared.net  # an MLP (network_params, expand), or a plugin's model
         self.task = self.data.task
-        reg = self.config["regularization"]
+        reg, epochs = self.config["regularization"], int(self.config["trainer"]["max_epochs"])
         self.engine = Engine(
             self.net, prepared.loss, self.task, self.data.out_features,
             self.config["optimizer"], Regularization(reg["kind"], reg["rate"]),
+            self.config.get("scheduler"), (epochs, epochs * self.batches_per_epoch),
         )  # fmt: skip
         self.engine.start("auto", batch_size=self._batch_size())  # nnkit.train's choice
         self.replicas, self.optimizer = self.engine.replicas, self.engine.optimizer
@@ -81,6 +82,9 @@ class Session:
         state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()}
         self.net.load_state_dict(state)
         self.optimizer.load_state_dict(checkpoint["optimizer_states"][0])
+        scheduler = self.engine.schedule.scheduler
+        if scheduler is not None and checkpoint.get("lr_schedulers"):
+            scheduler.load_state_dict(checkpoint["lr_schedulers"][0])
         self.steps = int(checkpoint.get("global_step", 0))
         self.epoch, taken = divmod(self.steps, self.batches_per_epoch)
         self._pending = self._epoch_batches()[taken:] if taken else []
@@ -110,9 +114,9 @@ class Session:
         }.get(self.engine.path, "the hand-derived whole-network step")
 
     def set_lr(self, lr: float) -> None:
-        """A new learning rate, from the next step on (no reset)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        """A new learning rate, from the next step on (no reset); under a schedule, its base
+        rate: the schedule goes on from where it stands, scaled to it."""
+        self.engine.schedule.rescale(lr)
         self.config["optimizer"]["lr"] = self.cfg.optimizer.lr = lr
         if self.steps:
             self.altered = self.altered or f"the learning rate changed at step {self.steps}"
@@ -151,9 +155,22 @@ class Session:
         x, y = self.data.train
         losses = self.engine.train([(x[i], y[i]) for i in taken]).losses
         self.steps += len(taken)
-        self.epoch += 0 if self._pending else 1
         self.changes += 1
         check_losses(losses, self.steps, self.epoch, self.optimizer.param_groups[0]["lr"])
+        if not self._pending:
+            self.epoch += 1
+            self.engine.schedule.epoch_ended(
+                self._validation() if self.engine.schedule.watches else {}
+            )
+
+    def _validation(self) -> dict[str, float]:
+        """The validation split's loss (and accuracy): what ``plateau`` watches."""
+        x, y = self.data.val
+        outputs, loss = self.engine.evaluate(x, y)
+        values = {"val/loss": float(loss)}
+        if self.task != "regression" and self.replicas == 1:
+            values["val/acc"] = self._accuracy(outputs, y)
+        return values
 
     @property
     def last_grads(self) -> list[Tensor]:

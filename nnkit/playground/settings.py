@@ -31,9 +31,8 @@ from nnkit.registry import did_you_mean
 KEYS = (
     "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed", "data.classes",
     "data.train_fraction", "data.path", "model.hidden", "model.activation", "model.features",
-    "model.init",
-    "loss", "optimizer", "optimizer.lr", "regularization.kind", "regularization.rate", "seed",
-    "trainer.replicas",
+    "model.init", "loss", "optimizer", "optimizer.lr", "scheduler", "scheduler.interval",
+    "regularization.kind", "regularization.rate", "seed", "trainer.replicas",
 )  # fmt: skip
 MAX_LAYERS, MAX_UNITS, MAX_POINTS, MAX_REPLICAS = 8, 64, 5000, 64
 

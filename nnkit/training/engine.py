@@ -40,6 +40,7 @@ from nnkit.optimizers import build_optimizer
 from nnkit.training.compiled import CompiledStep, compile_mode
 from nnkit.training.direct_update import WeightUpdates
 from nnkit.training.native_steps import NativeCalls, plan_native, widths_of
+from nnkit.training.schedule import Schedule
 from nnkit.training.task_metrics import replica_columns
 
 Batches = list[tuple[Tensor, Tensor]]
@@ -64,8 +65,10 @@ class Call:
 
 class Engine:
     """Trains ``net`` on ``loss`` for ``task`` (``outputs``: the data's output width) with the
-    optimizer ``optimizer`` describes (``{"name": ..., "lr": ...}``) and ``regularization``.
-    ``start`` chooses the step; ``train`` runs training calls."""
+    optimizer ``optimizer`` describes (``{"name": ..., "lr": ...}``), ``regularization`` and
+    the learning-rate schedule ``scheduler`` describes (``{"name": "cosine", ...}``; None:
+    none) for a run of ``length`` (data epochs, optimizer steps). ``start`` chooses the step;
+    ``train`` runs training calls."""
 
     def __init__(
         self,
@@ -75,12 +78,15 @@ class Engine:
         outputs: int,
         optimizer: dict[str, Any],
         regularization: Regularization | None = None,
+        scheduler: dict[str, Any] | None = None,
+        length: tuple[int, int] = (0, 0),
     ) -> None:
         self.net: Any = net  # an MLP (network_params, expand, pairs), or a plugin's model
         self.loss, self.task, self.outputs = loss, TASKS[task], outputs
         self.regularization = regularization or Regularization()
         settings = dict(optimizer)
         self.optimizer = build_optimizer(settings.pop("name"), net.parameters(), **settings)
+        self.schedule = Schedule.build(scheduler, self.optimizer, *length)
         self.feed = loss_feed(task, loss)
         self.prepare = loss_inputs(task, loss)
         self.replicas: int = getattr(net, "replicas", 1)
@@ -136,8 +142,8 @@ class Engine:
         plan = plan_native(self.direct, params, self.optimizer, self.replicas, choice, penalty)
         if isinstance(plan, str):
             return None, f"trainer.compile={choice}, but {plan}"
-        network_params = self.net.network_params
-        return NativeCalls(plan, network_params, self.targets, self.along), ""
+        network_params, rates = self.net.network_params, self.schedule.step_rates
+        return NativeCalls(plan, network_params, self.targets, self.along, rates), ""
 
     def describe(self) -> str:
         """How the step computes its gradients, in words (the run's summary line says it)."""
@@ -200,6 +206,7 @@ class Engine:
             x, target, pairs, params, loss_pair, squash, self.regularization
         )
         updates(params, grads)
+        self.schedule.step_taken()
         self.last = (params, grads)
         return outputs, loss
 
@@ -214,6 +221,7 @@ class Engine:
         params = [p for p in self.net.parameters() if p.grad is not None]
         grads = [p.grad for p in params]
         updates(params, grads)
+        self.schedule.step_taken()
         self.last = (params, grads)
         return outputs, loss
 
@@ -226,6 +234,7 @@ class Engine:
         loss = self.objective(outputs, y)
         self._backward(self.with_penalty(loss))
         self._stepper.step()
+        self.schedule.step_taken()
         return outputs, loss
 
     # --- the cost ---------------------------------------------------------------------------

@@ -28,8 +28,9 @@ import torch
 
 from nnkit.training.divergence import check_losses, check_weights
 from nnkit.training.engine import Engine
-from nnkit.training.epoch_loop import Epoch, EpochLoop, Snapshot, Watch
+from nnkit.training.epoch_loop import Epoch, EpochLoop, Watch
 from nnkit.training.signals import deferred_interrupt
+from nnkit.training.snapshot import Snapshot
 
 
 class TrainingModule(Protocol):
@@ -180,11 +181,9 @@ class EpochCalls:
         """The epoch's metrics to the loggers at ``step`` (the epoch's last), its step-level
         row where one is due (``norms``: each weight's gradient norm), the objective."""
         module, values = self.module, epoch.values
-        lr = float(module.engine.optimizer.param_groups[0]["lr"])
         self.latest.update(values)
-        self.latest["train/lr"] = lr
         row = {("train/loss_epoch" if k == "train/loss" else k): v for k, v in values.items()}
-        row.update({"train/lr": lr, "epoch": epoch_index})
+        row["epoch"] = epoch_index
         if norms is not None:
             row.update({"train/loss_step": epoch.step_loss, **norms})
         for logger in module.loggers:
@@ -224,7 +223,7 @@ def _next_chunk(done: int, seconds: float) -> int:
 def best_in_place(best: BestState) -> Iterator[None]:
     """The best epoch's state put into the run's tensors for the block (best.ckpt is written
     from them), the run's own put back after it."""
-    current = Snapshot.of(best.snapshot.targets)
+    current = Snapshot.of(best.snapshot.targets, best.snapshot.schedule)
     best.snapshot.put()
     try:
         yield

@@ -36,36 +36,12 @@ from nnkit.native.epochs import EpochsResult, kept_values, run_epochs, state_ten
 from nnkit.native.program import NativeSteps
 from nnkit.training.engine import Engine
 from nnkit.training.epoch_metrics import split_metrics
+from nnkit.training.schedule import EpochPlan
+from nnkit.training.snapshot import Snapshot, live_state
 from nnkit.training.split_evaluation import evaluate_split, native_bound
 
 Split = tuple[Tensor, Tensor]
 MAX_KEPT = 2**22  # the most values one call of the native program keeps (outputs, states)
-
-
-class Snapshot:
-    """Copies of a run's state tensors (weights, the optimizer's state), to be put back:
-    the best epoch's, for best.ckpt, or the epoch an early stop ends at."""
-
-    def __init__(self, targets: list[Tensor], values: list[Tensor]) -> None:
-        self.targets, self.values = targets, values
-
-    @classmethod
-    def of(cls, targets: list[Tensor]) -> Snapshot:
-        """The tensors' values now."""
-        return cls(targets, [t.detach().clone() for t in targets])
-
-    @torch.no_grad()
-    def put(self) -> None:
-        """Write the values back into the tensors, in place."""
-        for target, value in zip(self.targets, self.values, strict=True):
-            target.copy_(value)
-
-
-def live_state(engine: Engine) -> list[Tensor]:
-    """The tensors that make a run's state: the network's parameters and every tensor of the
-    optimizer's state."""
-    state = [t for each in engine.optimizer.state.values() for t in each.values()]
-    return [*engine.net.parameters(), *(t for t in state if isinstance(t, Tensor))]
 
 
 @dataclass
@@ -81,6 +57,7 @@ class Epoch:
     finite: bool
     kept: Tensor | None = None  # the native program's copy of the state after it
     adam_steps: float = 0.0  # Adam's step count after it
+    schedule_state: dict[str, Any] | None = None  # the schedule's, after it (with ``kept``)
 
     @classmethod
     def of(cls, values: dict[str, float], losses: Tensor) -> Epoch:
@@ -132,13 +109,17 @@ class EpochLoop:
         offsets = self.offsets[: steps + 1] if steps else self.offsets
         rows = int(offsets[-1])
         x, y = x[order[:rows]], y[order[:rows]]
+        schedule = self.engine.schedule
+        values = {"train/lr": schedule.lr}
         call = self.engine.train_rows(x, y, offsets)
         sizes = self.sizes[: offsets.numel() - 1].to(call.losses.device)
         loss = (call.losses.to(torch.float64) * sizes).sum() / sizes.sum()
-        values = {"train/loss": float(loss)}
+        values["train/loss"] = float(loss)
         values.update(self._metrics("train/", call.outputs.unsqueeze(0), y.unsqueeze(0))[0])
         if (epoch + 1) % self.validate_every == 0:
             values.update(self.validate())
+        if not steps:
+            schedule.epoch_ended(values)
         return Epoch.of(values, call.losses)
 
     def validate(self) -> dict[str, float]:
@@ -161,14 +142,31 @@ class EpochLoop:
         state = sum(t.numel() for t in (*state_tensors(steps), *steps.params))
         per_epoch = (len(x) + len(val_x)) * self.engine.outputs + state
         count = max(1, min(count, MAX_KEPT // per_epoch))
+        lr, plan = self.engine.schedule.lr, self.engine.schedule.plan(count, self.steps_per_epoch)
         rows, device, shuffle = len(x), x.device, self.shuffle
-        orders = torch.stack([shuffle.permutation(rows, device, start + k) for k in range(count)])
+        orders = [shuffle.permutation(rows, device, start + k) for k in range(plan.count)]
         train, val = self._native_splits(steps.program.dtype)
-        found = run_epochs(steps, orders, train, val, self.offsets, stop_fd)
+        found = run_epochs(
+            steps, torch.stack(orders), train, val, self.offsets, stop_fd, plan.rates
+        )
         self.engine.last, self._bound = (steps.params, steps.grads), steps
         done, adam = len(found.losses), float(steps.steps[0]) if steps.steps else 0.0
-        adam_steps = [adam - (done - k - 1) * self.steps_per_epoch for k in range(done)]
-        return self._results(start, orders[:done], found, adam_steps)
+        if plan.states is not None and done < plan.count:
+            self.engine.schedule.load(plan.states[done - 1])
+        epochs = self._results(start, torch.stack(orders[:done]), found, self._rates(plan, lr))
+        for k, epoch in enumerate(epochs):
+            epoch.adam_steps = adam - (done - k - 1) * self.steps_per_epoch
+            epoch.schedule_state = plan.states[k] if plan.states is not None else None
+        if self.engine.schedule.watches:
+            self.engine.schedule.epoch_ended(epochs[0].values)
+            epochs[0].schedule_state = self.engine.schedule.state()
+        return epochs
+
+    def _rates(self, plan: EpochPlan, lr: float) -> list[float]:
+        """The rate each epoch of ``plan`` starts at (``lr``: the optimizer's, before it)."""
+        if plan.rates is None:
+            return [lr] * plan.count
+        return plan.rates[:: self.steps_per_epoch].tolist()
 
     def _native_splits(self, dtype: torch.dtype) -> tuple[Split, Split]:
         """The splits as the native program takes them: the first layer's inputs, the loss's
@@ -182,7 +180,7 @@ class EpochLoop:
         return self._splits
 
     def _results(
-        self, start: int, orders: Tensor, found: EpochsResult, adam_steps: list[float]
+        self, start: int, orders: Tensor, found: EpochsResult, rates: list[float]
     ) -> list[Epoch]:
         """The epochs of one call of the native program, their metrics computed together."""
         count, y, val_y = len(orders), self.train[1], self.val[1]
@@ -196,22 +194,20 @@ class EpochLoop:
         each_losses, each_kept = found.losses.unbind(0), found.kept.unbind(0)
         done = []
         for k in range(count):
-            values = {"train/loss": losses[k], **trained[k]}
+            values = {"train/lr": rates[k], "train/loss": losses[k], **trained[k]}
             if (start + k + 1) % self.validate_every == 0:
                 values.update({"val/loss": val_costs[k], **validated[k]})
-            epoch = Epoch(values, each_losses[k], step_losses[k], finite[k], each_kept[k])
-            epoch.adam_steps = adam_steps[k]
-            done.append(epoch)
+            done.append(Epoch(values, each_losses[k], step_losses[k], finite[k], each_kept[k]))
         return done
 
     def state_after(self, epoch: Epoch) -> Snapshot:
         """The run's state after ``epoch``: as the native program kept it, or as it is now."""
-        steps = self._bound
+        steps, schedule = self._bound, self.engine.schedule
         if epoch.kept is None or steps is None:
-            return Snapshot.of(live_state(self.engine))
+            return Snapshot.of(live_state(self.engine), schedule)
         values = kept_values(steps, epoch.kept.clone())
         values += [torch.full_like(t, epoch.adam_steps) for t in steps.steps]
-        return Snapshot(state_tensors(steps) + steps.steps, values)
+        return Snapshot(state_tensors(steps) + steps.steps, values, schedule, epoch.schedule_state)
 
     def grad_norms(self, epochs: list[Epoch]) -> list[dict[str, float]] | None:
         """Each weight's and bias's gradient norm at the last step of each of ``epochs``, as

@@ -50,8 +50,9 @@ class NNKitModule(pl.LightningModule):
     the metric best.ckpt follows and its mode (by default the task's); ``setting`` is
     ``trainer.compile``, ``planned_steps`` the run's length and ``batch_size`` its
     minibatches', from which the engine chooses its step; ``regularization`` penalises the
-    weights' size (L1 or L2). ``epoch_loop`` is "engine" where one Lightning call runs many data
-    epochs (``nnkit.training.epoch_calls``; ``patience`` its early stopping), else
+    weights' size (L1 or L2); ``scheduler`` the learning-rate schedule's config section, for a
+    run of ``planned_epochs``. ``epoch_loop`` is "engine" where one Lightning call runs many
+    data epochs (``nnkit.training.epoch_calls``; ``patience`` its early stopping), else
     "lightning"."""
 
     def __init__(
@@ -69,13 +70,16 @@ class NNKitModule(pl.LightningModule):
         regularization: Regularization | None = None,
         epoch_loop: str = "lightning",
         patience: int = 0,
+        scheduler: dict[str, Any] | None = None,
+        planned_epochs: int = 0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.save_hyperparameters(hparams or {}, logger=False)  # logged once, with the metrics
         self.net, self.loss, self.optimizer_cfg = net, loss, optimizer
         classes, outputs = sizes
-        self.engine = Engine(net, loss, task, outputs, optimizer, regularization)
+        length = (planned_epochs, planned_steps)
+        self.engine = Engine(net, loss, task, outputs, optimizer, regularization, scheduler, length)
         self.task, self.replicas = self.engine.task, self.engine.replicas
         self.setting, self.planned_steps = setting, planned_steps
         self.batch_size = batch_size
@@ -97,6 +101,8 @@ class NNKitModule(pl.LightningModule):
         self.epoch_calls: EpochCalls | None = None  # made at on_train_start, for "engine"
         self.writing_best: BestState | None = None  # while best.ckpt is being written
         self._loop_state: dict[str, Any] = {}  # a resumed run's, until the loop exists
+        self._epoch_lr = 0.0  # the rate the data epoch under way started at
+        self._validated = False  # whether the epoch under way was validated (Lightning's loop)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -172,6 +178,9 @@ class NNKitModule(pl.LightningModule):
         self.log_steps(call.losses)
         targets = torch.cat([y for _, y in batches], dim=along)
         self.train_metrics.update(*self.engine.metric_inputs(call.outputs, targets))
+        schedule = self.engine.schedule
+        if not schedule.watches and self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            schedule.epoch_ended({})  # before validation and its checkpoints, as the engine's loop
 
     def log_steps(self, losses: Tensor) -> None:
         """The step-level values, where the steps that just ran (their costs ``losses``)
@@ -260,6 +269,7 @@ class NNKitModule(pl.LightningModule):
                 log_replica_scores(experiment, key, per_replica, self.global_step)
 
     def on_validation_epoch_end(self) -> None:
+        self._validated = not self.trainer.sanity_checking
         self._log_eval_loss("val")
         self._log_metrics(self.val_metrics)
 
@@ -273,10 +283,14 @@ class NNKitModule(pl.LightningModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
+    def on_train_epoch_start(self) -> None:
+        self._epoch_lr = self.engine.schedule.lr
+
     def on_train_epoch_end(self) -> None:
         """The epoch's training loss (a mean weighted by batch size, reduced over ranks) and
-        metrics, computed once (updated once per call), and the lr; nothing where the engine's
-        epoch loop logged its data epochs itself."""
+        metrics, computed once (updated once per call), and the rate it started at; then
+        ``plateau``'s next rate (other schedules step with the epoch's last training call);
+        nothing where the engine's epoch loop did all this itself."""
         if self.epoch_calls is not None:
             return
         loss = self.train_loss.compute()
@@ -286,8 +300,13 @@ class NNKitModule(pl.LightningModule):
             for logger in self.loggers:
                 logger.log_metrics({"train/loss_epoch": float(loss)}, step=self.global_step)
         self._log_metrics(self.train_metrics)
-        lr = self._optimizer().param_groups[0]["lr"]
-        self.log("train/lr", lr, on_epoch=True, on_step=False)
+        self.log("train/lr", self._epoch_lr, on_epoch=True, on_step=False)
+        validated, self._validated = self._validated, False
+        if self.engine.schedule.watches:  # plateau: after the validation it follows
+            metrics = final_metrics(self.trainer.callback_metrics)
+            self.engine.schedule.epoch_ended(
+                {k: v for k, v in metrics.items() if validated or not k.startswith("val/")}
+            )
 
     def _optimizer(self) -> LightningOptimizer:
         """The run's one optimizer, as Lightning wraps it."""
@@ -295,5 +314,10 @@ class NNKitModule(pl.LightningModule):
         assert not isinstance(optimizer, list), "configure_optimizers returns one optimizer"
         return optimizer
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.engine.optimizer
+    def configure_optimizers(self) -> Any:
+        """The engine's optimizer, and its scheduler where the rate moves (so checkpoints keep
+        the scheduler's state; the engine steps it)."""
+        scheduler = self.engine.schedule.scheduler
+        if scheduler is None:
+            return self.engine.optimizer
+        return {"optimizer": self.engine.optimizer, "lr_scheduler": scheduler}

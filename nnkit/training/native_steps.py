@@ -92,6 +92,7 @@ def bind(program: NativeProgram, params: Sequence[Tensor], optimizer) -> NativeS
 
 Batches = list[tuple[Tensor, Tensor]]
 FirstStep = Callable[[torch.optim.Optimizer, Tensor, Tensor], tuple[Tensor, Tensor]]
+Rates = Callable[[int], Tensor | None]  # the next n steps' learning rates (None: unchanged)
 
 
 @dataclass
@@ -108,7 +109,8 @@ class NativeCall:
 class NativeCalls:
     """A run's training calls through its native program. ``params()`` gives the weights
     (``W1, b1, ...``), ``targets(y, dtype)`` the loss's targets from a batch's labels; ``along``
-    is the batch dimension (1 with replicas)."""
+    is the batch dimension (1 with replicas); ``rates(n)`` the learning rates of the next n
+    steps, a schedule's (None: the optimizer's rate for all)."""
 
     def __init__(
         self,
@@ -116,8 +118,10 @@ class NativeCalls:
         params: Callable[[], list[Tensor]],
         targets: Callable[[Tensor, torch.dtype], Tensor],
         along: int,
+        rates: Rates = lambda _: None,
     ) -> None:
         self.program, self.params, self.targets, self.along = program, params, targets, along
+        self.rates = rates
 
     def __call__(
         self, optimizer: torch.optim.Optimizer, batches: Batches, first_step: FirstStep
@@ -166,7 +170,10 @@ class NativeCalls:
     def _rows(
         self, steps: NativeSteps, params: list[Tensor], x: Tensor, y: Tensor, offsets: Tensor
     ) -> NativeCall:
-        losses, outputs, grads = steps.train(x, self.targets(y, x.dtype), offsets)
+        count = offsets.numel() - 1
+        losses, outputs, grads = steps.train(
+            x, self.targets(y, x.dtype), offsets, self.rates(count)
+        )
         return NativeCall(losses, outputs, offsets.numel() - 1, (params, grads))
 
 

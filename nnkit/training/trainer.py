@@ -136,6 +136,8 @@ def build_module(cfg: DictConfig, prepared: Prepared, loop: str = "lightning") -
         regularization=Regularization(cfg.regularization.kind, cfg.regularization.rate),
         epoch_loop=loop,
         patience=t.early_stopping_patience,
+        scheduler=prepared.config.get("scheduler"),
+        planned_epochs=t.max_epochs,
     )
 
 

@@ -129,6 +129,7 @@ function showControls(built) {
   fillSelect($("regularization"), c.regularizations, s["regularization.kind"]);
   fillSelect($("optimizer"), c.optimizers, s.optimizer);
   fillSelect($("init"), c.inits, s["model.init"]);
+  fillSelect($("scheduler"), c.schedulers, s.scheduler ?? "none");
   fillSelect($("loss"), c.losses, s.loss);
   $("lr").value = String(s["optimizer.lr"]);
   if ($("lr").value !== String(s["optimizer.lr"])) {
@@ -197,6 +198,7 @@ function bindControls() {
   $("rate").onchange = () => configure({ "regularization.rate": Number($("rate").value) });
   $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
   $("init").onchange = () => configure({ "model.init": $("init").value });
+  $("scheduler").onchange = () => configure({ scheduler: $("scheduler").value });
   $("loss").onchange = () => configure({ loss: $("loss").value });
   $("replicas").onchange = () => configure({ "trainer.replicas": Number($("replicas").value) });
   $("data").onchange = () => {  // another dataset: none of the last one's options
@@ -518,6 +520,7 @@ function showFrame() {
   if (!frame || !built || !fits(frame, built)) return;
   $("epoch").textContent = frame.epoch;
   $("test-loss").textContent = frame.loss.test.toFixed(3);
+  $("rate-now").textContent = Number(frame.lr.toPrecision(3)).toString();
   $("train-loss").textContent = frame.loss.train.toFixed(3);
   drawCurve(remember(frame));
   drawGradients(frame.gradient_norms);
@@ -616,7 +619,7 @@ const CURVE = 200;  // the losses' curve: its latest points
 function remember(frame) {  // the curve's points, one per frame; a new run starts a new curve
   const curve = state.curve || (state.curve = []), last = curve[curve.length - 1];
   if (last && frame.epoch < last[0]) curve.length = 0;
-  if (!last || frame.epoch !== last[0] || frame.steps !== last[3]) curve.push([frame.epoch, frame.loss.train, frame.loss.test, frame.steps]);
+  if (!last || frame.epoch !== last[0] || frame.steps !== last[3]) curve.push([frame.epoch, frame.loss.train, frame.loss.test, frame.steps, frame.lr]);
   if (curve.length > CURVE) curve.splice(0, curve.length - CURVE);
   return curve;
 }
@@ -626,10 +629,12 @@ function drawCurve(history) {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (history.length < 2) return;
   const most = Math.max(...history.map((h) => Math.max(h[1], h[2]))) || 1;
-  [[1, "#777"], [2, "#000"]].forEach(([column, stroke]) => {
+  const fastest = Math.max(...history.map((h) => h[4])) || 1;  // the rate, on its own scale
+  [[1, "#777", most], [2, "#000", most], [4, "#36c", fastest]].forEach(([column, stroke, top]) => {
     ctx.beginPath();
+    ctx.setLineDash(column === 4 ? [3, 3] : []);
     history.forEach((h, i) => {
-      const x = i / (history.length - 1) * canvas.width, y = canvas.height * (1 - h[column] / most);
+      const x = i / (history.length - 1) * canvas.width, y = canvas.height * (1 - h[column] / top);
       if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
     });
     ctx.strokeStyle = stroke; ctx.stroke();
