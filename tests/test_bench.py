@@ -16,7 +16,8 @@ from nnkit.bench.replica_runs import Case, cli_seconds
 def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
-            "--no-compile", "--no-replicas", "--no-tiny", "--no-live"]  # fmt: skip
+            "--no-compile", "--no-replicas", "--no-tiny", "--no-live",
+            "--no-classroom"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(out.read_text())
     results = report["results"]
@@ -66,6 +67,15 @@ def test_the_tiny_networks_bench_runs_every_contender_and_its_ratios_hold():
     )
     assert "7-4-10 seven_segment, ReLU, cross-entropy, batch 10" in results
     assert "8 hidden layers of 64, tanh, batch 10" in results
+
+
+def test_the_classroom_bench_plays_every_tab_at_once_through_real_websockets():
+    from nnkit.bench.classroom import classroom
+
+    row = classroom(tabs=3, seconds=1.5)
+    assert row["frames/s per tab, slowest"] > 0 and row["epochs/s per tab, median"] > 0
+    assert 0 < row["control shown after ms, median"] <= row["control shown after ms, slowest"]
+    assert row["server memory MiB"] > 50  # torch and the three runs, in the server's process
 
 
 def test_the_live_bench_plays_through_a_real_websocket():

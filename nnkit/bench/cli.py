@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile timings")
     parser.add_argument("--no-tiny", action="store_true", help="skip the article's networks")
     parser.add_argument("--no-live", action="store_true", help="skip the playground's server")
+    parser.add_argument("--no-classroom", action="store_true", help="skip the 1-30 tab classroom")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     peak = matmul_gflops()
@@ -52,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nnkit.bench.live import measure_live
 
         results.update(measure_live(args.repeats, 3.0 if args.scale >= 0.1 else 0.5))
+    if not args.no_classroom:
+        from nnkit.bench.classroom import measure_classroom
+
+        full = args.scale >= 0.1
+        results.update(measure_classroom((1, 8, 30) if full else (1, 3), 6.0 if full else 1.0))
     if not args.no_replicas:
         from nnkit.bench.replica_runs import Case, measure_replicas
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import secrets
 import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from nnkit.errors import ConfigError
 from nnkit.playground.session import Session
 
 FOLDER = "playground-exports"  # under the folder the playground was started in
+MAX_EXPORTS = 200  # kept at once: the oldest are removed to make room (a classroom's disk)
+MAX_EXPORT_BYTES = 500 * 2**20  # and at most this much of them
 
 
 def train_line(session: Session) -> list[str]:
@@ -71,8 +75,9 @@ def export(session: Session, folder: Path) -> dict[str, Any]:
     if session.epoch == 0:
         raise ConfigError("nothing to export yet: train at least one epoch (play, or step)")
     line = train_line(session)
-    out = folder / FOLDER / time.strftime(f"%Y%m%d-%H%M%S-epoch{session.epoch}")
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    removed = make_room(folder / FOLDER)
+    out = _new_folder(folder / FOLDER, time.strftime(f"%Y%m%d-%H%M%S-epoch{session.epoch}"))
+    (out / "checkpoints").mkdir(parents=True)
     command = "python -m nnkit.train " + " ".join(shlex.quote(o) for o in line)
     config = OmegaConf.to_yaml(_config(session), resolve=True)
     (out / "command.sh").write_text(command + f" hydra.run.dir={shlex.quote(str(out))}\n")
@@ -89,7 +94,37 @@ def export(session: Session, folder: Path) -> dict[str, Any]:
         "files": [str(p.relative_to(folder / FOLDER)) for p in sorted(out.rglob("*.*"))],
         "reproducible": session.altered is None,
         "altered": session.altered,
+        "removed": removed,
     }
+
+
+def _new_folder(exports: Path, name: str) -> Path:
+    """A folder of its own for one export, ``name-XXXX``: another tab exporting in the same
+    second gets another, and no name of a removed export comes back."""
+    exports.mkdir(parents=True, exist_ok=True)
+    while True:
+        out = exports / f"{name}-{secrets.token_hex(3)}"
+        try:
+            out.mkdir()
+            return out
+        except FileExistsError:
+            continue
+
+
+def make_room(exports: Path) -> list[str]:
+    """Remove the oldest exports until one more fits ``MAX_EXPORTS`` and ``MAX_EXPORT_BYTES``
+    (a classroom's exports cannot fill the disk); the names removed."""
+    if not exports.is_dir():
+        return []
+    folders = sorted((p for p in exports.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    sizes = [sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for p in folders]
+    removed: list[str] = []
+    while folders and (len(folders) >= MAX_EXPORTS or sum(sizes) > MAX_EXPORT_BYTES):
+        oldest = folders.pop(0)
+        sizes.pop(0)
+        shutil.rmtree(oldest, ignore_errors=True)
+        removed.append(oldest.name)
+    return removed
 
 
 def _config(session: Session) -> Any:

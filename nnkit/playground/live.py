@@ -1,5 +1,12 @@
-"""A tab's live run: its ``Session``, and the thread that trains it while the page plays — in
-chunks of about ``CHUNK_S``, handing the session to a waiting frame or control in between.
+"""A tab's live run: its ``Session``, trained while the page plays by the server's one
+training thread (``Trainer``), which takes every playing tab in turn, a chunk of about
+``CHUNK_S`` each, handing each session to a waiting frame or control in between.
+
+One thread for every tab, not one each: with a thread per tab, N training threads and the
+server's event loop share Python's lock, and the loop — frames, controls — waits its turn
+behind all of them (8 tabs: 2 frames a second each, a control shown after ~1 s; docs:
+Playground). With one, the loop shares it with one thread whatever the number of tabs, and a
+paused or hidden tab frees its share for the others.
 
 >>> live = Live(["data=circular", "data.n=100", "model.hidden=[3]"])
 >>> session = live.build({"optimizer.lr": 0.1})
@@ -23,20 +30,57 @@ CHUNK_S = 0.02  # the training thread holds a session this long at a time
 TRAINING_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, DivergenceError)
 
 
-class Live:
-    """A session and the thread that trains it while ``playing``; a page whose settings are
-    the command line's own opens at ``checkpoint`` (``ckpt=``) where there is one."""
+class Trainer:
+    """The one thread that trains every playing tab (``Live``) in turn."""
 
-    def __init__(self, base: Sequence[str], checkpoint: dict[str, Any] | None = None) -> None:
-        self.base, self.checkpoint = list(base), checkpoint
+    def __init__(self) -> None:
+        self.lives: list[Live] = []
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, live: Live) -> None:
+        with self._guard:
+            self.lives.append(live)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True)
+                self._thread.start()
+
+    def remove(self, live: Live) -> None:
+        with self._guard:
+            if live in self.lives:
+                self.lives.remove(live)
+
+    def _run(self) -> None:
+        while True:
+            with self._guard:
+                playing = [live for live in self.lives if live.playing.is_set()]
+            if not playing:
+                time.sleep(0.02)
+            for live in playing:
+                live.train_chunk()
+
+
+TRAINER = Trainer()  # the process's: every tab of a server shares it
+
+
+class Live:
+    """A session, trained by ``trainer`` while ``playing``; a page whose settings are the
+    command line's own opens at ``checkpoint`` (``ckpt=``) where there is one."""
+
+    def __init__(
+        self,
+        base: Sequence[str],
+        checkpoint: dict[str, Any] | None = None,
+        trainer: Trainer = TRAINER,
+    ) -> None:
+        self.base, self.checkpoint, self.trainer = list(base), checkpoint, trainer
         self.session: Session | None = None
         self.playing = threading.Event()
-        self.stopped = threading.Event()
+        self.resume_after_idle = False  # playing when its tab was hidden
         self.error: str | None = None
         self.chunk = 1  # minibatches trained per hold of the session's lock (see _pace)
         self.frame_waiting = threading.Event()
-        self.thread = threading.Thread(target=self._train, daemon=True)
-        self.thread.start()
+        trainer.add(self)
 
     def build(self, settings: dict[str, Any], example: Any = None) -> Session:
         """A new run of the page's ``settings``; ``example="article"``: the article's worked
@@ -54,23 +98,33 @@ class Live:
         self.session = session
         return session
 
-    def _train(self) -> None:
-        while not self.stopped.is_set():
-            if not self.playing.wait(0.05) or self.session is None:
-                continue
-            session = self.session
-            try:
-                with session.lock:
-                    started = time.perf_counter()
-                    session.advance(self.chunk)
-                    self._pace(time.perf_counter() - started)
-                while self.frame_waiting.is_set():  # someone waits for the session: let them in
-                    time.sleep(0.0001)
-            except TRAINING_ERRORS as error:
-                self.error = one_line(str(error))  # divergence: nnkit's line
-                self.playing.clear()
-            except Exception as error:  # a plugin's failure ends this session, not the server
-                self.stop(error)
+    def train_chunk(self) -> None:
+        """One chunk of the session's training (the trainer's turn for this tab)."""
+        session = self.session
+        if session is None or not self.playing.is_set():
+            return
+        try:
+            with session.lock:
+                started = time.perf_counter()
+                session.advance(self.chunk)
+                self._pace(time.perf_counter() - started)
+            while self.frame_waiting.is_set():  # someone waits for the session: let them in
+                time.sleep(0.0001)
+        except TRAINING_ERRORS as error:
+            self.error = one_line(str(error))  # divergence: nnkit's line
+            self.playing.clear()
+        except Exception as error:  # a plugin's failure ends this session, not the server
+            self.stop(error)
+
+    def idle(self, hidden: bool) -> None:
+        """The tab was hidden (its training pauses, its share goes to the others) or shown
+        again (it plays on if it played when hidden)."""
+        if hidden:
+            self.resume_after_idle = self.playing.is_set()
+            self.playing.clear()
+        elif self.resume_after_idle:
+            self.resume_after_idle = False
+            self.playing.set()
 
     def _pace(self, seconds: float) -> None:
         """Steps per chunk so that a chunk takes about CHUNK_S: frames in between, however
@@ -95,5 +149,5 @@ class Live:
         self.error = f"training stopped: {type(error).__name__}: {one_line(str(error))}"
 
     def close(self) -> None:
-        self.stopped.set()
         self.playing.clear()
+        self.trainer.remove(self)

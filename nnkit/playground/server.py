@@ -7,6 +7,7 @@ with a ``type``:
 
 - ``configure`` (``settings``: config keys and values): build a new run — the reset;
 - ``play``, ``pause``, ``step`` (one epoch), ``lr`` (``value``, applied without a reset),
+  ``idle`` (``hidden``: the tab was hidden, its training pauses; shown again, it plays on),
   ``weight`` (``layer``, ``row``, ``column``, ``value``: a weight typed on the page),
   ``probe`` (``input``: for data that is not a plane, the input whose values the page shows);
 - ``export``: the run written for the command line (``nnkit.playground.handover``) under the
@@ -16,9 +17,10 @@ with a ``type``:
   the article's worked example and explains its point at once.
 
 Anything malformed or refused by the schema is answered ``{"type": "error", "message": ...}``
-with nnkit's one line, and the session goes on. Requests whose Origin or Host is not the
-server's own are refused (another site in the browser cannot drive it); the number of
-sessions is bounded.
+with nnkit's one line, and the session goes on. Who may send requests is
+``nnkit.playground.access``'s rule: on loopback, the server's own pages (another site in the
+browser cannot drive it); for a classroom, whoever holds its token. The number of sessions is
+bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from nnkit.errors import one_line
+from nnkit.playground.access import COOKIE, Access
 from nnkit.playground.handover import FOLDER, export
 from nnkit.playground.live import TRAINING_ERRORS, Live
 from nnkit.playground.pictures import description, frame, snapshot
@@ -41,7 +44,8 @@ from nnkit.playground.session import Session
 from nnkit.playground.step_panel import ARTICLE_POINT, explain_step
 
 FPS = 25
-MAX_SESSIONS = 8
+MAX_TABS = 30  # tabs trained at once by default (``tabs=``): measured on 2 cores, each of 30
+# playing tabs gets 5 frames a second and sees a changed control after 0.27 s (docs: Playground)
 PAGE_ERRORS: tuple[type[Exception], ...] = (
     *TRAINING_ERRORS, ValueError, TypeError, KeyError, OSError,
 )  # fmt: skip
@@ -53,11 +57,16 @@ def make_app(
     allowed_origins: Sequence[str] = (),
     checkpoint: dict[str, Any] | None = None,
     folder: Path | None = None,
+    token: str | None = None,
+    max_tabs: int = MAX_TABS,
 ) -> web.Application:
     """The playground's application; ``base`` overrides apply under every page's settings,
-    ``checkpoint`` is where a page of those settings opens, exports go under ``folder``."""
-    app = web.Application(middlewares=[_same_origin])
-    app["base"], app["origins"], app["sessions"] = list(base), set(allowed_origins), set()
+    ``checkpoint`` is where a page of those settings opens, exports go under ``folder``;
+    requests come from ``allowed_origins``, or hold ``token`` (a classroom); at most
+    ``max_tabs`` tabs train at once."""
+    app = web.Application(middlewares=[_guard])
+    app["base"], app["sessions"], app["max_tabs"] = list(base), set(), max_tabs
+    app["access"] = Access(frozenset(allowed_origins), token)
     app["checkpoint"], app["folder"] = checkpoint, (folder or Path.cwd()).resolve()
     app.router.add_get("/", _index)
     app.router.add_get("/ws", _socket)
@@ -77,15 +86,31 @@ async def _exported(request: web.Request) -> web.StreamResponse:
 
 
 @web.middleware
-async def _same_origin(request: web.Request, handler: Any) -> web.StreamResponse:
-    origins = request.app["origins"]
-    origin = request.headers.get("Origin")
-    host = request.headers.get("Host", "")
-    if origins and host not in {o.split("://", 1)[-1] for o in origins}:
-        raise web.HTTPForbidden(text=f"unexpected Host {host!r}")
-    if origin is not None and origins and origin not in origins:
-        raise web.HTTPForbidden(text=f"unexpected Origin {origin!r}")
-    return await handler(request)
+async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse (403) what the access rule refuses; a page opened with the token keeps it in a
+    cookie, so its assets, its WebSocket and its exports carry it."""
+    access: Access = request.app["access"]
+    headers = request.headers
+    refusal = access.refusal(headers.get("Host", ""), headers.get("Origin"), request.query,
+                             request.cookies)  # fmt: skip
+    if refusal is not None:
+        raise web.HTTPForbidden(text=refusal)
+    response = await handler(request)
+    if access.holds(request.query.get("token")) and not response.prepared:
+        response.set_cookie(COOKIE, request.query["token"], httponly=True, samesite="Strict")
+    return response
+
+
+def too_many(tabs: int) -> str:
+    """What a tab past the bound is told.
+
+    >>> too_many(30)  # doctest: +ELLIPSIS
+    'this playground already trains 30 tabs, as many as it serves with a live page each: ...'
+    """
+    return (
+        f"this playground already trains {tabs} tabs, as many as it serves with a live page "
+        "each: try again when a tab closes (the server's tabs= sets the bound)"
+    )
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
@@ -96,9 +121,8 @@ async def _socket(request: web.Request) -> web.StreamResponse:
     sessions: set = request.app["sessions"]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    if len(sessions) >= MAX_SESSIONS:
-        await ws.send_json({"type": "error", "message": f"the playground serves at most "
-                            f"{MAX_SESSIONS} tabs at once; close one and reload"})  # fmt: skip
+    if len(sessions) >= request.app["max_tabs"]:
+        await ws.send_json({"type": "error", "message": too_many(request.app["max_tabs"])})
         await ws.close()
         return ws
     live = Live(request.app["base"], request.app["checkpoint"])
@@ -151,6 +175,9 @@ async def _handle(live: Live, text: str, folder: Path) -> dict[str, Any] | None:
             if example == "article":
                 built["explained"] = explain_step(session, *ARTICLE_POINT)
             return built
+        if kind == "idle":  # a hidden tab, before its run is built too
+            live.idle(message.get("hidden") is not False)
+            return None
         if live.session is None:
             raise ValueError(f"'{kind}' before 'configure': the page has no run yet")
         if kind == "export":
@@ -185,7 +212,7 @@ def _control(live: Live, kind: Any, message: dict[str, Any]) -> dict[str, Any] |
         with live.hold() as session:
             session.set_probe(message.get("input"))
     else:
-        choices = "configure, play, pause, step, lr, weight, probe, export, explain"
+        choices = "configure, play, pause, idle, step, lr, weight, probe, export, explain"
         raise ValueError(f"unknown message type {kind!r} (choose from: {choices})")
     return None
 

@@ -34,8 +34,11 @@ function hideControls() {  // ?hide=data,features,lr: a classroom's page
 }
 
 // ---- talking to the server --------------------------------------------------------------
+const TOKEN = new URLSearchParams(location.search).get("token");  // a classroom's server
+const withToken = (path) => (TOKEN ? `${path}?token=${encodeURIComponent(TOKEN)}` : path);
+
 function connect() {
-  socket = new WebSocket(`ws://${location.host}/ws`);
+  socket = new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   const example = new URLSearchParams(location.search).get("example");  // ?example=article
   socket.onopen = () => (example ? send({ type: "configure", settings: {}, example }) : configure(readHash()));
   socket.onmessage = (event) => receive(JSON.parse(event.data));
@@ -95,7 +98,8 @@ function showExport(exported) {
   $("export-note").textContent = exported.reproducible
     ? `epoch ${exported.epoch}, written to ${exported.folder}: the line replays this run bit for bit`
     : `epoch ${exported.epoch}, written to ${exported.folder}: ${exported.altered}, so the line replays its settings, not its history; the checkpoint holds the page's weights`;
-  $("export-files").innerHTML = exported.files.map((f) => `<a href="/exports/${f}" download>${f.split("/").slice(1).join("/")}</a>`).join(" · ");
+  if (exported.removed.length) $("export-note").textContent += ` (the oldest exports made room: ${exported.removed.join(", ")})`;
+  $("export-files").innerHTML = exported.files.map((f) => `<a href="${withToken(`/exports/${f}`)}" download>${f.split("/").slice(1).join("/")}</a>`).join(" · ");
   setPlaying(false);
 }
 
@@ -639,7 +643,12 @@ function drawCurve(history) {
     });
     ctx.strokeStyle = stroke; ctx.stroke();
   });
+  ctx.setLineDash([]);
 }
+
+document.addEventListener("visibilitychange", () => {  // a hidden tab frees its training's share
+  send({ type: "idle", hidden: document.hidden });
+});
 
 hideControls();
 bindControls();
