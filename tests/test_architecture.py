@@ -40,10 +40,10 @@ FLOORS = (  # from the ground up: a module imports only from its own floor and t
         "nnkit.testing",
         "nnkit.playground",
     ),
-    ("nnkit.train", "nnkit.gradcheck", "nnkit.predict", "nnkit.list", "nnkit.draw"),
+    ("nnkit.train", "nnkit.gradcheck", "nnkit.predict", "nnkit.list", "nnkit.draw", "nnkit.script"),
     ("nnkit.explain",),
 )
-COMMANDS = ("train", "gradcheck", "predict", "list", "draw", "explain")
+COMMANDS = ("train", "gradcheck", "predict", "list", "draw", "explain", "script")
 
 
 def modules() -> dict[str, Path]:

@@ -247,6 +247,16 @@ def test_layers_neurons_activation_and_lr_are_turned_on_the_page(server, page):
     page.wait_for_timeout(500)
     assert _epoch(page) > before
     assert "optimizer.lr=0.1" in page.url
+    page.click("#as-code")  # the run as plain PyTorch: python -m nnkit.script of its settings
+    page.wait_for_selector("#error:not([hidden])")  # torch has no layer for the step
+    assert "model.activation='step' has no torch layer" in page.inner_text("#error")
+    page.select_option("#activation", "tanh")
+    page.wait_for_function("state.built.settings['model.activation'] === 'tanh'")
+    page.click("#as-code")
+    page.wait_for_selector("#script-panel:not([hidden])")
+    script = page.inner_text("#script-text")
+    assert "nn.Linear(2, 5)" in script and "lr_scheduler.ExponentialLR" in script
+    assert "import nnkit" not in script and page.get_attribute("#script-download", "href")
 
 
 @browser

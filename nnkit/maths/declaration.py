@@ -36,7 +36,9 @@ class Op:
     computes it with torch's own autograd; ``options`` are its numbers and their defaults (a
     slope, an alpha, an estimator) and ``variants`` the options the proof checks; ``function``,
     where given, is its own autograd Function (``x, **options -> y``), else the layer runs the
-    pair; ``summary`` is the registry entry's docstring; ``aliases`` are other names for it."""
+    pair; ``summary`` is the registry entry's docstring; ``aliases`` are other names for it;
+    ``layer`` is torch's own layer for it, as code (``nn.Tanh()``, options as ``{slope}``), what
+    ``python -m nnkit.script`` writes (empty: torch has none)."""
 
     name: str
     summary: str
@@ -47,6 +49,7 @@ class Op:
     variants: tuple[dict[str, Any], ...] = ({},)
     function: Callable[..., Any] | None = None
     aliases: tuple[str, ...] = ()
+    layer: str = ""
 
 
 DECLARED: dict[str, Op] = {}

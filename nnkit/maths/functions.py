@@ -225,6 +225,7 @@ declare(
         reference=torch.sigmoid,
         contract=Contract("smooth", double_backward=True),
         function=sigmoid,
+        layer="nn.Sigmoid()",
     )
 )
 declare(
@@ -235,6 +236,7 @@ declare(
         reference=torch.relu,
         contract=Contract("piecewise", kinks=(0.0,)),
         function=relu,
+        layer="nn.ReLU()",
     )
 )
 declare(
@@ -243,6 +245,6 @@ declare(
         "Playground calls it linear).",
         pair=lambda: IDENTITY, reference=lambda x: x,
         contract=Contract("smooth", double_backward=True), function=identity,
-        aliases=("linear",),
+        aliases=("linear",), layer="nn.Identity()",
     )
 )  # fmt: skip

@@ -188,6 +188,7 @@ declare(
         "(e^x - e^-x) / (e^x + e^-x), in (-1, 1); backward 1 - tanh². The Playground's default.",
         pair=lambda: TANH,
         reference=torch.tanh,
+        layer="nn.Tanh()",
     )
 )
 declare(
@@ -199,6 +200,7 @@ declare(
         contract=PIECEWISE,
         options={"slope": 0.01},
         variants=({}, {"slope": 0.2}),
+        layer="nn.LeakyReLU({slope})",
     )
 )
 declare(
@@ -210,6 +212,7 @@ declare(
         contract=PIECEWISE,
         options={"alpha": 1.0},
         variants=({}, {"alpha": 0.5}),
+        layer="nn.ELU({alpha})",
     )
 )
 declare(
@@ -218,6 +221,7 @@ declare(
         "log(1 + e^x), a smooth ReLU; backward the sigmoid.",
         pair=lambda: SOFTPLUS,  # torch's softplus returns x above 20: logaddexp is exact
         reference=lambda x: torch.logaddexp(x, torch.zeros_like(x)),
+        layer="nn.Softplus()",
     )
 )
 declare(
@@ -227,6 +231,7 @@ declare(
         "registers); backward s(x)(1 + x(1 - s(x))).",
         pair=lambda: SILU,
         reference=torch.nn.functional.silu,
+        layer="nn.SiLU()",
     )
 )
 declare(
@@ -235,6 +240,7 @@ declare(
         "x Φ(x), Φ the normal distribution function (exact, with erf); backward Φ(x) + x φ(x).",
         pair=lambda: GELU,
         reference=torch.nn.functional.gelu,
+        layer="nn.GELU()",
     )
 )
 declare(
@@ -243,6 +249,7 @@ declare(
         "x · tanh(softplus(x)); backward u + x (1 - u²) s(x) with u = tanh(softplus(x)).",
         pair=lambda: MISH,
         reference=torch.nn.functional.mish,
+        layer="nn.Mish()",
     )
 )
 declare(Op("sine", "sin x; backward cos x.", pair=lambda: SINE, reference=torch.sin))

@@ -11,7 +11,8 @@ with a ``type``:
   ``weight`` (``layer``, ``row``, ``column``, ``value``: a weight typed on the page),
   ``probe`` (``input``: for data that is not a plane, the input whose values the page shows);
 - ``export``: the run written for the command line (``nnkit.playground.handover``) under the
-  folder the server was started in, its files served under ``/exports/``;
+  folder the server was started in, its files served under ``/exports/``; ``script``: the run
+  as a plain PyTorch script (``nnkit.training.plain_script``);
 - ``explain`` (``part`` and ``index`` of a point, or ``input`` and ``label``): one step's
   numbers, as ``nnkit.explain`` prints them. ``configure`` with ``example: "article"`` builds
   the article's worked example and explains its point at once.
@@ -104,8 +105,8 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
 def too_many(tabs: int) -> str:
     """What a tab past the bound is told.
 
-    >>> too_many(30)  # doctest: +ELLIPSIS
-    'this playground already trains 30 tabs, as many as it serves with a live page each: ...'
+    >>> too_many(30).split(":")[0]
+    'this playground already trains 30 tabs, as many as it serves with a live page each'
     """
     return (
         f"this playground already trains {tabs} tabs, as many as it serves with a live page "
@@ -182,6 +183,8 @@ async def _handle(live: Live, text: str, folder: Path) -> dict[str, Any] | None:
             raise ValueError(f"'{kind}' before 'configure': the page has no run yet")
         if kind == "export":
             return await asyncio.to_thread(_export, live, folder)
+        if kind == "script":
+            return await asyncio.to_thread(_script, live, folder)
         if kind == "explain":
             with live.hold() as session:
                 return explain_step(session, *_point(session, message))
@@ -212,7 +215,7 @@ def _control(live: Live, kind: Any, message: dict[str, Any]) -> dict[str, Any] |
         with live.hold() as session:
             session.set_probe(message.get("input"))
     else:
-        choices = "configure, play, pause, idle, step, lr, weight, probe, export, explain"
+        choices = "configure, play, pause, idle, step, lr, weight, probe, export, script, explain"
         raise ValueError(f"unknown message type {kind!r} (choose from: {choices})")
     return None
 
@@ -237,6 +240,15 @@ def _export(live: Live, folder: Path) -> dict[str, Any]:
     live.playing.clear()
     with live.hold() as session:
         return export(session, folder)
+
+
+def _script(live: Live, folder: Path) -> dict[str, Any]:
+    """The page's run as a plain PyTorch script (``python -m nnkit.script`` of its settings)."""
+    from nnkit.training.plain_script import plain_script
+
+    with live.hold() as session:
+        overrides = list(session.overrides)
+    return {"type": "script", "text": plain_script(overrides, folder)}
 
 
 def _set_weight(session: Session, message: dict[str, Any]) -> None:

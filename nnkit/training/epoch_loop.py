@@ -19,7 +19,7 @@ metrics to the loggers and keeps best.ckpt and early stopping counted in data ep
 >>> loop.steps_per_epoch
 3
 >>> sorted(loop.epoch(0).values)
-['train/acc', 'train/loss', 'val/acc', 'val/loss']
+['train/acc', 'train/loss', 'train/lr', 'val/acc', 'val/loss']
 """
 
 from __future__ import annotations

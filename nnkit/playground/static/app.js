@@ -84,6 +84,12 @@ function receive(message) {
     showExport(message);
     return;
   }
+  if (message.type === "script") {
+    $("script-panel").hidden = false;
+    $("script-text").textContent = message.text;
+    $("script-download").href = URL.createObjectURL(new Blob([message.text], { type: "text/x-python" }));
+    return;
+  }
   if (message.type === "frame") {
     state.frame = message;
     showFrame();
@@ -185,6 +191,8 @@ function bindControls() {
   $("play").onclick = () => { send({ type: state.playing ? "pause" : "play" }); setPlaying(!state.playing); };
   $("step").onclick = () => send({ type: "step" });
   $("export").onclick = () => send({ type: "export" });
+  $("as-code").onclick = () => send({ type: "script" });
+  $("script-close").onclick = () => { $("script-panel").hidden = true; };
   $("heatmap").onclick = explainAt;
   document.querySelectorAll("#digit polygon").forEach((seg) => {
     seg.onclick = () => { seg.classList.toggle("on"); sendProbe(); };
