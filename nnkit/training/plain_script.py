@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nnkit.errors import ConfigError
 from nnkit.maths.declaration import DECLARED
+from nnkit.training.literals import entry, values, wrapped
 
 SCHEDULES = {  # torch's scheduler for each built-in schedule, from its settings
     "step": "lr_scheduler.StepLR(optimizer, step_size={step_size}, gamma={gamma})",
@@ -101,7 +100,7 @@ def _check(config: dict[str, Any]) -> None:
 
 
 def _head(overrides: Sequence[str], config: dict[str, Any], task: str) -> str:
-    line = _wrapped('"""python -m nnkit.train ', " ".join(overrides), "")
+    line = wrapped('"""python -m nnkit.train ', " ".join(overrides), "")
     dtype = "torch.float64" if "64" in str(config["trainer"]["precision"]) else "torch.float32"
     return f'''{line}
 as plain PyTorch, written by nnkit.script: torch only, the same data, weights and steps."""
@@ -276,12 +275,12 @@ def _numbers(data: Any, net: Any, config: dict[str, Any]) -> str:
         "",
         "def data():",
         "    return {",
-        *(_entry(name, x, y) for name, (x, y) in splits.items()),
+        *(entry(name, x, y) for name, (x, y) in splits.items()),
         "    }",
         "",
         "",
         "def initial_weights():",
-        _wrapped("    return [", ", ".join(_values(p) for p in params) + "]", "        "),
+        wrapped("    return [", ", ".join(values(p) for p in params) + "]", "        "),
         "",
         "",
         'if __name__ == "__main__":',
@@ -289,42 +288,3 @@ def _numbers(data: Any, net: Any, config: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _entry(name: str, x: torch.Tensor, y: torch.Tensor) -> str:
-    """One split of ``data()``: its inputs and targets, wrapped."""
-    inputs = _wrapped(f"        {name!r}: (", _values(x) + ",", "            ")
-    return inputs + "\n" + _wrapped("            ", _values(y) + "),", "            ")
-
-
-def _wrapped(first: str, text: str, indent: str) -> str:
-    """``text`` after ``first``, in lines of at most 100 characters (between numbers)."""
-    import textwrap
-
-    return textwrap.fill(
-        text, width=100, initial_indent=first, subsequent_indent=indent,
-        break_long_words=False, break_on_hyphens=False,
-    )  # fmt: skip
-
-
-def _values(tensor: torch.Tensor) -> str:
-    """A tensor's values as a Python literal that reads back exactly (each float its shortest
-    repr in the tensor's precision)."""
-    if not tensor.dtype.is_floating_point:
-        return repr(tensor.tolist())
-    import numpy as np
-
-    flat = tensor.numpy().ravel()
-    texts = [np.format_float_positional(v, unique=True, trim="0") for v in flat]
-    return _nest(texts, list(tensor.shape))
-
-
-def _nest(texts: list[str], shape: list[int]) -> str:
-    if len(shape) <= 1:
-        return "[" + ", ".join(texts) + "]"
-    size = len(texts) // shape[0]
-    return (
-        "["
-        + ", ".join(_nest(texts[i : i + size], shape[1:]) for i in range(0, len(texts), size))
-        + "]"
-    )
