@@ -106,8 +106,9 @@ def _split(
     return data
 
 
-def to_tensor_data(table: Table, task: str, seed: int) -> TensorData:
-    """The table as split, standardised tensors, with its names and statistics."""
+def to_tensor_data(table: Table, task: str, seed: int, standardize: bool = True) -> TensorData:
+    """The table as split tensors, standardised unless ``standardize`` is false (the features
+    as they are: points drawn on a plane), with its names and statistics."""
     task, labels = infer_task(table, task)
     x = torch.tensor(table.features, dtype=torch.float64)  # (N, F)
     y = _target_tensor(table, task, labels)
@@ -115,6 +116,8 @@ def to_tensor_data(table: Table, task: str, seed: int) -> TensorData:
     mean = data.train[0].mean(dim=0)  # (F,)
     std = data.train[0].std(dim=0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant column stays as it is
+    if not standardize:
+        mean, std = torch.zeros_like(mean), torch.ones_like(std)
 
     def scaled(part: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return ((part[0] - mean) / std).float(), part[1]
@@ -141,13 +144,16 @@ def csv_file(
     task: str = "auto",
     split_column: str = "",
     seed: int = 0,
+    standardize: bool = True,
 ) -> TensorData:
     """A CSV file: ``target`` names the column to predict (default: the last), ``features``
     the input columns (default: all others); ``split_column``, if given, holds train/val/test
-    for each row (else a 70/15/15 split by ``seed``); ``task`` is inferred unless given."""
+    for each row (else a 70/15/15 split by ``seed``); ``task`` is inferred unless given; the
+    features are standardised by the training split's statistics unless ``standardize`` is
+    false."""
     file = existing_file(path, (".csv", ".txt", ".tsv"), "csv")
     table = read_csv_table(file, target, features, delimiter, header, split_column)
-    return to_tensor_data(table, task, seed)
+    return to_tensor_data(table, task, seed, standardize)
 
 
 @DATASETS.register("npz")

@@ -74,16 +74,19 @@ def export(session: Session, folder: Path) -> dict[str, Any]:
         session.finish_epoch()
     if session.epoch == 0:
         raise ConfigError("nothing to export yet: train at least one epoch (play, or step)")
-    line = train_line(session)
     removed = make_room(folder / FOLDER)
     out = _new_folder(folder / FOLDER, time.strftime(f"%Y%m%d-%H%M%S-epoch{session.epoch}"))
     (out / "checkpoints").mkdir(parents=True)
+    data_file = _copy_data(session, out)
+    line = train_line(session)
+    if data_file is not None:
+        line = [o for o in line if not o.startswith("data.path=")] + [f"data.path={data_file}"]
     command = "python -m nnkit.train " + " ".join(shlex.quote(o) for o in line)
-    config = OmegaConf.to_yaml(_config(session), resolve=True)
+    config = OmegaConf.to_yaml(_config(session, data_file), resolve=True)
     (out / "command.sh").write_text(command + f" hydra.run.dir={shlex.quote(str(out))}\n")
     (out / "config.yaml").write_text(config)
     checkpoint = out / "checkpoints" / "last.ckpt"
-    write_checkpoint(session, checkpoint)
+    write_checkpoint(session, checkpoint, data_file)
     return {
         "type": "export",
         "epoch": session.epoch,
@@ -96,6 +99,17 @@ def export(session: Session, folder: Path) -> dict[str, Any]:
         "altered": session.altered,
         "removed": removed,
     }
+
+
+def _copy_data(session: Session, out: Path) -> Path | None:
+    """A table's data (``data=csv``: drawn, uploaded or the folder's own) copied beside the
+    config as ``data.csv``, which the exported line and config name: it replays anywhere."""
+    data = session.config["data"]
+    if data["name"] != "csv" or not data.get("path"):
+        return None
+    copy_to = (out / "data.csv").resolve()
+    shutil.copyfile(Path(data["path"]), copy_to)
+    return copy_to
 
 
 def _new_folder(exports: Path, name: str) -> Path:
@@ -127,17 +141,20 @@ def make_room(exports: Path) -> list[str]:
     return removed
 
 
-def _config(session: Session) -> Any:
-    """The session's config as the exported line composes it (its epochs, its engine)."""
+def _config(session: Session, data_file: Path | None = None) -> Any:
+    """The session's config as the exported line composes it (its epochs, its engine, and
+    ``data_file``: the copy of its table beside it)."""
     cfg = copy.deepcopy(session.cfg)
     with open_dict(cfg):
+        if data_file is not None:
+            cfg.data.path = str(data_file)
         cfg.trainer.max_epochs = session.epoch
         cfg.trainer.compile = compile_setting(session)
         cfg.optimizer.lr = base_lr(session)
     return cfg
 
 
-def write_checkpoint(session: Session, path: Path) -> None:
+def write_checkpoint(session: Session, path: Path, data_file: Path | None = None) -> None:
     """A Lightning checkpoint of the session at its epoch: written by Lightning's own
     ``save_checkpoint`` from nnkit's trainer and module for the session's config, after a fit
     whose loops stand where the session stands (its epochs and steps done, its weights and
@@ -145,7 +162,7 @@ def write_checkpoint(session: Session, path: Path) -> None:
     from nnkit.training.trainer import assemble, quiet_lightning
 
     quiet_lightning()
-    cfg = _config(session)
+    cfg = _config(session, data_file)
     net = copy.deepcopy(session.net)
     prepared = dataclasses.replace(session.prepared, net=net, resume=None)
     run = assemble(cfg, path.parent, prepared, training=False)

@@ -12,7 +12,10 @@ with a ``type``:
   ``probe`` (``input``: for data that is not a plane, the input whose values the page shows);
 - ``export``: the run written for the command line (``nnkit.playground.handover``) under the
   folder the server was started in, its files served under ``/exports/``; ``script``: the run
-  as a plain PyTorch script (``nnkit.training.plain_script``);
+  as a plain PyTorch script (``nnkit.training.plain_script``); ``points`` (``rows``: drawn
+  ``[x1, x2, label]``) or ``upload`` (``name``, ``text``: a CSV file): the learner's own data,
+  written under the started folder (``nnkit.playground.own_points``), its ``data.path`` sent
+  back for the page to train on;
 - ``explain`` (``part`` and ``index`` of a point, or ``input`` and ``label``): one step's
   numbers, as ``nnkit.explain`` prints them. ``configure`` with ``example: "article"`` builds
   the article's worked example and explains its point at once.
@@ -40,6 +43,7 @@ from nnkit.errors import one_line
 from nnkit.playground.access import COOKIE, Access
 from nnkit.playground.handover import FOLDER, export
 from nnkit.playground.live import TRAINING_ERRORS, Live
+from nnkit.playground.own_points import MAX_UPLOAD_BYTES, save_points, save_upload
 from nnkit.playground.pictures import description, frame, snapshot
 from nnkit.playground.session import Session
 from nnkit.playground.step_panel import ARTICLE_POINT, explain_step
@@ -120,7 +124,7 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def _socket(request: web.Request) -> web.StreamResponse:
     sessions: set = request.app["sessions"]
-    ws = web.WebSocketResponse(heartbeat=20)
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4 * MAX_UPLOAD_BYTES)  # an upload
     await ws.prepare(request)
     if len(sessions) >= request.app["max_tabs"]:
         await ws.send_json({"type": "error", "message": too_many(request.app["max_tabs"])})
@@ -179,6 +183,10 @@ async def _handle(live: Live, text: str, folder: Path) -> dict[str, Any] | None:
         if kind == "idle":  # a hidden tab, before its run is built too
             live.idle(message.get("hidden") is not False)
             return None
+        if kind in ("points", "upload"):  # own data, written as a CSV the page then trains on
+            path = await asyncio.to_thread(_own_data, message, folder)
+            rows = len((folder / path).read_text().splitlines()) - 1
+            return {"type": "data", "path": path, "drawn": kind == "points", "rows": rows}
         if live.session is None:
             raise ValueError(f"'{kind}' before 'configure': the page has no run yet")
         if kind == "export":
@@ -215,7 +223,10 @@ def _control(live: Live, kind: Any, message: dict[str, Any]) -> dict[str, Any] |
         with live.hold() as session:
             session.set_probe(message.get("input"))
     else:
-        choices = "configure, play, pause, idle, step, lr, weight, probe, export, script, explain"
+        choices = (
+            "configure, play, pause, idle, step, lr, weight, probe, export, script, explain, "
+            "points, upload"
+        )
         raise ValueError(f"unknown message type {kind!r} (choose from: {choices})")
     return None
 
@@ -240,6 +251,14 @@ def _export(live: Live, folder: Path) -> dict[str, Any]:
     live.playing.clear()
     with live.hold() as session:
         return export(session, folder)
+
+
+def _own_data(message: dict[str, Any], folder: Path) -> str:
+    """Drawn points (``rows``) or an uploaded file (``name``, ``text``) as a CSV under the
+    started folder: its ``data.path``."""
+    if message["type"] == "points":
+        return save_points(message.get("rows"), folder)
+    return save_upload(message.get("name"), message.get("text"), folder)
 
 
 def _script(live: Live, folder: Path) -> dict[str, Any]:

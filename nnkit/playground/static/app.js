@@ -84,6 +84,13 @@ function receive(message) {
     showExport(message);
     return;
   }
+  if (message.type === "data") {  // own points, written as a CSV on the server: train on them
+    state.settings = Object.fromEntries(Object.entries(state.settings).filter(([key]) => !key.startsWith("data.")));
+    $("path").value = message.path;
+    const batch = Math.max(1, Math.min(10, Math.floor(0.7 * message.rows)));  // fits the training split
+    configure({ data: "csv", "data.path": message.path, "data.standardize": !message.drawn, "data.batch_size": batch });
+    return;
+  }
   if (message.type === "script") {
     $("script-panel").hidden = false;
     $("script-text").textContent = message.text;
@@ -193,7 +200,8 @@ function bindControls() {
   $("export").onclick = () => send({ type: "export" });
   $("as-code").onclick = () => send({ type: "script" });
   $("script-close").onclick = () => { $("script-panel").hidden = true; };
-  $("heatmap").onclick = explainAt;
+  $("heatmap").onclick = (event) => { if (!$("draw").checked) explainAt(event); };
+  bindDrawing();
   document.querySelectorAll("#digit polygon").forEach((seg) => {
     seg.onclick = () => { seg.classList.toggle("on"); sendProbe(); };
   });
@@ -425,6 +433,80 @@ function showExplained(step) {
   }));
 }
 
+// ---- the learner's own points ----------------------------------------------------------
+const MIN_POINTS = 10, ERASE = 0.04;  // drawn points needed to train; erasing radius (of the side)
+
+function planeAt(event) {  // a mouse position on the output as (x1, x2) of the plane
+  const rect = $("heatmap").getBoundingClientRect(), [low, high] = state.built.extent;
+  const px = (event.clientX - rect.left) / rect.width, py = (event.clientY - rect.top) / rect.height;
+  return [low + px * (high - low), high - py * (high - low)];
+}
+
+function bindDrawing() {
+  state.drawn = [];
+  let pressed = null, dragged = false;
+  const canvas = $("heatmap");
+  canvas.addEventListener("mousedown", (event) => { pressed = [event.clientX, event.clientY]; dragged = false; });
+  canvas.addEventListener("mousemove", (event) => {
+    if (!pressed || !$("draw").checked) return;
+    if (Math.hypot(event.clientX - pressed[0], event.clientY - pressed[1]) > 4) dragged = true;
+    if (dragged) erase(planeAt(event));
+  });
+  canvas.addEventListener("mouseup", (event) => {
+    if (pressed && $("draw").checked && !dragged) addPoint(planeAt(event));
+    if (pressed && $("draw").checked) sendDrawn();
+    pressed = null;
+  });
+  $("draw-clear").onclick = () => { state.drawn = []; showDrawn(); };
+  $("draw").onchange = showDrawn;
+  $("upload").onchange = uploadFile;
+}
+
+function addPoint([x1, x2]) {
+  const label = Number($("draw-label").value);
+  if (!Number.isFinite(label)) return;
+  state.drawn.push([x1, x2, label]);
+  showDrawn();
+}
+
+function erase([x1, x2]) {
+  const [low, high] = state.built.extent, radius = ERASE * (high - low);
+  state.drawn = state.drawn.filter(([a, b]) => Math.hypot(a - x1, b - x2) > radius);
+  showDrawn();
+}
+
+function showDrawn() {
+  const count = state.drawn.length;
+  $("draw-note").textContent = $("draw").checked
+    ? `${count} drawn${count < MIN_POINTS ? `: ${MIN_POINTS - count} more to train on them` : ""}` : "";
+  if (state.frame) showFrame();
+}
+
+let drawnTimer = null;
+function sendDrawn() {  // the drawn points become the data, once there are enough of them
+  clearTimeout(drawnTimer);
+  if (state.drawn.length < MIN_POINTS) return;
+  drawnTimer = setTimeout(() => send({ type: "points", rows: state.drawn }), 300);
+}
+
+function uploadFile() {
+  const file = $("upload").files[0];
+  if (!file) return;
+  if (file.size > 1024 * 1024) { showError(`${file.name} is over 1 MiB: the playground takes smaller files`); return; }
+  file.text().then((text) => send({ type: "upload", name: file.name, text }));
+}
+
+function drawDrawn(canvas) {  // the drawn points, as crosses over the output
+  if (!$("draw").checked || !state.drawn.length) return;
+  const ctx = canvas.getContext("2d"), [low, high] = state.built.extent;
+  for (const [x1, x2, label] of state.drawn) {
+    const px = (x1 - low) / (high - low) * canvas.width, py = (high - x2) / (high - low) * canvas.height;
+    ctx.beginPath(); ctx.moveTo(px - 4, py - 4); ctx.lineTo(px + 4, py + 4);
+    ctx.moveTo(px + 4, py - 4); ctx.lineTo(px - 4, py + 4);
+    ctx.lineWidth = 2; ctx.strokeStyle = label > 0 ? "#0877bd" : "#f59322"; ctx.stroke();
+  }
+}
+
 function explainAt(event) {  // the nearest drawn point to a click on the output
   const built = state.built, canvas = $("heatmap");
   if (!built || !built.points) return;
@@ -608,6 +690,7 @@ function drawPoints(canvas) {
       ctx.strokeStyle = part === "test" ? "#000" : "#fff"; ctx.stroke();
     });
   }
+  drawDrawn(canvas);
 }
 
 function drawGradients(norms) {  // one bar per layer, log10 from 1e-8 to 10
