@@ -5,6 +5,7 @@ config so ``nnkit.train`` replays the run on them bit for bit."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,19 @@ from nnkit.playground.handover import export
 from nnkit.playground.own_points import FOLDER, save_points
 from nnkit.playground.session import Session
 from nnkit.runs.checkpoints import load_checkpoint
-from tests.test_playground import CHROMIUM, _open, server, started_in, talk  # noqa: F401
+from tests.test_playground import CHROMIUM, START, _open, _serve, talk
 from tests.test_playground_export import _same, _train, _weights
+
+
+@pytest.fixture(scope="module")
+def started_in(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("own-points")
+
+
+@pytest.fixture(scope="module")
+def server(started_in) -> Iterator[str]:
+    yield from _serve(started_in, *START)
+
 
 DRAWN = [[(i % 9) / 4 - 1, (i // 9) / 3 - 1, int((i % 9) / 4 - 1 > 0)] for i in range(54)]
 
