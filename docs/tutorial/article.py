@@ -31,6 +31,7 @@ import nnkit
 from nnkit.draw import draw_network
 from nnkit.explain import explain
 from nnkit.inference.example import load
+from nnkit.playground import Playground
 from nnkit.train import run
 from nnkit.viz.figures import decision_boundary, hidden_units
 
@@ -289,3 +290,27 @@ for init in ("ones", "small_random"):
 # %% [markdown]
 # **Try this:** `model.init=zeros` — every hidden weight stays 0 (no error reaches them), and
 # only the output's bias learns.
+
+# %% [markdown]
+# ## 11. The playground, here
+#
+# `Playground(...)` shows the page of `python -m nnkit.playground` inside this notebook (in
+# JupyterLab, Jupyter Notebook or VS Code; `pip install "nnkit[notebook]"`), trained by this
+# kernel: no server, no port, and whatever the notebook registered or wrote is at hand. Its
+# settings are `nnkit.train`'s overrides; play it, change it, then read what it trained:
+
+# %%
+pg = Playground("data=spiral", "model.hidden=[8,8]", "model.activation=tanh")
+display(pg)
+
+# %% [markdown]
+# The run is Python's to read while or after the page plays — `pg.net` (the network, an
+# `nn.Module`), `pg.metrics`, `pg.settings`, and `pg.export()`, which writes it for the command
+# line (the `nnkit.train` line that replays it bit for bit, its config and checkpoint):
+
+# %%
+pg.play()
+pg.wait(epochs=30)
+pg.pause()
+print({key: round(value, 3) for key, value in pg.metrics.items()})
+print("first layer's weights:", tuple(pg.net.network_params()[0].shape))

@@ -22,7 +22,9 @@ function readHash() {
 function writeHash(settings) {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(settings)) params.set(key, JSON.stringify(value));
-  history.replaceState(null, "", "#" + params.toString());
+  try {
+    history.replaceState(null, "", "#" + params.toString());
+  } catch (error) { /* a notebook's page (about:srcdoc) has no address to keep them in */ }
 }
 
 function hideControls() {  // ?hide=data,features,lr: a classroom's page
@@ -37,8 +39,8 @@ function hideControls() {  // ?hide=data,features,lr: a classroom's page
 const TOKEN = new URLSearchParams(location.search).get("token");  // a classroom's server
 const withToken = (path) => (TOKEN ? `${path}?token=${encodeURIComponent(TOKEN)}` : path);
 
-function connect() {
-  socket = new WebSocket(`ws://${location.host}${withToken("/ws")}`);
+function connect() {  // the server's WebSocket, or a notebook widget's comm (nnkit.playground.widget)
+  socket = window.NNKIT_TRANSPORT ? new window.NNKIT_TRANSPORT() : new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   const example = new URLSearchParams(location.search).get("example");  // ?example=article
   socket.onopen = () => (example ? send({ type: "configure", settings: {}, example }) : configure(readHash()));
   socket.onmessage = (event) => receive(JSON.parse(event.data));
@@ -613,6 +615,7 @@ function showFrame() {
   const frame = state.frame, built = state.built;
   if (!frame || !built || !fits(frame, built)) return;
   $("epoch").textContent = frame.epoch;
+  if (frame.playing !== undefined && frame.playing !== state.playing) setPlaying(frame.playing);  // played from Python too
   $("test-loss").textContent = frame.loss.test.toFixed(3);
   $("rate-now").textContent = Number(frame.lr.toPrecision(3)).toString();
   $("train-loss").textContent = frame.loss.train.toFixed(3);
