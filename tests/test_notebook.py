@@ -71,9 +71,19 @@ def lab(tmp_path_factory) -> Iterator[str]:
 
 
 def _run_cell(page, index: int) -> None:
+    """Run a cell as a learner does (click it, Shift+Enter), until its prompt shows it queued or
+    ran: on a busy machine the first key can land before the editor has the focus."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt").first
+    for _ in range(10):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if re.search(r"\[[\d*]+\]", prompt.inner_text()):
+                return
+            page.wait_for_timeout(100)
+    raise AssertionError(f"cell {index} never ran: its prompt is {prompt.inner_text()!r}")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
@@ -90,7 +100,11 @@ def test_the_widget_plays_inline_and_the_next_cell_reads_the_trained_network(lab
                                timeout=90_000)  # fmt: skip
         _run_cell(page, 0)
         widget = page.frame_locator("iframe.nnkit-playground")
-        widget.locator("#network canvas.unit").first.wait_for(state="attached", timeout=90_000)
+        try:
+            widget.locator("#network canvas.unit").first.wait_for(state="attached", timeout=90_000)
+        except playwright.Error:
+            shown = page.locator(".jp-Cell").first.locator(".jp-OutputArea").inner_text()
+            raise AssertionError(f"no widget; the cell shows {shown!r}") from None
         assert widget.locator("#network canvas.unit").count() == 2 + 4 + 2 + 1
         widget.locator("#play").dispatch_event("click")  # the lab's windowing hides it from
         # Playwright's visibility check, not from the learner
