@@ -75,6 +75,7 @@ class Live:
     ) -> None:
         self.base, self.checkpoint, self.trainer = list(base), checkpoint, trainer
         self.session: Session | None = None
+        self.announced: Session | None = None  # the session whose "built" the page was sent
         self.playing = threading.Event()
         self.resume_after_idle = False  # playing when its tab was hidden
         self.error: str | None = None

@@ -1,8 +1,9 @@
 """The playground's messages, whatever carries them: a WebSocket of the page's server
 (``nnkit.playground.server``) or a notebook widget's comm (``nnkit.playground.widget``).
 
-``answer`` takes one message from the page (JSON text) and gives its reply; ``frames`` gives
-what the page is sent next of a tab's live run (its error, its frame when it changed). Messages
+``answer`` takes one message from the page (JSON text) and gives its reply, ``sent`` follows
+its delivery; ``frames`` gives what the page is sent next of a tab's live run (its error, its
+frame when it changed, once the page was sent the run's description). Messages
 are JSON objects with a ``type``:
 
 - ``configure`` (``settings``: config keys and values): build a new run — the reset;
@@ -190,6 +191,13 @@ def _set_weight(session: Session, message: dict[str, Any]) -> None:
     session.set_weight(layer, row, column, float(value))
 
 
+def sent(live: Live, reply: dict[str, Any] | None) -> None:
+    """After a reply went to the page: a ``built`` run's frames may follow it (never before,
+    so a page meets each run by its description first)."""
+    if reply is not None and reply.get("type") == "built":
+        live.announced = live.session
+
+
 def frames(live: Live, seen: Seen) -> tuple[list[dict[str, Any]], Seen]:
     """What the page is sent next of ``live``: its training's error, once, and a frame where the
     session changed since ``seen`` (the snapshot under the lock, the drawing after it)."""
@@ -198,8 +206,8 @@ def frames(live: Live, seen: Seen) -> tuple[list[dict[str, Any]], Seen]:
         out.append({"type": "error", "message": live.error, "stopped": True})
         live.error = None
     session = live.session
-    if session is None or (id(session), session.changes) == seen:
-        return out, seen
+    if session is None or session is not live.announced or (id(session), session.changes) == seen:
+        return out, seen  # no run, or one the page does not know yet, or nothing new
     with live.hold():  # a snapshot under the lock; the frame drawn while training goes on
         seen = (id(session), session.changes)
         now = _failing(live, snapshot, session)

@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 from nnkit.playground.access import COOKIE, Access
 from nnkit.playground.handover import FOLDER
 from nnkit.playground.live import Live
-from nnkit.playground.messages import FPS, STATIC, Seen, answer, frames
+from nnkit.playground.messages import FPS, STATIC, Seen, answer, frames, sent
 from nnkit.playground.own_points import MAX_UPLOAD_BYTES
 
 MAX_TABS = 30  # tabs trained at once by default (``tabs=``): measured on 2 cores, each of 30
@@ -112,6 +112,7 @@ async def _socket(request: web.Request) -> web.StreamResponse:
             reply = await asyncio.to_thread(answer, live, message.data, request.app["folder"])
             if reply is not None:
                 await ws.send_json(reply)
+                sent(live, reply)
     finally:
         sender.cancel()
         live.close()

@@ -31,7 +31,7 @@ import traitlets
 
 from nnkit.playground.handover import export
 from nnkit.playground.live import Live
-from nnkit.playground.messages import FPS, STATIC, Seen, answer, frames
+from nnkit.playground.messages import FPS, STATIC, Seen, answer, frames, sent
 from nnkit.playground.pictures import settings
 from nnkit.playground.session import Session
 
@@ -139,6 +139,7 @@ class Playground(anywidget.AnyWidget):
             reply = answer(self.live, text, self.folder)
             if reply is not None:
                 self._post(reply)
+                sent(self.live, reply)
 
     def _stream(self) -> None:
         """The run's frames, at most ``FPS`` a second while it changes."""
