@@ -28,9 +28,11 @@ import nnkit.maths.functions as F
 from nnkit.activations import build_activation
 from nnkit.initializers import check_init, initialize
 from nnkit.maths.backend import check_backend
+from nnkit.maths.extras import Extras, evaluating
 from nnkit.maths.features import Features, check_features
 from nnkit.maths.linear import LinearFunction
-from nnkit.maths.network import network
+from nnkit.maths.network import layer_values, network
+from nnkit.maths.stack import Stack
 from nnkit.plugins import entry_point_discovery
 from nnkit.registry import Registry
 
@@ -78,6 +80,9 @@ class MLP(nn.Module):
     linear output layer. ``features`` (for two inputs: x1, x2, x1_sq, x2_sq, x1x2, sin_x1,
     sin_x2) expands the inputs first, as the TensorFlow Playground's input features do.
     ``init`` (with its ``init_args``) is how the weights start (``nnkit.initializers``).
+    ``norm`` (``none``, ``layer``, ``batch``; one for all hidden layers or one per layer),
+    ``dropout`` (a rate, or one per layer) and ``residual`` (each hidden layer as wide as its
+    input adds that input to its output) extend the hidden layers (``nnkit.maths.extras``).
 
     ``backprop`` says how gradients are computed: with ``backend="nnkit"`` and activations that
     bring their hand-derived pair, the whole network is one Function (``nnkit.maths.network``);
@@ -95,6 +100,9 @@ class MLP(nn.Module):
         features: Sequence[str] | None = None,
         init: str = "default",
         init_args: dict[str, Any] | None = None,
+        norm: str | Sequence[str] = "none",
+        dropout: float | Sequence[float] = 0.0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         check_init(init, init_args)
@@ -123,6 +131,8 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
         self._linears = linears  # a plain list: the same modules, not registered twice
         initialize(linears, init, init_args)
+        extras = Extras(widths, hidden, norm, dropout, residual, backend)
+        self.extras = extras if extras.active else None
         self.pairs, self.backprop = self._choose_backprop(backend)
 
     def _choose_backprop(self, backend: str) -> tuple[tuple[F.Pair, ...] | None, str]:
@@ -147,11 +157,63 @@ class MLP(nn.Module):
         """The first layer's inputs: ``model.features`` of ``x``, or ``x`` itself."""
         return self.features(x) if self.features is not None else x
 
+    def norm_params(self) -> list[Tensor]:
+        """γ, β of every normalized hidden layer (``model.norm``), first layer first."""
+        return self.extras.norm_params() if self.extras is not None else []
+
+    def native_params(self) -> list[Tensor]:
+        """What the native program takes: ``W1, b1, ..., Wk, bk``, every normalization's γ, β,
+        then batch normalization's running means and variances."""
+        if self.extras is None:
+            return self.network_params()
+        return [*self.network_params(), *self.extras.norm_params(), *self.extras.running()]
+
+    def stack(self, x: Tensor, training: bool | None = None) -> Stack | None:
+        """The hidden layers' normalization, dropout and residual connections for one pass over
+        ``x`` (in training, or not: the module's mode by default); None where there are none."""
+        if self.extras is None:
+            return None
+        return self.extras.stack(x, self.training if training is None else training)
+
+    @torch.no_grad()
+    def hidden_values(self, x: Tensor) -> list[Tensor]:
+        """Every hidden layer's output for ``x`` (in evaluation: no dropout, batch
+        normalization's running statistics), first layer first.
+
+        >>> [tuple(v.shape) for v in MLP(2, 1, hidden=[3, 4]).hidden_values(torch.zeros(5, 2))]
+        [(5, 3), (5, 4)]
+        """
+        x = self.expand(x)
+        with evaluating(self):
+            if self.pairs is not None:
+                return layer_values(x, self.pairs, self.network_params(), self.stack(x))[1]
+            modules, values, value = list(self.layers), [], x
+            for layer, (linear, activation) in enumerate(zip(modules[0:-1:2], modules[1::2])):
+                z = linear(value)
+                extras = self.extras
+                value = extras.block(layer, value, z, activation, None) if extras else activation(z)
+                values.append(value)
+            return values
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.expand(x)
+        if self.extras is not None:
+            if self.pairs is None:
+                return self._layer_by_layer(x, self.extras)
+            stack = self.extras.stack(x, self.training)
+            return network(x, self.pairs, *self.network_params(), stack=stack)
         if self.pairs is None:
             return self.layers(x)  # (N, out_features)
         return network(x, self.pairs, *self.network_params())  # (N, out_features)
+
+    def _layer_by_layer(self, x: Tensor, extras: Extras) -> Tensor:
+        """One module at a time, each hidden layer with its extras (``Extras.block``)."""
+        modules = list(self.layers)
+        masks = extras.masks(x) if self.training else [None] * len(extras.rates)
+        value = x
+        for layer, (linear, activation) in enumerate(zip(modules[0:-1:2], modules[1::2])):
+            value = extras.block(layer, value, linear(value), activation, masks[layer])
+        return modules[-1](value)  # (N, out_features)
 
 
 @MODELS.register("linear")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nnkit.train import run
+from tests.helpers import scalar_series
 
 QUIET = ["trainer.progress_bar=none", "logger=none"]  # neither changes a number
 
@@ -66,3 +67,40 @@ def test_a_constant_start_keeps_every_hidden_unit_of_a_layer_the_same(tmp_path, 
         assert (len(set(map(tuple, units.tolist()))) == 1) == symmetric, (init, layer, units)
     outgoing = trained["net.layers.4.weight"]  # what the output takes from each last unit
     assert (len(set(outgoing.flatten().tolist())) == 1) == symmetric
+
+
+DEEP_SIGMOID = [  # ten sigmoid layers as wide as the inputs (so the first has its skip too)
+    "data=circular", "data.n=200", "model.hidden=[7,7,7,7,7,7,7,7,7,7]",
+    "model.activation=sigmoid", "model.features=[x1,x2,x1_sq,x2_sq,x1x2,sin_x1,sin_x2]",
+    "optimizer=sgd", "optimizer.lr=0.1", "trainer.max_epochs=3", "trainer.log_every_n_steps=5",
+    "trainer.progress_bar=none",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("layers", "measured", "rescued"),
+    [
+        ([], ("bias", "weight"), False),
+        (["model.residual=true"], ("bias",), True),
+        (["model.norm=batch"], ("weight",), True),
+    ],
+    ids=["plain", "residual", "batch_norm"],
+)
+def test_residual_connections_and_batch_normalization_carry_the_gradient_back(
+    tmp_path, layers, measured, rescued
+):
+    """The gradient-norm bars' promise, read back from the run's own event files: in a deep
+    sigmoid network the first layer's gradient is ≥ 100× smaller than the last hidden layer's;
+    with residual connections, or batch normalization, within 10× of it. The error reaching a
+    layer is its bias's gradient (Σ dL/dz, which the size of the layer's inputs does not scale:
+    with residual connections the hidden values grow layer by layer, the first layer's inputs do
+    not); before a batch normalization that gradient is 0 by construction, so there it is the
+    weights'."""
+    run([*DEEP_SIGMOID, *layers, f"hydra.run.dir={tmp_path}"])
+    for kind in measured:
+        first, last = (
+            scalar_series(tmp_path / "tensorboard", f"grad_norm/layers.{index}.{kind}")[-1][1]
+            for index in (0, 18)  # the first hidden layer, the tenth
+        )
+        ratio = first / last
+        assert (ratio >= 0.1) if rescued else (ratio <= 0.01), (layers, kind, first, last)

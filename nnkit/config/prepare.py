@@ -67,6 +67,7 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         data = build_data(cfg.data)
         replicas = cfg.trainer.replicas
         net = build_network(cfg.model, data, cfg.seed, replicas)
+        _check_batch_rows(net, len(data.train[0]), int(cfg.data.batch_size))
         backend = cfg.model.get("backend", "nnkit")
         loss = build_task_loss(cfg.loss, data.task, backend, replicas)
         proof = prove_run(cfg, data.task)
@@ -74,6 +75,22 @@ def prepare(cfg: Any, run_dir: Path) -> Prepared:
         objectives = _objectives(data.task, cfg.objective, replicas)
         _check_monitor(data.task, cfg.scheduler, replicas)
     return Prepared(plain(cfg), data, net, loss, resume, objectives, proof)
+
+
+def _check_batch_rows(net: nn.Module, rows: int, batch_size: int) -> None:
+    """Batch normalization's statistics need two rows in every training batch, the last of
+    an epoch included."""
+    extras = getattr(net, "extras", None)
+    if extras is None or "batch" not in extras.kinds or batch_size <= 0:
+        return
+    last = rows % batch_size if rows > batch_size else rows
+    if batch_size == 1 or last == 1:
+        where = "every batch" if batch_size == 1 else f"the last batch of {rows} rows"
+        raise ConfigError(
+            f"data.batch_size={batch_size}: batch normalization (model.norm=batch) needs two "
+            f"rows per training batch, and {where} would hold one; choose another batch size, "
+            "or model.norm=layer"
+        )
 
 
 def _check_monitor(task: str, scheduler: Any, replicas: int) -> None:

@@ -34,6 +34,7 @@ from nnkit.maths.functions import SIGMOID, Pair
 from nnkit.maths.linear import linear_backward, linear_forward
 from nnkit.maths.loss_functions import LossPair, replicated
 from nnkit.maths.regularization import Regularization
+from nnkit.maths.stack import Stack, stack_backward, stack_forward
 
 
 def network_forward(
@@ -51,6 +52,26 @@ def network_forward(
     inputs.append(value)
     output = linear_forward(value, params[-2], params[-1])  # (..., out)
     return output, inputs, pre_activations
+
+
+def network_output(
+    x: Tensor, pairs: Sequence[Pair], params: Sequence[Tensor], stack: Stack | None = None
+) -> Tensor:
+    """The network's output alone (no values kept for a backward)."""
+    if stack is not None:
+        return stack_forward(x, pairs, params, stack)[0]
+    return network_forward(x, pairs, params)[0]
+
+
+def layer_values(
+    x: Tensor, pairs: Sequence[Pair], params: Sequence[Tensor], stack: Stack | None = None
+) -> tuple[Tensor, list[Tensor]]:
+    """The output and every hidden layer's output (what the next layer reads), first first."""
+    if stack is not None:
+        output, kept = stack_forward(x, pairs, params, stack)
+        return output, [k.a for k in kept[1:]]
+    output, inputs, _ = network_forward(x, pairs, params)
+    return output, inputs[1:]
 
 
 def network_backward(
@@ -109,11 +130,40 @@ class NetworkFunction(Function):
         return grads[0], None, *grads[1:]
 
 
-def network(x: Tensor, pairs: Sequence[Pair], *params: Tensor) -> Tensor:
+class StackFunction(Function):
+    """A whole network with normalization, dropout or residual connections (``Stack``) as one
+    autograd node: ``(x, pairs, stack, W1, b1, ..., Wk, bk, γ1, β1, ...)``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, pairs: tuple[Pair, ...], stack: Stack,
+                *params: Tensor) -> Tensor:  # fmt: skip
+        layers = 2 * (len(pairs) + 1)
+        stack = stack.holding(params[layers:])  # the node's own inputs, as a tracer sees them
+        output, kept = stack_forward(x, pairs, params[:layers], stack)
+        ctx.pairs, ctx.stack, ctx.kept = pairs, stack, kept
+        ctx.save_for_backward(*params[:layers])
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        params, needs_x = ctx.saved_tensors, ctx.needs_input_grad[0]
+        grads = stack_backward(grad, ctx.pairs, params, ctx.kept, ctx.stack, needs_x)
+        rest = len(ctx.needs_input_grad) - len(grads) - 2  # the running statistics, the masks
+        return grads[0], None, None, *grads[1:], *[None] * rest
+
+
+def network(
+    x: Tensor, pairs: Sequence[Pair], *params: Tensor, stack: Stack | None = None
+) -> Tensor:
     """A network's output: hidden layers with the activations ``pairs`` (one per hidden layer),
-    then a linear output layer; ``params`` are ``W1, b1, ..., Wk, bk``."""
+    then a linear output layer; ``params`` are ``W1, b1, ..., Wk, bk``. A ``stack`` adds
+    normalization, dropout or residual connections to the hidden layers (its γ and β are
+    parameters of the node too)."""
     if len(params) != 2 * (len(pairs) + 1):
         raise ValueError(f"{len(pairs)} hidden layers need {2 * (len(pairs) + 1)} parameters")
+    if stack is not None:
+        return StackFunction.apply(x, tuple(pairs), stack, *params, *stack.tensors())
     return NetworkFunction.apply(x, tuple(pairs), *params)
 
 
@@ -126,23 +176,30 @@ def network_loss_grads(
     loss: LossPair,
     squash: Pair | None = None,
     regularization: Regularization | None = None,
+    stack: Stack | None = None,
 ) -> tuple[Tensor, Tensor, list[Tensor]]:
     """One training step's mathematics without an autograd graph: the forward pass keeps every
     layer's values, the cost and its derivative at the output (through ``squash``, the
     output neurons' activation, if any), then the error walks back to every weight and bias;
     ``regularization`` adds its penalty's derivative to every weight's gradient.
 
-    Returns the data's cost, the network's raw output and the gradients, in ``params``' order:
-    what ``network`` + the loss's Function (+ the penalty) + ``backward()`` compute, without
-    the graph.
+    Returns the data's cost, the network's raw output and the gradients, in ``params``' order
+    (then, with a ``stack``, its γ and β): what ``network`` + the loss's Function (+ the
+    penalty) + ``backward()`` compute, without the graph.
     """
-    output, inputs, pre_activations = network_forward(x, pairs, params)
+    if stack is not None:
+        output, kept = stack_forward(x, pairs, params, stack)
+    else:
+        output, inputs, pre_activations = network_forward(x, pairs, params)
     value = squash.forward(output) if squash is not None else output
     cost = loss.forward(value, target)
     error = loss.backward(value, target)  # dC/d(value)
     if squash is not None:
         error = squash.backward(output, value, error)
-    grads = network_backward(error, pairs, params, inputs, pre_activations, False)
+    if stack is not None:
+        grads = stack_backward(error, pairs, params, kept, stack, False)
+    else:
+        grads = network_backward(error, pairs, params, inputs, pre_activations, False)
     computed = [grad for grad in grads[1:] if grad is not None]  # each one is
     if regularization is not None and regularization.active:
         for i in range(0, len(params), 2):  # the weights; the biases stay free

@@ -70,11 +70,14 @@ def run_epochs(
     offsets: Tensor,
     stop_fd: int = -1,
     rates: Tensor | None = None,
+    masks: Tensor | None = None,
 ) -> EpochsResult:
     """The data epochs whose row orders are ``order`` (K, rows), on ``train`` (inputs as the
     first layer takes them, the loss's targets) and validated on ``val``; ``offsets`` where
     each minibatch of an epoch starts, and the end; ``rates`` every step's learning rate,
-    epoch after epoch (None: the optimizer's). A byte readable on ``stop_fd`` ends the call
+    epoch after epoch (None: the optimizer's); ``masks`` every training row's dropout masks
+    (K, rows, hidden units), each epoch's rows in their order (None: no dropout). A byte
+    readable on ``stop_fd`` ends the call
     after the epoch under way: the result then holds the epochs that ran."""
     program, spec = steps.program, steps.spec
     dtype = program.dtype
@@ -82,6 +85,7 @@ def run_epochs(
     step_count = offsets.numel() - 1
     spec.steps, spec.rows = step_count, order.shape[1]
     steps.set_rates(rates, len(order) * step_count)
+    steps.set_masks(masks, tuple(order.shape))
     spec.adam_step = float(steps.steps[0]) if steps.steps else 0.0
     result = _allocate(steps, order.shape, step_count, len(val_x))
     order = order.to(torch.int64).contiguous()
@@ -97,7 +101,7 @@ def run_epochs(
         ctypes.byref(spec), ctypes.byref(args), steps._params, steps._grads,
         steps._first, steps._second, offsets.data_ptr(),
     )  # fmt: skip
-    spec.lrs = None
+    spec.lrs = spec.masks = None
     if done < 0:
         raise ValueError("the native program's epochs take one network over its whole split")
     if steps.steps:
@@ -111,7 +115,7 @@ def _allocate(
     """Room for K epochs' results."""
     (count, rows), dtype = shape, steps.program.dtype
     out = steps.program.widths[-1]
-    state = sum(t.numel() for t in (*state_tensors(steps), *steps.params))
+    state = sum(t.numel() for t in (*state_tensors(steps), *steps.grads))
     return EpochsResult(
         torch.empty(count, step_count, dtype=dtype),
         torch.empty(count, rows, out, dtype=dtype),
@@ -122,8 +126,9 @@ def _allocate(
 
 
 def state_tensors(steps: NativeSteps) -> list[Tensor]:
-    """The tensors an epoch's kept state is made of, in its order: the weights, then the
-    optimizer's first and second moments (or momentum buffers)."""
+    """The tensors an epoch's kept state is made of, in its order: the weights (with batch
+    normalization's running statistics), then the optimizer's first and second moments (or
+    momentum buffers)."""
     return [*steps.params, *steps.first, *steps.second]
 
 

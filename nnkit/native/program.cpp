@@ -11,6 +11,7 @@
 // Built by nnkit.native.build with -ffp-contract=off, so that no multiply-add is fused and the
 // results are the same on every x86-64 machine, with or without FMA.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,6 +39,7 @@ enum Activation : int32_t { NNKIT_ACTIVATIONS(NNKIT_ENUM_VALUE) };
 enum Loss : int32_t { NNKIT_LOSSES(NNKIT_ENUM_VALUE) };
 enum Optimizer : int32_t { kSgd, kAdam, kAdamW };
 enum Penalty : int32_t { kNoPenalty, kL1, kL2 };
+enum Norm : int32_t { kNoNorm, kLayerNorm, kBatchNorm };
 
 }  // namespace
 
@@ -61,6 +63,11 @@ struct Spec {
   double adam_step;    // Adam's step count before this call
   double penalty_rate;
   const double* lrs;   // each step's learning rate (a schedule's), or nullptr: lr for all
+  int32_t norms[kMaxLayers];     // each hidden layer's Norm
+  int32_t residual[kMaxLayers];  // 1: the hidden layer adds its input to its output
+  double norm_eps, norm_momentum;  // the normalizations' ε, batch normalization's momentum
+  const void* masks;   // each training row's dropout masks (every hidden unit, layer after
+                       // layer; replica after replica, as x's rows), or nullptr: no dropout
 };
 
 }  // extern "C"
@@ -123,14 +130,54 @@ inline T slope(int32_t kind, T x, T y, double arg) {
   }
 }
 
-// One replica's network: its weights, Adam's moments and the gradients, layer by layer.
+// One replica's network: its weights, Adam's moments and the gradients, layer by layer; for a
+// normalized hidden layer its scale and shift (with theirs) and batch normalization's running
+// statistics (nullptr where the layer has none).
 template <typename T>
 struct Net {
   T* weight[kMaxLayers]; T* bias[kMaxLayers];
   T* grad_w[kMaxLayers]; T* grad_b[kMaxLayers];
   T* m_w[kMaxLayers]; T* m_b[kMaxLayers];  // Adam's first moments, or SGD's momentum
   T* v_w[kMaxLayers]; T* v_b[kMaxLayers];  // Adam's second moments
+  T* gamma[kMaxLayers]; T* beta[kMaxLayers];
+  T* grad_gamma[kMaxLayers]; T* grad_beta[kMaxLayers];
+  T* m_gamma[kMaxLayers]; T* m_beta[kMaxLayers];
+  T* v_gamma[kMaxLayers]; T* v_beta[kMaxLayers];
+  T* running_mean[kMaxLayers]; T* running_var[kMaxLayers];
 };
+
+// The tensors of a parameter array (the weights, or the gradients, or a moment): W, b of every
+// layer, then γ, β of every normalized hidden layer; in the weights' array, the running mean
+// and variance of every batch-normalized layer after them.
+int normalized(const Spec& s) {
+  int count = 0;
+  for (int l = 0; l + 1 < s.layers; ++l) count += s.norms[l] != kNoNorm;
+  return count;
+}
+
+int tensors(const Spec& s, bool with_running) {
+  int count = 2 * s.layers + 2 * normalized(s);
+  if (with_running) {
+    for (int l = 0; l + 1 < s.layers; ++l) count += 2 * (s.norms[l] == kBatchNorm);
+  }
+  return count;
+}
+
+// The width (per replica) of each tensor of a parameter array, in its order.
+std::vector<int64_t> sizes(const Spec& s, bool with_running) {
+  std::vector<int64_t> out;
+  for (int l = 0; l < s.layers; ++l) {
+    out.push_back(int64_t(s.widths[l]) * s.widths[l + 1]);
+    out.push_back(s.widths[l + 1]);
+  }
+  for (int l = 0; l + 1 < s.layers; ++l) {
+    if (s.norms[l] != kNoNorm) { out.push_back(s.widths[l + 1]); out.push_back(s.widths[l + 1]); }
+  }
+  for (int l = 0; with_running && l + 1 < s.layers; ++l) {
+    if (s.norms[l] == kBatchNorm) { out.push_back(s.widths[l + 1]); out.push_back(s.widths[l + 1]); }
+  }
+  return out;
+}
 
 template <typename T>
 Net<T> replica(const Spec& s, int r, T** params, T** grads, T** first, T** second) {
@@ -144,24 +191,128 @@ Net<T> replica(const Spec& s, int r, T** params, T** grads, T** first, T** secon
     if (first) { net.m_w[l] = first[2 * l] + r * n; net.m_b[l] = first[2 * l + 1] + r * out; }
     if (second) { net.v_w[l] = second[2 * l] + r * n; net.v_b[l] = second[2 * l + 1] + r * out; }
   }
+  int at = 2 * s.layers, running = tensors(s, false);
+  for (int l = 0; l + 1 < s.layers; ++l) {
+    if (s.norms[l] == kNoNorm) continue;
+    const int64_t offset = int64_t(r) * s.widths[l + 1];
+    net.gamma[l] = params[at] + offset; net.beta[l] = params[at + 1] + offset;
+    net.grad_gamma[l] = grads[at] + offset; net.grad_beta[l] = grads[at + 1] + offset;
+    if (first) { net.m_gamma[l] = first[at] + offset; net.m_beta[l] = first[at + 1] + offset; }
+    if (second) { net.v_gamma[l] = second[at] + offset; net.v_beta[l] = second[at + 1] + offset; }
+    at += 2;
+    if (s.norms[l] == kBatchNorm) {
+      net.running_mean[l] = params[running] + offset;
+      net.running_var[l] = params[running + 1] + offset;
+      running += 2;
+    }
+  }
   return net;
 }
 
-// Every unit's weighted sum z and value a for one sample; a[0] is the input.
+// Every value of a block of rows, layer by layer (row i of a layer's array at i · width):
+// each layer's input a, weighted sum z; for a hidden layer its normalized sum x̂ (with the
+// reciprocal standard deviations: one per row for layer normalization, one per unit for batch
+// normalization), the activation's input u and output y.
 template <typename T>
-void forward(const Spec& s, const Net<T>& net, const T* input, T* const* z, T* const* a) {
-  std::memcpy(a[0], input, sizeof(T) * s.widths[0]);
+struct Rows {
+  int64_t capacity = 0;
+  std::vector<T> store;
+  T* a[kMaxLayers + 1]; T* z[kMaxLayers]; T* xhat[kMaxLayers]; T* u[kMaxLayers];
+  T* y[kMaxLayers]; T* rstd[kMaxLayers];
+  T* error; T* carried; T* above;  // the backward pass's dL/dz, dL/da, and dL/da of the layer above
+
+  Rows(const Spec& s, int64_t n) : capacity(n) {
+    int64_t total = 0, widest = 0;
+    for (int l = 0; l <= s.layers; ++l) widest = widest > s.widths[l] ? widest : s.widths[l];
+    for (int l = 0; l < s.layers; ++l) total += s.widths[l] + 5 * int64_t(s.widths[l + 1]);
+    store.assign(n * (total + 3 * widest) + n + widest * s.layers + 64, T(0));
+    T* cursor = store.data();
+    auto take = [&](int64_t count) { T* p = cursor; cursor += count; return p; };
+    for (int l = 0; l < s.layers; ++l) {
+      const int64_t out = s.widths[l + 1];
+      a[l] = take(n * s.widths[l]); z[l] = take(n * out); xhat[l] = take(n * out);
+      u[l] = take(n * out); y[l] = take(n * out); rstd[l] = take(n > out ? n : out);
+    }
+    error = take(n * widest); carried = take(n * widest); above = take(n * widest);
+  }
+};
+
+// The program's normalizations: μ and σ² of the values at `values[i · step]` (count of them),
+// then x̂ = (v − μ) · r with r = 1 / sqrt(σ² + ε); the biased σ² returned through var.
+template <typename T>
+T normalize(const T* values, int64_t count, int64_t step, double eps, T* xhat, T& mean_out, T& var_out) {
+  T mean = 0, var = 0;
+  for (int64_t i = 0; i < count; ++i) mean += values[i * step];
+  mean = mean / T(count);
+  for (int64_t i = 0; i < count; ++i) { const T d = values[i * step] - mean; var += d * d; }
+  var = var / T(count);
+  const T r = T(1) / std::sqrt(var + T(eps));
+  for (int64_t i = 0; i < count; ++i) xhat[i * step] = (values[i * step] - mean) * r;
+  mean_out = mean; var_out = var;
+  return r;
+}
+
+// A hidden layer's normalization of its weighted sums z into u = γ · x̂ + β, for n rows: layer
+// normalization row by row, batch normalization unit by unit over the rows (in training, with
+// its running statistics moved as nn.BatchNorm1d moves them), or with those statistics.
+template <typename T>
+void normalize_layer(const Spec& s, const Net<T>& net, int l, Rows<T>& b, int64_t n, bool training) {
+  const int out = s.widths[l + 1];
+  T* z = b.z[l]; T* xhat = b.xhat[l]; T* u = b.u[l]; T* rstd = b.rstd[l];
+  T mean, var;
+  if (s.norms[l] == kLayerNorm) {
+    for (int64_t i = 0; i < n; ++i) rstd[i] = normalize(z + i * out, out, 1, s.norm_eps, xhat + i * out, mean, var);
+  } else if (training) {
+    const T m = T(s.norm_momentum);
+    for (int j = 0; j < out; ++j) {
+      rstd[j] = normalize(z + j, n, out, s.norm_eps, xhat + j, mean, var);
+      net.running_mean[l][j] = (T(1) - m) * net.running_mean[l][j] + m * mean;
+      net.running_var[l][j] = (T(1) - m) * net.running_var[l][j] + m * (var * T(double(n) / double(n - 1)));
+    }
+  } else {
+    for (int j = 0; j < out; ++j) {
+      rstd[j] = T(1) / std::sqrt(net.running_var[l][j] + T(s.norm_eps));
+      for (int64_t i = 0; i < n; ++i) xhat[i * out + j] = (z[i * out + j] - net.running_mean[l][j]) * rstd[j];
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < out; ++j) u[i * out + j] = xhat[i * out + j] * net.gamma[l][j] + net.beta[l][j];
+  }
+}
+
+// Every unit's value for n rows of input x (n · widths[0]); masks: each row's dropout masks
+// (the hidden units of every layer, one after another), or nullptr. The outputs are z[layers-1].
+template <typename T>
+void forward(const Spec& s, const Net<T>& net, const T* x, int64_t n, const T* masks, bool training,
+             Rows<T>& b) {
+  std::memcpy(b.a[0], x, sizeof(T) * n * s.widths[0]);
+  int64_t units = 0, unit_at = 0;
+  for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
   for (int l = 0; l < s.layers; ++l) {
     const int in = s.widths[l], out = s.widths[l + 1];
-    const bool hidden = l + 1 < s.layers;
-    for (int j = 0; j < out; ++j) {
-      const T* w = net.weight[l] + int64_t(j) * in;
-      T sum = 0;
-      for (int k = 0; k < in; ++k) sum += w[k] * a[l][k];
-      sum += net.bias[l][j];
-      z[l][j] = sum;
-      a[l + 1][j] = hidden ? activate(s.activations[l], sum, s.arguments[l]) : sum;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* a = b.a[l] + i * in;
+      for (int j = 0; j < out; ++j) {
+        const T* w = net.weight[l] + int64_t(j) * in;
+        T sum = 0;
+        for (int k = 0; k < in; ++k) sum += w[k] * a[k];
+        sum += net.bias[l][j];
+        b.z[l][i * out + j] = sum;
+      }
     }
+    if (l + 1 == s.layers) break;
+    const T* u = b.z[l];
+    if (s.norms[l] != kNoNorm) { normalize_layer(s, net, l, b, n, training); u = b.u[l]; }
+    for (int64_t i = 0; i < n; ++i) {
+      const T* mask = masks ? masks + i * units + unit_at : nullptr;
+      for (int j = 0; j < out; ++j) {
+        const T y = activate(s.activations[l], u[i * out + j], s.arguments[l]);
+        b.y[l][i * out + j] = y;
+        const T h = mask ? y * mask[j] : y;
+        b.a[l + 1][i * out + j] = s.residual[l] ? b.a[l][i * in + j] + h : h;
+      }
+    }
+    unit_at += out;
   }
 }
 
@@ -196,26 +347,76 @@ double cost_and_error(const Spec& s, const T* output, const T* dense, int64_t la
   return cost;
 }
 
-// The corrections of one sample: the error at the output walks back to every weight and bias.
+// dL/dz of hidden layer l for n rows (into b.error) from dL/du (in b.error too): back through
+// the normalization, its scale and shift receiving their corrections. With the statistics of
+// the values themselves, dL/dz = r (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)), ĝ = g γ, the means over the
+// values that share the statistics (a row's units, or a unit's rows).
 template <typename T>
-void backward(const Spec& s, const Net<T>& net, T* const* z, T* const* a, T* error, T* carried) {
+void normalize_back(const Spec& s, const Net<T>& net, int l, Rows<T>& b, int64_t n) {
+  const int out = s.widths[l + 1];
+  T* g = b.error; const T* xhat = b.xhat[l];
+  for (int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < out; ++j) {
+      net.grad_gamma[l][j] += g[i * out + j] * xhat[i * out + j];
+      net.grad_beta[l][j] += g[i * out + j];
+      g[i * out + j] = g[i * out + j] * net.gamma[l][j];  // ĝ
+    }
+  }
+  const bool rows = s.norms[l] == kLayerNorm;  // the statistics of a row, else of a unit
+  const int64_t groups = rows ? n : out, count = rows ? out : n, step = rows ? 1 : out;
+  for (int64_t k = 0; k < groups; ++k) {
+    T* gk = g + (rows ? k * out : k); const T* xk = xhat + (rows ? k * out : k);
+    T mean = 0, along = 0;
+    for (int64_t i = 0; i < count; ++i) { mean += gk[i * step]; along += gk[i * step] * xk[i * step]; }
+    mean = mean / T(count); along = along / T(count);
+    const T r = b.rstd[l][k];
+    for (int64_t i = 0; i < count; ++i) gk[i * step] = r * (gk[i * step] - mean - xk[i * step] * along);
+  }
+}
+
+// The corrections of n rows: the error at the outputs (b.error, n · out) walks back to every
+// weight and bias; a residual connection adds the error at a layer's output to that at its input.
+template <typename T>
+void backward(const Spec& s, const Net<T>& net, const T* masks, Rows<T>& b, int64_t n) {
+  int64_t units = 0;
+  for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
+  int64_t unit_at = units;
   for (int l = s.layers - 1; l >= 0; --l) {
     const int in = s.widths[l], out = s.widths[l + 1];
-    for (int j = 0; j < out; ++j) {
-      T* g = net.grad_w[l] + int64_t(j) * in;
-      const T e = error[j];
-      for (int k = 0; k < in; ++k) g[k] += e * a[l][k];
-      net.grad_b[l][j] += e;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* a = b.a[l] + i * in;
+      for (int j = 0; j < out; ++j) {
+        T* g = net.grad_w[l] + int64_t(j) * in;
+        const T e = b.error[i * out + j];
+        for (int k = 0; k < in; ++k) g[k] += e * a[k];
+        net.grad_b[l][j] += e;
+      }
     }
     if (l == 0) break;
-    for (int k = 0; k < in; ++k) carried[k] = 0;
-    for (int j = 0; j < out; ++j) {
-      const T* w = net.weight[l] + int64_t(j) * in;
-      for (int k = 0; k < in; ++k) carried[k] += error[j] * w[k];
+    const int below = l - 1;  // the hidden layer whose output this layer read
+    unit_at -= in;
+    for (int64_t i = 0; i < n; ++i) {
+      T* carried = b.carried + i * in; const T* error = b.error + i * out;
+      for (int k = 0; k < in; ++k) carried[k] = 0;
+      for (int j = 0; j < out; ++j) {
+        const T* w = net.weight[l] + int64_t(j) * in;
+        for (int k = 0; k < in; ++k) carried[k] += error[j] * w[k];
+      }
+      if (l + 1 < s.layers && s.residual[l]) {
+        for (int k = 0; k < in; ++k) carried[k] += b.above[i * in + k];
+      }
     }
-    for (int k = 0; k < in; ++k) {
-      error[k] = carried[k] * slope(s.activations[l - 1], z[l - 1][k], a[l][k], s.arguments[l - 1]);
+    std::memcpy(b.above, b.carried, sizeof(T) * n * in);  // dL/da of this layer's input
+    const T* u = s.norms[below] != kNoNorm ? b.u[below] : b.z[below];
+    for (int64_t i = 0; i < n; ++i) {
+      const T* mask = masks ? masks + i * units + unit_at : nullptr;
+      for (int k = 0; k < in; ++k) {
+        const T g = mask ? b.carried[i * in + k] * mask[k] : b.carried[i * in + k];
+        const int64_t at = i * in + k;
+        b.error[at] = g * slope(s.activations[below], u[at], b.y[below][at], s.arguments[below]);
+      }
     }
+    if (s.norms[below] != kNoNorm) normalize_back(s, net, below, b, n);
   }
 }
 
@@ -262,19 +463,53 @@ void update(const Spec& s, double rate, T* p, T* g, T* m, T* v, int64_t n, doubl
   }
 }
 
+// Every parameter of a replica moved by the optimizer: each layer's weights and bias, each
+// normalization's scale and shift.
+template <typename T>
+void update_all(const Spec& s, const Net<T>& net, bool first, bool second, double rate, double at) {
+  auto pick = [](bool has, T* p) { return has ? p : nullptr; };
+  for (int l = 0; l < s.layers; ++l) {
+    const int64_t n_w = int64_t(s.widths[l]) * s.widths[l + 1];
+    update(s, rate, net.weight[l], net.grad_w[l], pick(first, net.m_w[l]), pick(second, net.v_w[l]), n_w, at);
+    update(s, rate, net.bias[l], net.grad_b[l], pick(first, net.m_b[l]), pick(second, net.v_b[l]),
+           s.widths[l + 1], at);
+    if (l + 1 == s.layers || s.norms[l] == kNoNorm) continue;
+    update(s, rate, net.gamma[l], net.grad_gamma[l], pick(first, net.m_gamma[l]),
+           pick(second, net.v_gamma[l]), s.widths[l + 1], at);
+    update(s, rate, net.beta[l], net.grad_beta[l], pick(first, net.m_beta[l]),
+           pick(second, net.v_beta[l]), s.widths[l + 1], at);
+  }
+}
+
+template <typename T>
+void zero_grads(const Spec& s, const Net<T>& net) {
+  for (int l = 0; l < s.layers; ++l) {
+    std::memset(net.grad_w[l], 0, sizeof(T) * s.widths[l] * s.widths[l + 1]);
+    std::memset(net.grad_b[l], 0, sizeof(T) * s.widths[l + 1]);
+    if (l + 1 == s.layers || s.norms[l] == kNoNorm) continue;
+    std::memset(net.grad_gamma[l], 0, sizeof(T) * s.widths[l + 1]);
+    std::memset(net.grad_beta[l], 0, sizeof(T) * s.widths[l + 1]);
+  }
+}
+
+bool batch_normalized(const Spec& s) {
+  for (int l = 0; l + 1 < s.layers; ++l) if (s.norms[l] == kBatchNorm) return true;
+  return false;
+}
+
+constexpr int64_t kBlock = 16;  // rows a pass takes at once where each row is its own
+
 template <typename T>
 void train(const Spec& s, T** params, T** grads, T** first, T** second, const T* x,
            const T* dense, const int64_t* labels, const int64_t* offsets, T* losses, T* outputs) {
-  int total = 0;
-  for (int l = 0; l <= s.layers; ++l) total += s.widths[l];
-  std::vector<T> values(2 * total + 2 * s.widths[0] + 64);
-  T* z[kMaxLayers + 1]; T* a[kMaxLayers + 1];
-  T* cursor = values.data();
-  for (int l = 0; l <= s.layers; ++l) { a[l] = cursor; cursor += s.widths[l]; }
-  for (int l = 0; l < s.layers; ++l) { z[l] = cursor; cursor += s.widths[l + 1]; }
-  int widest = 0;
-  for (int l = 0; l <= s.layers; ++l) widest = widest > s.widths[l] ? widest : s.widths[l];
-  std::vector<T> error(widest), carried(widest);
+  int64_t block = kBlock;  // batch normalization: the whole batch at once
+  for (int step = 0; batch_normalized(s) && step < s.steps; ++step) {
+    block = std::max(block, offsets[step + 1] - offsets[step]);
+  }
+  Rows<T> b(s, block);
+  const T* masks = static_cast<const T*>(s.masks);
+  int64_t units = 0;
+  for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
   const int in = s.widths[0], out = s.widths[s.layers];
   for (int step = 0; step < s.steps; ++step) {
     const int64_t begin = offsets[step], end = offsets[step + 1], n = end - begin;
@@ -282,67 +517,67 @@ void train(const Spec& s, T** params, T** grads, T** first, T** second, const T*
     losses[step] = 0;
     for (int r = 0; r < s.replicas; ++r) {
       Net<T> net = replica(s, r, params, grads, first, second);
-      for (int l = 0; l < s.layers; ++l) {
-        std::memset(net.grad_w[l], 0, sizeof(T) * s.widths[l] * s.widths[l + 1]);
-        std::memset(net.grad_b[l], 0, sizeof(T) * s.widths[l + 1]);
-      }
+      zero_grads(s, net);
       double cost = 0;
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t row = int64_t(r) * s.rows + i;
-        forward(s, net, x + row * in, z, a);
-        std::memcpy(outputs + row * out, a[s.layers], sizeof(T) * out);
-        cost += cost_and_error(s, a[s.layers], dense ? dense + row * out : nullptr,
-                               labels ? labels[row] : 0, error.data());
-        for (int j = 0; j < out; ++j) error[j] = error[j] / T(count);
-        backward(s, net, z, a, error.data(), carried.data());
+      for (int64_t start = begin; start < end; start += block) {
+        const int64_t rows = std::min(block, end - start), row = int64_t(r) * s.rows + start;
+        const T* mask = masks ? masks + row * units : nullptr;
+        forward(s, net, x + row * in, rows, mask, true, b);
+        const T* output = b.z[s.layers - 1];
+        std::memcpy(outputs + row * out, output, sizeof(T) * rows * out);
+        for (int64_t i = 0; i < rows; ++i) {
+          T* error = b.error + i * out;
+          cost += cost_and_error(s, output + i * out, dense ? dense + (row + i) * out : nullptr,
+                                 labels ? labels[row + i] : 0, error);
+          for (int j = 0; j < out; ++j) error[j] = error[j] / T(count);
+        }
+        backward(s, net, mask, b, rows);
       }
       losses[step] += T(cost / count);
       if (s.penalty != kNoPenalty && s.penalty_rate > 0) penalise(s, net);
-      const double at = s.adam_step + step + 1;
       const double rate = s.lrs ? s.lrs[step] : s.lr;
+      update_all(s, net, first != nullptr, second != nullptr, rate, s.adam_step + step + 1);
+    }
+  }
+}
+
+// Every unit's value at each of n points, for one replica: (n, hidden units + outputs), as in
+// evaluation (no dropout; batch normalization with its running statistics).
+template <typename T>
+void maps(const Spec& s, int r, T** params, const T* x, int64_t n, T* values) {
+  std::vector<T*> grads(params, params + tensors(s, false));
+  Net<T> net = replica<T>(s, r, params, grads.data(), nullptr, nullptr);
+  Rows<T> b(s, kBlock);
+  int64_t units = 0;
+  for (int l = 0; l < s.layers; ++l) units += s.widths[l + 1];
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t rows = std::min(kBlock, n - start);
+    forward(s, net, x + start * s.widths[0], rows, static_cast<const T*>(nullptr), false, b);
+    for (int64_t i = 0; i < rows; ++i) {
+      T* into = values + (start + i) * units;
       for (int l = 0; l < s.layers; ++l) {
-        const int64_t n_w = int64_t(s.widths[l]) * s.widths[l + 1];
-        T* m_w = first ? net.m_w[l] : nullptr; T* m_b = first ? net.m_b[l] : nullptr;
-        T* v_w = second ? net.v_w[l] : nullptr; T* v_b = second ? net.v_b[l] : nullptr;
-        update(s, rate, net.weight[l], net.grad_w[l], m_w, v_w, n_w, at);
-        update(s, rate, net.bias[l], net.grad_b[l], m_b, v_b, s.widths[l + 1], at);
+        const int out = s.widths[l + 1];
+        const T* from = l + 1 < s.layers ? b.a[l + 1] : b.z[l];
+        std::memcpy(into, from + i * out, sizeof(T) * out);
+        into += out;
       }
     }
   }
 }
 
-// Every unit's value at each of n points, for one replica: (n, hidden units + outputs).
-template <typename T>
-void maps(const Spec& s, int r, T** params, const T* x, int64_t n, T* values) {
-  std::vector<T*> grads(params, params + 2 * s.layers);
-  Net<T> net = replica<T>(s, r, params, grads.data(), nullptr, nullptr);
-  int total = 0;
-  for (int l = 0; l <= s.layers; ++l) total += s.widths[l];
-  const int units = total - s.widths[0];
-  std::vector<T> buffer(2 * total);
-  T* z[kMaxLayers + 1]; T* a[kMaxLayers + 1];
-  T* cursor = buffer.data();
-  for (int l = 0; l <= s.layers; ++l) { a[l] = cursor; cursor += s.widths[l]; }
-  for (int l = 0; l < s.layers; ++l) { z[l] = cursor; cursor += s.widths[l + 1]; }
-  for (int64_t i = 0; i < n; ++i) {
-    forward(s, net, x + i * s.widths[0], z, a);
-    std::memcpy(values + i * units, a[1], sizeof(T) * units);  // a[1..] lie one after another
-  }
-}
-
-// The tensors of each group (the weights, the optimizer's moments, the gradients) copied one
-// after another into `into` (nullptr: only counted); the values written.
+// The tensors of each group (the weights with the running statistics, the optimizer's moments,
+// the gradients) copied one after another into `into` (nullptr: only counted); the values written.
 template <typename T>
 int64_t copy_state(const Spec& s, std::initializer_list<T**> groups, T* into) {
   int64_t at = 0;
+  bool weights = true;  // the first group holds the running statistics too
   for (T** group : groups) {
+    const std::vector<int64_t> widths = sizes(s, weights);
+    weights = false;
     if (!group) continue;
-    for (int l = 0; l < s.layers; ++l) {
-      const int64_t sizes[2] = {int64_t(s.widths[l]) * s.widths[l + 1], s.widths[l + 1]};
-      for (int k = 0; k < 2; ++k) {
-        if (into) std::memcpy(into + at, group[2 * l + k], sizeof(T) * sizes[k]);
-        at += sizes[k];
-      }
+    for (size_t t = 0; t < widths.size(); ++t) {
+      if (into) std::memcpy(into + at, group[t], sizeof(T) * widths[t]);
+      at += widths[t];
     }
   }
   return at;
@@ -352,25 +587,20 @@ int64_t copy_state(const Spec& s, std::initializer_list<T**> groups, T* into) {
 template <typename T>
 double evaluate(const Spec& s, T** params, const T* x, const T* dense, const int64_t* labels,
                 int64_t n, T* outputs) {
-  std::vector<T*> grads(params, params + 2 * s.layers);
+  std::vector<T*> grads(params, params + tensors(s, false));
   Net<T> net = replica<T>(s, 0, params, grads.data(), nullptr, nullptr);
-  int total = 0, widest = 0;
-  for (int l = 0; l <= s.layers; ++l) {
-    total += s.widths[l];
-    widest = widest > s.widths[l] ? widest : s.widths[l];
-  }
-  std::vector<T> buffer(2 * total), error(widest);
-  T* z[kMaxLayers + 1]; T* a[kMaxLayers + 1];
-  T* cursor = buffer.data();
-  for (int l = 0; l <= s.layers; ++l) { a[l] = cursor; cursor += s.widths[l]; }
-  for (int l = 0; l < s.layers; ++l) { z[l] = cursor; cursor += s.widths[l + 1]; }
+  Rows<T> b(s, kBlock);
   const int in = s.widths[0], out = s.widths[s.layers];
+  std::vector<T> error(out);
   double cost = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    forward(s, net, x + i * in, z, a);
-    std::memcpy(outputs + i * out, a[s.layers], sizeof(T) * out);
-    cost += cost_and_error(s, a[s.layers], dense ? dense + i * out : nullptr,
-                           labels ? labels[i] : 0, error.data());
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t rows = std::min(kBlock, n - start);
+    forward(s, net, x + start * in, rows, static_cast<const T*>(nullptr), false, b);
+    std::memcpy(outputs + start * out, b.z[s.layers - 1], sizeof(T) * rows * out);
+    for (int64_t i = 0; i < rows; ++i) {
+      cost += cost_and_error(s, b.z[s.layers - 1] + i * out, dense ? dense + (start + i) * out : nullptr,
+                             labels ? labels[start + i] : 0, error.data());
+    }
   }
   const double count = !s.mean ? 1.0 : double(n) * (s.loss == kCrossEntropy ? 1 : out);
   return cost / count;
@@ -421,6 +651,8 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
            const int64_t* offsets) {
   if (spec.replicas != 1 || spec.rows != e.rows) return -1;
   const int in = spec.widths[0], out = spec.widths[spec.layers];
+  int64_t units = 0;  // hidden units: a row's dropout masks
+  for (int l = 0; l + 1 < spec.layers; ++l) units += spec.widths[l + 1];
   const int64_t state = copy_state<T>(spec, {params, first, second, grads}, nullptr);
   std::vector<T> x(e.rows * in), dense(e.dense ? e.rows * out : 0);
   std::vector<int64_t> labels(e.labels ? e.rows : 0);
@@ -436,6 +668,7 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
     }
     s.adam_step = spec.adam_step + double(k) * spec.steps;
     s.lrs = spec.lrs ? spec.lrs + k * spec.steps : nullptr;
+    s.masks = spec.masks ? static_cast<const T*>(spec.masks) + k * e.rows * units : nullptr;
     train<T>(s, params, grads, first, second, x.data(), e.dense ? dense.data() : nullptr,
              e.labels ? labels.data() : nullptr, offsets,
              static_cast<T*>(e.losses) + k * spec.steps,
@@ -453,7 +686,7 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
 
 extern "C" {
 
-int nnkit_abi_version() { return 5; }
+int nnkit_abi_version() { return 6; }
 
 int nnkit_epochs_f32(const Spec* s, const Epochs* e, float** params, float** grads,
                      float** first, float** second, const int64_t* offsets) {

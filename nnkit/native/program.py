@@ -38,6 +38,7 @@ from nnkit.native.build import load
 MAX_LAYERS = 32
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PENALTIES = ("none", "l1", "l2")
+NORMS = ("none", "layer", "batch")  # program.cpp's Norm, in its order
 
 
 @functools.cache
@@ -78,6 +79,11 @@ class Spec(ctypes.Structure):
         ("adam_step", ctypes.c_double),
         ("penalty_rate", ctypes.c_double),
         ("lrs", ctypes.c_void_p),
+        ("norms", ctypes.c_int32 * MAX_LAYERS),
+        ("residual", ctypes.c_int32 * MAX_LAYERS),
+        ("norm_eps", ctypes.c_double),
+        ("norm_momentum", ctypes.c_double),
+        ("masks", ctypes.c_void_p),
     ]
 
 
@@ -85,7 +91,13 @@ class Spec(ctypes.Structure):
 class NativeProgram:
     """What the native program trains: the widths, hidden activations (with their argument),
     the cost and the output's squashing, the replica count, the dtype and the weights'
-    regularization (kind, rate)."""
+    regularization (kind, rate); each hidden layer's normalization (``NORMS``) and residual
+    connection, whether dropout masks come with the training rows, and the normalizations' ε
+    and batch normalization's momentum.
+
+    Its parameters (``bind``'s and ``maps``' ``params``) are ``W1, b1, ..., Wk, bk``, then γ, β
+    of every normalized hidden layer, then the running mean and variance of every
+    batch-normalized one (``trainable`` of them are the optimizer's)."""
 
     widths: tuple[int, ...]
     activations: tuple[tuple[int, float], ...]
@@ -95,6 +107,29 @@ class NativeProgram:
     replicas: int
     dtype: torch.dtype
     penalty: tuple[str, float] = ("none", 0.0)
+    norms: tuple[str, ...] = ()
+    residual: tuple[bool, ...] = ()
+    dropout: bool = False
+    norm_eps: float = 1e-5
+    norm_momentum: float = 0.1
+
+    @property
+    def trainable(self) -> int:
+        """How many of the parameters the optimizer moves (the rest: running statistics)."""
+        return 2 * (len(self.widths) - 1) + 2 * sum(kind != "none" for kind in self.norms)
+
+    def sizes(self) -> list[int]:
+        """Each parameter's values per replica, in the parameters' order."""
+        layers = list(zip(self.widths[:-1], self.widths[1:]))
+        sizes = [n for a, b in layers for n in (a * b, b)]
+        hidden = list(zip(self.norms, self.widths[1:-1]))
+        sizes += [w for kind, w in hidden if kind != "none" for _ in range(2)]
+        return sizes + [w for kind, w in hidden if kind == "batch" for _ in range(2)]
+
+    @property
+    def hidden_units(self) -> int:
+        """The hidden units: a training row's dropout masks."""
+        return sum(self.widths[1:-1])
 
     def spec(self) -> Spec:
         """The fixed part of the program's ``Spec`` (the optimizer's part is filled per call)."""
@@ -105,6 +140,9 @@ class NativeProgram:
             spec.widths[i] = width
         for i, (kind, argument) in enumerate(self.activations):
             spec.activations[i], spec.arguments[i] = kind, argument
+        for i, (norm, residual) in enumerate(zip(self.norms, self.residual, strict=True)):
+            spec.norms[i], spec.residual[i] = NORMS.index(norm), int(residual)
+        spec.norm_eps, spec.norm_momentum = self.norm_eps, self.norm_momentum
         return spec
 
     def bind(self, params: Sequence[Tensor], optimizer: torch.optim.Optimizer) -> NativeSteps:
@@ -118,7 +156,7 @@ class NativeProgram:
         points = points.to(self.dtype).contiguous()
         units = sum(self.widths[1:])
         values = torch.empty(points.shape[0], units, dtype=self.dtype)
-        pointers = _pointers(params)
+        pointers = _pointers(params, self.dtype, len(self.sizes()))
         fn = _function(f"nnkit_maps_{_suffix(self.dtype)}")
         fn(
             ctypes.byref(self.spec()),
@@ -144,7 +182,8 @@ class NativeSteps:
         self.program, self.params, self.optimizer = program, params, optimizer
         self.spec = program.spec()
         group = optimizer.param_groups[0]
-        states = [optimizer.state.get(p, {}) for p in params]
+        trainable = params[: program.trainable]
+        states = [optimizer.state.get(p, {}) for p in trainable]
         kind = _optimizer_kind(optimizer) or "sgd"  # plan_native refused any other
         self.steps: list[Tensor] = []
         first: list[Tensor] | None = None
@@ -158,11 +197,13 @@ class NativeSteps:
         if any(t is None for t in (first or []) + (second or []) + self.steps):
             raise NotReady
         self.first, self.second = first or [], second or []  # the optimizer's state tensors
-        self.grads = [torch.zeros_like(p) for p in params]
+        self.grads = [torch.zeros_like(p) for p in trainable]
         self._rates: Tensor | None = None  # the learning rates of the call under way
-        self._params, self._grads = _pointers(params), _pointers(self.grads)
-        self._first = _pointers(first) if first is not None else None
-        self._second = _pointers(second) if second is not None else None
+        self._masks: Tensor | None = None  # the dropout masks of the call under way
+        dtype, count = program.dtype, len(program.sizes())
+        self._params, self._grads = _pointers(params, dtype, count), _pointers(self.grads, dtype)
+        self._first = _pointers(first, dtype) if first is not None else None
+        self._second = _pointers(second, dtype) if second is not None else None
         self._fill_optimizer(kind, group)
         self._train = _function(f"nnkit_train_{_suffix(program.dtype)}")
 
@@ -176,11 +217,17 @@ class NativeSteps:
             spec.eps = float(group["eps"])
 
     def train(
-        self, x: Tensor, targets: Tensor, offsets: Tensor, rates: Tensor | None = None
+        self,
+        x: Tensor,
+        targets: Tensor,
+        offsets: Tensor,
+        rates: Tensor | None = None,
+        masks: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, list]:
         """The optimizer steps of the minibatches ``x[offsets[i]:offsets[i+1]]`` (along the
         batch dimension; with replicas x is (R, N, in)), in order, each at its rate of
-        ``rates`` (float64; None: the optimizer's). Returns each step's cost (summed over
+        ``rates`` (float64; None: the optimizer's), each row with its dropout ``masks`` (x's
+        rows by ``hidden_units``; None: no dropout). Returns each step's cost (summed over
         replicas), the raw outputs (as x's rows) and the last step's gradients."""
         program, spec = self.program, self.spec
         x = x.to(program.dtype).contiguous()
@@ -190,6 +237,7 @@ class NativeSteps:
         steps = offsets.numel() - 1
         spec.steps, spec.rows = steps, x.shape[-2]
         self.set_rates(rates, steps)
+        self.set_masks(masks, x.shape[:-1])
         spec.adam_step = float(self.steps[0]) if self.steps else 0.0
         losses = torch.empty(steps, dtype=program.dtype)
         outputs = torch.empty(*x.shape[:-1], program.widths[-1], dtype=program.dtype)
@@ -198,10 +246,26 @@ class NativeSteps:
             None if labels else _ptr(targets), _ptr(targets) if labels else None,
             _ptr(offsets), _ptr(losses), _ptr(outputs),
         )  # fmt: skip
-        spec.lrs = None
+        spec.lrs = spec.masks = None
         if self.steps:
             torch._foreach_add_(self.steps, float(steps))
         return losses, outputs, self.grads
+
+    @property
+    def trainable(self) -> list[Tensor]:
+        """The parameters the optimizer moves (without batch normalization's statistics)."""
+        return self.params[: self.program.trainable]
+
+    def set_masks(self, masks: Tensor | None, rows: tuple[int, ...]) -> None:
+        """The next call's dropout masks: one row of ``hidden_units`` per training row (kept
+        until the call ends); refused where the program's dropout and the masks disagree."""
+        program = self.program
+        if (masks is not None) != program.dropout:
+            raise ValueError("dropout masks come with the rows exactly where the network drops")
+        if masks is not None and tuple(masks.shape) != (*rows, program.hidden_units):
+            raise ValueError(f"masks {tuple(masks.shape)} for rows {rows}")
+        self._masks = None if masks is None else masks.to(program.dtype).contiguous()
+        self.spec.masks = None if self._masks is None else self._masks.data_ptr()
 
     def set_rates(self, rates: Tensor | None, steps: int) -> None:
         """The next call's learning rates: one per step of ``rates`` (kept until the call
@@ -221,9 +285,11 @@ def plan_program(
     replicas: int,
     dtype: torch.dtype,
     penalty: tuple[str, float] = ("none", 0.0),
+    layout: Layout | None = None,
 ) -> NativeProgram | str:
     """The native program for this network and cost (and the weights' ``penalty``: kind and
-    rate), or why there is none (one line)."""
+    rate; the hidden layers' ``layout``: normalization, residual connections, dropout), or why
+    there is none (one line)."""
     if dtype not in (torch.float32, torch.float64):
         return f"the native program trains float32 and float64, not {dtype}"
     if len(widths) - 1 > MAX_LAYERS:
@@ -237,10 +303,22 @@ def plan_program(
         return "the loss has no native version (a plugin's runs eagerly)"
     if squash is not None and squash is not SIGMOID:
         return "the output's squashing has no native version"
+    layout = layout or Layout(("none",) * len(pairs), (False,) * len(pairs), False)
     return NativeProgram(
         tuple(int(w) for w in widths), tuple(activations), costs.index(loss.native),
         loss.reduction == "mean", squash is not None, replicas, dtype, penalty,
+        tuple(layout.norms), tuple(layout.residual), layout.dropout,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a network's hidden layers hold beyond a weighted sum and an activation: each one's
+    normalization (``NORMS``) and residual connection, and whether any drops units."""
+
+    norms: tuple[str, ...]
+    residual: tuple[bool, ...]
+    dropout: bool
 
 
 def optimizer_problem(optimizer: torch.optim.Optimizer) -> str | None:
@@ -291,8 +369,14 @@ def _ptr(tensor: Tensor) -> int:
     return tensor.data_ptr()
 
 
-def _pointers(tensors: Sequence[Tensor]) -> Any:
+def _pointers(tensors: Sequence[Tensor], dtype: torch.dtype, count: int | None = None) -> Any:
+    """The tensors' addresses, checked: the program reads them as ``dtype``, ``count`` of them
+    (where given)."""
+    if count is not None and len(tensors) != count:
+        raise ValueError(f"the native program takes {count} parameter tensors, not {len(tensors)}")
     for tensor in tensors:
         if not tensor.is_contiguous() or tensor.device.type != "cpu":
             raise ValueError("the native program takes contiguous CPU tensors")
+        if tensor.dtype != dtype:
+            raise ValueError(f"the native program's {dtype} network got a {tensor.dtype} tensor")
     return (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))

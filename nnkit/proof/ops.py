@@ -5,7 +5,8 @@ The same inputs — seeded random values and the edge values 0, ±1e-8, ±1, ±3
 both, and forward values and gradients must agree to a relative error of 1e-12 (the largest
 absolute difference over the largest reference magnitude). Smooth ops are also passed through
 ``torch.autograd.gradcheck`` (finite differences) and, when they promise it, ``gradgradcheck``.
-The regularization penalties (L1, L2) are proved the same way; the linear layer and the
+The regularization penalties (L1, L2) are proved the same way; dropout, the normalizations
+and the networks that hold them in ``nnkit.proof.layers``; the linear layer and the
 whole-network Function in ``nnkit.proof.networks``.
 
 >>> row = check_activation("sigmoid")[0]
@@ -27,6 +28,7 @@ from nnkit.activations import ACTIVATIONS, build_activation
 from nnkit.losses import LOSSES, Loss, build_loss
 from nnkit.maths import regularization
 from nnkit.maths.contract import Contract
+from nnkit.proof.layers import check_layers
 from nnkit.proof.networks import check_networks
 from nnkit.proof.rows import EDGE_VALUES, TOLERANCE, CheckResult, errors
 
@@ -239,13 +241,14 @@ def _penalty_of(kind: str, fn: Callable[..., Tensor]) -> Callable[[Tensor], Tens
 
 def check_all(pattern: str = "*") -> list[CheckResult]:
     """Every registered activation and loss whose name matches ``pattern``, the penalties, the
-    linear layer, and the whole-network Function with every activation that brings its pair."""
+    layers after the article, the linear layer, and the whole-network Function with every
+    activation that brings its pair."""
     rows = []
     for name in ACTIVATIONS.names(pattern):
         rows += check_activation(name)
     for name in LOSSES.names(pattern):
         rows += check_loss(name)
-    return rows + check_penalties(pattern) + check_networks(pattern)
+    return rows + check_penalties(pattern) + check_layers(pattern) + check_networks(pattern)
 
 
 REFERENCE_WIDTH = 18

@@ -34,8 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.data.task import TASKS, loss_feed, loss_inputs
-from nnkit.maths.network import direct_backprop, network_forward, network_loss_grads
+from nnkit.maths.extras import evaluating
+from nnkit.maths.network import direct_backprop, network_loss_grads, network_output
 from nnkit.maths.regularization import Regularization
+from nnkit.maths.stack import Stack
 from nnkit.optimizers import build_optimizer
 from nnkit.training.compiled import CompiledStep, compile_mode
 from nnkit.training.direct_update import WeightUpdates
@@ -125,7 +127,12 @@ class Engine:
         choice, batch = str(setting).lower(), batch_size or 1  # YAML's booleans as words
         mode = compile_mode(choice, params[0].device, planned_steps, widths_of(params), batch)
         self.path, self.reason, problem = "direct", f"trainer.compile={choice}", ""
-        if mode == "inductor":
+        if mode == "inductor" and getattr(self.net, "extras", None) is not None:
+            problem = (
+                f"trainer.compile={choice}: torch.compile does not take the hidden layers' "
+                "normalization, dropout or residual connections; the step runs directly"
+            )
+        elif mode == "inductor":
             self.path, self._grads = "inductor", CompiledStep(network_loss_grads)
         elif mode == "native":
             self.native, problem = self._plan_native(params, choice)
@@ -139,11 +146,17 @@ class Engine:
         """The native program's training calls, or None and why it cannot run them."""
         assert self.direct is not None
         penalty = (self.regularization.kind, self.regularization.rate)
-        plan = plan_native(self.direct, params, self.optimizer, self.replicas, choice, penalty)
+        extras = getattr(self.net, "extras", None)
+        layout = extras.layout() if extras is not None else None
+        plan = plan_native(
+            self.direct, params, self.optimizer, self.replicas, choice, penalty, layout
+        )
         if isinstance(plan, str):
             return None, f"trainer.compile={choice}, but {plan}"
-        network_params, rates = self.net.network_params, self.schedule.step_rates
-        return NativeCalls(plan, network_params, self.targets, self.along, rates), ""
+        native_params = getattr(self.net, "native_params", self.net.network_params)
+        rates = self.schedule.step_rates
+        calls = NativeCalls(plan, native_params, self.targets, self.along, rates, extras)
+        return calls, ""
 
     def describe(self) -> str:
         """How the step computes its gradients, in words (the run's summary line says it)."""
@@ -200,11 +213,13 @@ class Engine:
         optimizer — the same functions as the network's autograd Function, without a graph."""
         assert self.direct is not None
         pairs, loss_pair, squash = self.direct
-        params = self.net.network_params()
+        params, stack = self.net.network_params(), self.stack(x, training=True)
         target = self.targets(y, x.dtype)
         loss, outputs, grads = self._grads(
-            x, target, pairs, params, loss_pair, squash, self.regularization
+            x, target, pairs, params, loss_pair, squash, self.regularization, stack
         )
+        if stack is not None:
+            params = [*params, *stack.norm_params]
         updates(params, grads)
         self.schedule.step_taken()
         self.last = (params, grads)
@@ -236,6 +251,12 @@ class Engine:
         self._stepper.step()
         self.schedule.step_taken()
         return outputs, loss
+
+    def stack(self, x: Tensor, training: bool) -> Stack | None:
+        """The network's normalization, dropout and residual connections for a pass over
+        ``x`` (``MLP.stack``), or None where it has none."""
+        stack = getattr(self.net, "stack", None)
+        return stack(x, training) if stack is not None else None
 
     # --- the cost ---------------------------------------------------------------------------
     def targets(self, y: Tensor, dtype: torch.dtype) -> Tensor:
@@ -281,15 +302,19 @@ class Engine:
         same points), from ``params`` where given (a copy, read while training goes on) and the
         network has hand-derived pairs, else by the network itself."""
         if params is None or self.direct is None:
-            return self.net(x)
+            with evaluating(self.net):
+                return self.net(x)
         if self.replicas > 1:
             x = x.unsqueeze(0).expand(self.replicas, -1, -1)
-        return network_forward(self.net.expand(x), self.direct[0], list(params))[0]
+        x = self.net.expand(x)
+        return network_output(x, self.direct[0], list(params), self.stack(x, training=False))
 
     @torch.no_grad()
     def evaluate(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """A split's (or a batch's) outputs and its cost: the mean over replicas."""
-        outputs = self.net(x)
+        """A split's (or a batch's) outputs and its cost: the mean over replicas (the network
+        in evaluation mode: no dropout, batch normalization's running statistics)."""
+        with evaluating(self.net):
+            outputs = self.net(x)
         return outputs, self.objective(outputs, y) / self.replicas
 
     def replica_costs(self, outputs: Tensor, y: Tensor) -> list[float]:

@@ -58,6 +58,7 @@ class Epoch:
     kept: Tensor | None = None  # the native program's copy of the state after it
     adam_steps: float = 0.0  # Adam's step count after it
     schedule_state: dict[str, Any] | None = None  # the schedule's, after it (with ``kept``)
+    counters: list[int] | None = None  # the network's step counters after it (with ``kept``)
 
     @classmethod
     def of(cls, values: dict[str, float], losses: Tensor) -> Epoch:
@@ -139,28 +140,47 @@ class EpochLoop:
         if steps is None or (self.eval_rows and self.eval_rows < len(self.val[0])):
             return None
         x, val_x = self.train[0], self.val[0]
-        state = sum(t.numel() for t in (*state_tensors(steps), *steps.params))
+        state = sum(t.numel() for t in (*state_tensors(steps), *steps.grads))
         per_epoch = (len(x) + len(val_x)) * self.engine.outputs + state
         count = max(1, min(count, MAX_KEPT // per_epoch))
         lr, plan = self.engine.schedule.lr, self.engine.schedule.plan(count, self.steps_per_epoch)
         rows, device, shuffle = len(x), x.device, self.shuffle
         orders = [shuffle.permutation(rows, device, start + k) for k in range(plan.count)]
         train, val = self._native_splits(steps.program.dtype)
+        counters = self._counters()
+        before = [int(counter) for counter in counters]
+        masks = self._masks(train[0], orders)
         found = run_epochs(
-            steps, torch.stack(orders), train, val, self.offsets, stop_fd, plan.rates
+            steps, torch.stack(orders), train, val, self.offsets, stop_fd, plan.rates, masks
         )
-        self.engine.last, self._bound = (steps.params, steps.grads), steps
+        self.engine.last, self._bound = (steps.trainable, steps.grads), steps
         done, adam = len(found.losses), float(steps.steps[0]) if steps.steps else 0.0
         if plan.states is not None and done < plan.count:
             self.engine.schedule.load(plan.states[done - 1])
         epochs = self._results(start, torch.stack(orders[:done]), found, self._rates(plan, lr))
+        for counter, start_at in zip(counters, before, strict=True):
+            counter.fill_(start_at + done * self.steps_per_epoch)  # as many as the steps run
         for k, epoch in enumerate(epochs):
+            epoch.counters = [b + (k + 1) * self.steps_per_epoch for b in before]
             epoch.adam_steps = adam - (done - k - 1) * self.steps_per_epoch
             epoch.schedule_state = plan.states[k] if plan.states is not None else None
         if self.engine.schedule.watches:
             self.engine.schedule.epoch_ended(epochs[0].values)
             epochs[0].schedule_state = self.engine.schedule.state()
         return epochs
+
+    def _counters(self) -> list[Tensor]:
+        """The network's counters of training steps (``Extras.counters``)."""
+        extras = getattr(self.engine.net, "extras", None)
+        return extras.counters() if extras is not None else []
+
+    def _masks(self, x: Tensor, orders: list[Tensor]) -> Tensor | None:
+        """Every step's dropout masks for the epochs of ``orders`` (None: no dropout)."""
+        native = self.engine.native
+        if native is None or not native.program.dropout:
+            return None
+        masks = [native.masks(x, self.offsets) for _ in orders]
+        return torch.stack([m for m in masks if m is not None])
 
     def _rates(self, plan: EpochPlan, lr: float) -> list[float]:
         """The rate each epoch of ``plan`` starts at (``lr``: the optimizer's, before it)."""
@@ -207,7 +227,10 @@ class EpochLoop:
             return Snapshot.of(live_state(self.engine), schedule)
         values = kept_values(steps, epoch.kept.clone())
         values += [torch.full_like(t, epoch.adam_steps) for t in steps.steps]
-        return Snapshot(state_tensors(steps) + steps.steps, values, schedule, epoch.schedule_state)
+        counters = self._counters()
+        values += [torch.full_like(t, n) for t, n in zip(counters, epoch.counters or [])]
+        targets = state_tensors(steps) + steps.steps + counters[: len(epoch.counters or [])]
+        return Snapshot(targets, values, schedule, epoch.schedule_state)
 
     def grad_norms(self, epochs: list[Epoch]) -> list[dict[str, float]] | None:
         """Each weight's and bias's gradient norm at the last step of each of ``epochs``, as
@@ -221,9 +244,9 @@ class EpochLoop:
         names = {id(p): f"grad_norm/{name}" for name, p in self.engine.net.named_parameters()}
         begin = sum(t.numel() for t in state_tensors(steps))
         rows = torch.stack([epoch.kept for epoch in epochs if epoch.kept is not None])
-        columns = rows[:, begin:].split([p.numel() for p in steps.params], dim=1)
+        columns = rows[:, begin:].split([p.numel() for p in steps.trainable], dim=1)
         norms = torch.stack([column.norm(dim=1) for column in columns], dim=1).tolist()
-        keys = [names[id(p)] for p in steps.params]
+        keys = [names[id(p)] for p in steps.trainable]
         return [dict(zip(keys, row, strict=True)) for row in norms]
 
     def _metrics(self, prefix: str, outputs: Tensor, y: Tensor) -> list[dict[str, float]]:

@@ -28,9 +28,11 @@ import torch
 from torch import Tensor
 
 from nnkit.errors import Notice
+from nnkit.maths.extras import Extras
 from nnkit.maths.network import DirectBackprop
 from nnkit.native.build import unavailable_reason
 from nnkit.native.program import (
+    Layout,
     NativeProgram,
     NativeSteps,
     NotReady,
@@ -62,6 +64,7 @@ def plan_native(
     replicas: int,
     setting: str,
     penalty: tuple[str, float] = ("none", 0.0),
+    layout: Layout | None = None,
 ) -> NativeProgram | str:
     """The run's native program, or why it cannot run (one line), warned once where it was
     asked for (``setting`` "native") or the machine lacks the compiler it needs."""
@@ -73,7 +76,9 @@ def plan_native(
         toolchain = unavailable_reason()
         problem = toolchain or optimizer_problem(optimizer)
     widths, dtype = widths_of(params), params[0].dtype
-    plan = problem or plan_program(pairs, loss_pair, squash, widths, replicas, dtype, penalty)
+    plan = problem or plan_program(
+        pairs, loss_pair, squash, widths, replicas, dtype, penalty, layout
+    )
     if isinstance(plan, NativeProgram):
         return plan
     if setting == "native" or toolchain is not None:
@@ -119,9 +124,14 @@ class NativeCalls:
         targets: Callable[[Tensor, torch.dtype], Tensor],
         along: int,
         rates: Rates = lambda _: None,
+        extras: Extras | None = None,
     ) -> None:
         self.program, self.params, self.targets, self.along = program, params, targets, along
-        self.rates = rates
+        self.rates, self.extras = rates, extras
+
+    def masks(self, x: Tensor, offsets: Tensor) -> Tensor | None:
+        """The dropout masks of the steps over ``x``'s rows cut at ``offsets`` (None: none)."""
+        return self.extras.native_masks(x, offsets) if self.extras is not None else None
 
     def __call__(
         self, optimizer: torch.optim.Optimizer, batches: Batches, first_step: FirstStep
@@ -171,10 +181,13 @@ class NativeCalls:
         self, steps: NativeSteps, params: list[Tensor], x: Tensor, y: Tensor, offsets: Tensor
     ) -> NativeCall:
         count = offsets.numel() - 1
+        masks = self.masks(x, offsets)
         losses, outputs, grads = steps.train(
-            x, self.targets(y, x.dtype), offsets, self.rates(count)
+            x, self.targets(y, x.dtype), offsets, self.rates(count), masks
         )
-        return NativeCall(losses, outputs, offsets.numel() - 1, (params, grads))
+        if self.extras is not None:
+            self.extras.count_batches(count)
+        return NativeCall(losses, outputs, count, (steps.trainable, grads))
 
 
 def offsets_of(sizes: Sequence[int]) -> Tensor:

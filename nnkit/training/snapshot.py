@@ -52,7 +52,9 @@ class Snapshot:
 
 
 def live_state(engine: Engine) -> list[Tensor]:
-    """The tensors that make a run's state: the network's parameters and every tensor of the
+    """The tensors that make a run's state: the network's parameters and buffers (batch
+    normalization's running statistics, the dropout masks drawn) and every tensor of the
     optimizer's state."""
     state = [t for each in engine.optimizer.state.values() for t in each.values()]
-    return [*engine.net.parameters(), *(t for t in state if isinstance(t, Tensor))]
+    net = engine.net
+    return [*net.parameters(), *net.buffers(), *(t for t in state if isinstance(t, Tensor))]

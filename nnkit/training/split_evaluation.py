@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from nnkit.maths.extras import evaluating
 from nnkit.native.program import NativeSteps
 from nnkit.training.engine import Engine
 from nnkit.training.native_steps import bind
@@ -19,7 +20,7 @@ def native_bound(engine: Engine) -> NativeSteps | None:
     the native path, or the optimizer's state not made yet: its first step is torch's)."""
     if engine.native is None:
         return None
-    return bind(engine.native.program, engine.net.network_params(), engine.optimizer)
+    return bind(engine.native.program, engine.native.params(), engine.optimizer)
 
 
 @torch.no_grad()
@@ -41,6 +42,7 @@ def evaluate_split(engine: Engine, x: Tensor, y: Tensor, rows: int = 0) -> tuple
 def split_outputs(engine: Engine, x: Tensor) -> Tensor:
     """The network's raw outputs for ``x``: the native program's where it trains."""
     if engine.native is None:
-        return engine.net(x)
-    params = engine.net.network_params()
+        with evaluating(engine.net):
+            return engine.net(x)
+    params = engine.native.params()
     return engine.native.program.maps(params, engine.net.expand(x))[:, -engine.outputs :]

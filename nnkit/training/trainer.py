@@ -114,6 +114,10 @@ def build_module(cfg: DictConfig, prepared: Prepared, loop: str = "lightning") -
     its engine chooses the step from ``trainer.compile``, the run's length and batch size;
     ``loop`` is who runs the data epochs (``nnkit.training.loop_choice``)."""
     data, t = prepared.data, cfg.trainer
+    if str(t.precision).startswith("64"):
+        # float64 before Lightning restores a checkpoint: it loads the weights before its
+        # precision plugin converts the module, which would round them through float32
+        prepared.net.double()
     samples = len(data.train[0])
     steps = planned_steps(samples, cfg.data.batch_size, t.max_epochs, t.max_steps)
     hparams = {

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nnkit.data.dataset import TensorData
+from nnkit.maths.extras import evaluating
 from nnkit.models import MLP
 
 MAX_DRAWN_UNITS = 16  # networks with wider layers are not drawn every few epochs
@@ -75,8 +76,10 @@ def last_hidden(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     layers = getattr(net, "layers", None)
     if layers is None or len(layers) < 3:
         return None
+    if isinstance(net, MLP):
+        return net.hidden_values(x)[-1]
     expand = getattr(net, "expand", lambda inputs: inputs)  # model.features, if any
-    with torch.no_grad():
+    with torch.no_grad(), evaluating(net):
         return layers[:-1](expand(x))
 
 
@@ -86,7 +89,7 @@ def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> Non
     inputs in the network's precision (``trainer.precision=64`` trains a float64 one)."""
     dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
     x_val, y_val = data.val[0].to(dtype), data.val[1]
-    with torch.no_grad():
+    with torch.no_grad(), evaluating(net):
         outputs = net(x_val)
     if data.task == "binary":
         experiment.add_pr_curve("pr_curve/val", y_val.flatten().long(),
@@ -97,7 +100,7 @@ def log_end(experiment: Any, net: nn.Module, data: TensorData, step: int) -> Non
         labels = _labels(data, y_test)
         experiment.add_embedding(hidden, metadata=labels, tag="last_hidden_layer/test",
                                  global_step=step)  # fmt: skip
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception), evaluating(net):
         experiment.add_graph(net, x_val[:1])
 
 

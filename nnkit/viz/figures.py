@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from nnkit.data.dataset import TensorData
 from nnkit.data.task import TASKS, confusion_counts, predictions
+from nnkit.maths.extras import evaluating
 from nnkit.models import MLP
 
 MAX_POINTS = 1000  # points drawn on a figure: enough to see the data, cheap to draw
@@ -45,7 +46,8 @@ def _plane(x: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
 def _apply(net: nn.Module, x: Tensor) -> Tensor:
     """``net(x)`` on the net's own device, returned on the CPU."""
     device = next(net.parameters()).device
-    return net(x.to(device)).cpu()
+    with evaluating(net):
+        return net(x.to(device)).cpu()
 
 
 @torch.no_grad()
@@ -142,10 +144,9 @@ def _confusion_matrix(net: nn.Module, data: TensorData) -> Any:
 def hidden_units(net: MLP, x: Tensor, steps: int = 48, most: int = 16) -> Any:
     """What each first-hidden-layer unit responds to over the input plane — its activation at
     every point, one small picture per unit (the TensorFlow Playground's neuron thumbnails)."""
-    first, activation = list(net.layers)[:2]
     _, _, grid = _plane(x, steps)
     device = next(net.parameters()).device
-    responses = activation(first(net.expand(grid.to(device)))).cpu()  # (steps², units)
+    responses = net.hidden_values(grid.to(device))[0].cpu()  # (steps², units)
     units = min(most, responses.shape[1])
     columns = min(4, units)
     rows = -(-units // columns)
