@@ -278,6 +278,42 @@ def test_a_link_reproduces_the_page_and_a_bad_value_is_refused_in_it(server, pag
 
 
 @browser
+def test_normalization_dropout_and_residual_are_turned_and_explained_on_the_page(server, page):
+    _open(page, server + "/")
+    page.click("#add-layer")  # 2-4-2-2-1: the third hidden layer is as wide as its input
+    page.wait_for_function("document.getElementById('layer-count').textContent === '3'")
+    page.select_option("#norm", "batch")
+    page.wait_for_function("location.hash.includes('model.norm=%22batch%22')")
+    page.select_option("#network select.layer-norm[data-layer='0']", "layer")
+    page.wait_for_function("location.hash.includes('model.norm=%5B%22layer%22%2C%22batch%22')")
+    page.select_option("#dropout", "0.2")
+    page.wait_for_function("location.hash.includes('model.dropout=0.2')")
+    page.check("#residual")
+    page.wait_for_function("state.built.settings['model.residual'] === true")
+    assert page.evaluate("state.built.settings['model.norm']") == ["layer", "batch", "batch"]
+    _play(page, 5)
+    x, y = page.evaluate("""() => {
+        const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
+        const box = document.getElementById("heatmap").getBoundingClientRect();
+        return [box.left + (x1 - low) / (high - low) * box.width,
+                box.top + (high - x2) / (high - low) * box.height];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#explain-panel:not([hidden])")
+    header = page.inner_text("#explain-table tr:first-child")
+    assert all(title in header for title in ("normalized", "dropout mask", "passed on"))
+    assert page.locator("#explain-table tr.norm").count() == 3  # each normalized layer's stats
+    masks = page.evaluate(
+        "state.explained.layers.slice(0, 3).flatMap((l) => l.units.map((u) => u.mask))"
+    )
+    assert set(masks) <= {0, 1.25} and len(masks) == 4 + 2 + 2  # dropped, or kept ×1/(1-0.2)
+    page.fill("#batch", "1")  # a range input: its value, then its change event
+    page.dispatch_event("#batch", "change")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "batch normalization (model.norm=batch) needs two rows" in page.inner_text("#error")
+
+
+@browser
 def test_the_articles_worked_example_opens_explained(server, page):
     page.goto(server + "/?example=article")
     page.wait_for_selector("#explain-panel:not([hidden])")

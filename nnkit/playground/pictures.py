@@ -23,8 +23,10 @@ import torch
 from torch import Tensor
 
 from nnkit.data.task import confusion_counts, predictions
+from nnkit.maths.extras import evaluating
 from nnkit.maths.features import FEATURES
-from nnkit.maths.network import network_forward
+from nnkit.maths.layers import NORMS
+from nnkit.maths.network import layer_values
 from nnkit.maths.regularization import KINDS
 from nnkit.playground.session import Session
 from nnkit.playground.settings import KEYS
@@ -53,6 +55,7 @@ def choices() -> dict[str, list[str]]:
         "schedulers": SCHEDULERS.names(),
         "features": list(FEATURES),
         "regularizations": list(KINDS),
+        "norms": list(NORMS),
     }
 
 
@@ -106,12 +109,13 @@ def frame(session: Session, now: Snapshot | None = None) -> dict[str, Any]:
     }
     if session.data.in_features == 2:
         layers, rows = mapped(params, session.direct is not None)
-        out["maps"] = _encoded(unit_maps(session, params)[rows])
+        out["maps"] = _encoded(unit_maps(session, params, session.shown)[rows])
         out["mapped"], out["grid"] = layers, grid_size(session)
         if out["replicas"] is not None:
             worst = [p[out["replicas"]["worst"]] for p in now.params]
             outputs = session.data.out_features
-            out["worst_map"] = _encoded(unit_maps(session, worst)[-outputs:])
+            worst_maps = unit_maps(session, worst, out["replicas"]["worst"])
+            out["worst_map"] = _encoded(worst_maps[-outputs:])
     return out
 
 
@@ -130,18 +134,24 @@ def mapped(params: Sequence[Tensor], hidden: bool = True) -> tuple[list[int], Te
 
 
 @torch.no_grad()
-def unit_maps(session: Session, params: list[Tensor]) -> Tensor:
-    """Every hidden unit's value and the outputs' over the grid, for one network's ``params``:
-    ``(units, GRID²)`` float32."""
+def unit_maps(session: Session, params: list[Tensor], replica: int = 0) -> Tensor:
+    """Every hidden unit's value and the outputs' over the grid, for one network's ``params``
+    (``W1, b1, ...``; replica ``replica``'s, with replicas): ``(units, GRID²)`` float32."""
     points = grid(session)
     net = session.net
     if session.engine.native is not None and session.replicas == 1:
-        values = session.engine.native.program.maps(params, net.expand(points))
+        extras = net.native_params()[len(params) :]  # normalizations' scales and statistics
+        values = session.engine.native.program.maps([*params, *extras], net.expand(points))
     elif session.direct is not None:
-        output, inputs, _ = network_forward(net.expand(points), session.direct[0], params)
-        values = torch.cat([*inputs[1:], output], dim=1)
+        x = net.expand(points)
+        stack = session.engine.stack(x, training=False)
+        if stack is not None and session.replicas > 1:
+            stack = stack.replica(replica)
+        output, hidden = layer_values(x, session.direct[0], params, stack)
+        values = torch.cat([*hidden, output], dim=1)
     else:
-        values = net(points)
+        with evaluating(net):
+            values = net(points)
     if session.task == "binary":  # the output as its probability, as the points' labels
         values[:, -1] = torch.sigmoid(values[:, -1])
     return values.t().contiguous().float()

@@ -174,8 +174,10 @@ class Session:
 
     @property
     def last_grads(self) -> list[Tensor]:
-        """The last step's gradients, ``W1, b1, ...`` (none before the first step)."""
-        return list(self.engine.last[1])
+        """The last step's gradients, ``W1, b1, ...`` (none before the first step; a
+        normalization's γ and β after them are not the layers')."""
+        layers = len(self.net.network_params()) if self.direct is not None else None
+        return list(self.engine.last[1])[:layers]
 
     def set_probe(self, values: Any) -> None:
         """The input the page shows flowing through the network (a list of numbers)."""

@@ -31,7 +31,7 @@ from nnkit.registry import did_you_mean
 KEYS = (
     "data", "data.n", "data.dim", "data.noise", "data.batch_size", "data.seed", "data.classes",
     "data.train_fraction", "data.path", "data.standardize", "model.hidden", "model.activation",
-    "model.features",
+    "model.features", "model.norm", "model.dropout", "model.residual",
     "model.init", "loss", "optimizer", "optimizer.lr", "scheduler", "scheduler.interval",
     "regularization.kind", "regularization.rate", "seed", "trainer.replicas",
 )  # fmt: skip

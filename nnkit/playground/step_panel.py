@@ -26,7 +26,7 @@ from nnkit.losses import Loss
 from nnkit.maths.functions import SIGMOID
 from nnkit.playground.session import Session
 from nnkit.viz.step import ARTICLE as ARTICLE_WEIGHTS
-from nnkit.viz.step import Step, largest_difference, trace, trace_with_autograd
+from nnkit.viz.step import Layer, Step, largest_difference, trace, trace_with_autograd
 
 # the article's 2-2-1 network: ReLU hidden units, a sigmoid output, the squared error
 ARTICLE = ["data=circular", "model.hidden=[2]", "model.activation=relu", "loss=mse",
@@ -77,6 +77,9 @@ def explain_step(session: Session, x: Sequence[float], y: Sequence[float]) -> di
 
 
 def _layers(step: Step) -> list[dict[str, Any]]:
+    """Each layer's units' numbers; where the layer has them, its normalization's mean and
+    variance (one of a row for layer normalization, each unit's for batch normalization), the
+    normalized sums, the dropout mask and what the next layer reads."""
     layers = []
     for layer in step.layers:
         assert layer.error is not None and layer.weight_correction is not None
@@ -88,8 +91,22 @@ def _layers(step: Step) -> list[dict[str, Any]]:
                 "error": float(layer.error[0, u]),
                 "bias_correction": float(layer.bias_correction[u]),
                 "weight_corrections": layer.weight_correction[u].tolist(),
+                **_extras(layer, u),
             }
             for u in range(layer.weighted.shape[1])
         ]
-        layers.append({"name": layer.name, "units": units})
+        shown: dict[str, Any] = {"name": layer.name, "units": units}
+        if layer.mean is not None and layer.var is not None:
+            shown["norm"] = {
+                "kind": layer.norm,
+                "mean": layer.mean.tolist(),
+                "var": layer.var.tolist(),
+            }
+        layers.append(shown)
     return layers
+
+
+def _extras(layer: Layer, unit: int) -> dict[str, float]:
+    """A unit's normalized sum, dropout mask and passed-on value, where its layer has them."""
+    fields = {"normalized": layer.normalized, "mask": layer.mask, "passed": layer.passed}
+    return {key: float(value[0, unit]) for key, value in fields.items() if value is not None}

@@ -15,7 +15,7 @@ hand-derived pairs, and the same numbers by torch's autograd, to set beside them
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -23,6 +23,7 @@ from torch import Tensor
 from nnkit.maths.functions import SIGMOID, Pair
 from nnkit.maths.linear import linear_forward
 from nnkit.maths.loss_functions import LossPair, mse_pair
+from nnkit.maths.stack import Stack, stack_backward, stack_forward
 from nnkit.models import MLP
 
 # The article's worked example: inputs (1, 0.5); hidden unit 1 has weights 1 and 0.5 and bias
@@ -48,6 +49,12 @@ class Layer:
     error: Tensor | None = None  # (N, out)
     weight_correction: Tensor | None = None  # (out, in)
     bias_correction: Tensor | None = None  # (out,)
+    normalized: Tensor | None = None  # (N, out): after the normalization, where it has one
+    mean: Tensor | None = None  # the normalization's mean and variance (a row's, or each unit's)
+    var: Tensor | None = None
+    norm: str = "none"  # which normalization: layer (the point's own statistics) or batch
+    mask: Tensor | None = None  # (N, out): the dropout mask of the step
+    passed: Tensor | None = None  # (N, out): what the next layer reads (after dropout and skip)
 
 
 @dataclass
@@ -93,6 +100,8 @@ def trace(
     """The step by nnkit's hand-derived pairs (``net.pairs``): forward keeping every value,
     then — with a ``target`` — the cost (``loss``, by default the article's MSE), the error at
     the output through ``squash``, walked back layer by layer to every correction."""
+    if net.extras is not None:
+        return _trace_stack(net, x, target, loss or mse_pair("mean"), squash, lr)
     pairs, params = list(net.pairs or ()), net.network_params()
     layers, value = [], net.expand(x)
     for index, name in enumerate(_names(net)):
@@ -119,6 +128,57 @@ def trace(
     return Step(layers, answer, float(loss.forward(answer, target)))
 
 
+def explained_stack(net: MLP, x: Tensor) -> Stack:
+    """The normalization and dropout of an explained step: batch normalization by its running
+    statistics (one point has no batch), layer normalization by the point's own, and a
+    dropout mask drawn as a training step draws it."""
+    assert net.extras is not None
+    stack = net.extras.stack(x, training=False)
+    if not any(net.extras.rates):
+        return stack
+    drawn = net.extras.dropout_draws.clone()
+    masks = net.extras.masks(x)
+    net.extras.dropout_draws.copy_(drawn)  # the next step's masks, shown, not spent
+    return replace(stack, masks=masks)
+
+
+def _trace_stack(
+    net: MLP, x: Tensor, target: Tensor | None, loss: LossPair, squash: Pair | None, lr: float
+) -> Step:
+    """``trace`` of a network with normalization, dropout or residual connections: the
+    hand-derived whole network of ``nnkit.maths.stack``, every stage's values kept."""
+    pairs, params = list(net.pairs or ()), net.network_params()
+    value = net.expand(x)
+    stack = explained_stack(net, value)
+    output, kept = stack_forward(value, pairs, params, stack)
+    layers = []
+    for index, name in enumerate(_names(net)):
+        here = kept[index]
+        assert here.z is not None
+        if index == len(pairs):
+            layers.append(Layer(name, here.a, here.z, here.z))
+            continue
+        norm, affine = here.norm, stack.norm_of(index)
+        normalized = norm.xhat * affine[0] + affine[1] if norm and affine else None
+        layers.append(Layer(name, here.a, here.z, here.y, normalized=normalized,
+                            mean=norm.mean[0] if norm else None, var=norm.var[0] if norm else None,
+                            mask=stack.masks[index], passed=kept[index + 1].a,
+                            norm=stack.norms[index]))  # fmt: skip
+    answer = squash.forward(output) if squash is not None else output
+    if target is None:
+        return Step(layers, answer)
+    error = loss.backward(answer, target)
+    error = squash.backward(output, answer, error) if squash is not None else error
+    errors: list[Tensor] = []
+    grads = stack_backward(error, pairs, params, kept, stack, False, errors)
+    for index, layer in enumerate(layers):
+        grad_w, grad_b = grads[1 + 2 * index], grads[2 + 2 * index]
+        assert grad_w is not None and grad_b is not None
+        layer.error = errors[len(layers) - 1 - index]
+        layer.weight_correction, layer.bias_correction = -lr * grad_w, -lr * grad_b
+    return Step(layers, answer, float(loss.forward(answer, target)))
+
+
 def trace_with_autograd(
     net: MLP,
     x: Tensor,
@@ -134,12 +194,16 @@ def trace_with_autograd(
     params = [p.detach().requires_grad_(True) for p in net.network_params()]
     activations = [m for m in net.layers if not hasattr(m, "weight")]
     layers, zs, value = [], [], net.expand(x)
+    stack = explained_stack(net, value) if net.extras is not None else None
     for index, name in enumerate(_names(net)):
         z = value @ params[2 * index].T + params[2 * index + 1]
-        activated = z if index == len(activations) else _reference(activations[index])(z)
+        if index == len(activations):
+            activated = passed = z
+        else:
+            activated, passed = _torch_block(activations[index], stack, index, value, z)
         layers.append(Layer(name, value.detach(), z.detach(), activated.detach()))
         zs.append(z)
-        value = activated
+        value = passed
     answer = torch.sigmoid(value) if squash else value
     total = cost(answer, target)
     grads = torch.autograd.grad(total, [*zs, *params])
@@ -148,6 +212,27 @@ def trace_with_autograd(
         layer.weight_correction = -lr * grads[len(zs) + 2 * index]
         layer.bias_correction = -lr * grads[len(zs) + 2 * index + 1]
     return Step(layers, answer.detach(), float(total.detach()))
+
+
+def _torch_block(
+    activation: torch.nn.Module, stack: Stack | None, layer: int, a: Tensor, z: Tensor
+) -> tuple[Tensor, Tensor]:
+    """A hidden layer's activation and output by torch: its normalization (as ``stack`` has
+    it), the activation's torch reference, the dropout mask, the skip."""
+    if stack is None:
+        y = _reference(activation)(z)
+        return y, y
+    affine = stack.norm_of(layer)
+    if affine is not None:
+        running = stack.statistics(layer)
+        if running is not None:
+            z = torch.nn.functional.batch_norm(z, *running, *affine, False, 0.0, stack.eps)
+        else:
+            z = torch.nn.functional.layer_norm(z, (z.shape[-1],), *affine, stack.eps)
+    y = _reference(activation)(z)
+    mask = stack.masks[layer]
+    h = y * mask if mask is not None else y
+    return y, a + h if stack.residual[layer] else h
 
 
 def largest_difference(ours: Step, theirs: Step) -> float:

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { settings: {}, built: null, frame: null, playing: false, hover: null, startedOver: false };
+const state = { settings: {}, built: null, frame: null, playing: false, hover: null, startedOver: false, explained: null };
 const FEATURE_FUNCTIONS = {
   x1: (a, b) => a, x2: (a, b) => b, x1_sq: (a, b) => a * a, x2_sq: (a, b) => b * b,
   x1x2: (a, b) => a * b, sin_x1: (a, b) => Math.sin(a), sin_x2: (a, b) => Math.sin(b),
@@ -148,6 +148,11 @@ function showControls(built) {
   fillSelect($("regularization"), c.regularizations, s["regularization.kind"]);
   fillSelect($("optimizer"), c.optimizers, s.optimizer);
   fillSelect($("init"), c.inits, s["model.init"]);
+  fillSelect($("norm"), c.norms, layerValues("model.norm", "none")[0] ?? "none");
+  const rate = layerValues("model.dropout", 0)[0] ?? 0;
+  if (![...$("dropout").options].some((o) => Number(o.value) === Number(rate))) $("dropout").insertAdjacentHTML("beforeend", `<option>${rate}</option>`);
+  $("dropout").value = String(rate);
+  $("residual").checked = Boolean(s["model.residual"]);
   fillSelect($("scheduler"), c.schedulers, s.scheduler ?? "none");
   fillSelect($("loss"), c.losses, s.loss);
   $("lr").value = String(s["optimizer.lr"]);
@@ -189,9 +194,17 @@ function showControls(built) {
   ].join("");
 }
 
-function layerActivations() {  // one name per hidden layer, from a name or a list
-  const chosen = state.built.settings["model.activation"], layers = hiddenWidths().length;
+function layerValues(key, otherwise) {  // one value per hidden layer, from one value or a list
+  const chosen = state.built.settings[key] ?? otherwise, layers = hiddenWidths().length;
   return Array.from({ length: layers }, (_, l) => (Array.isArray(chosen) ? chosen[l] ?? chosen[chosen.length - 1] : chosen));
+}
+
+function layerActivations() { return layerValues("model.activation"); }
+
+function perLayer(key, l, value, otherwise) {  // the setting with hidden layer l's value changed
+  const values = layerValues(key, otherwise);
+  values[l] = value;
+  return { [key]: values.every((v) => v === values[0]) ? values[0] : values };
 }
 
 function hiddenWidths() { return [...(state.settings["model.hidden"] || state.built.settings["model.hidden"] || [])]; }
@@ -220,6 +233,9 @@ function bindControls() {
   $("rate").onchange = () => configure({ "regularization.rate": Number($("rate").value) });
   $("optimizer").onchange = () => configure({ optimizer: $("optimizer").value });
   $("init").onchange = () => configure({ "model.init": $("init").value });
+  $("norm").onchange = () => configure({ "model.norm": $("norm").value });
+  $("dropout").onchange = () => configure({ "model.dropout": Number($("dropout").value) });
+  $("residual").onchange = () => configure({ "model.residual": $("residual").checked });
   $("scheduler").onchange = () => configure({ scheduler: $("scheduler").value });
   $("loss").onchange = () => configure({ loss: $("loss").value });
   $("replicas").onchange = () => configure({ "trainer.replicas": Number($("replicas").value) });
@@ -242,7 +258,7 @@ function bindControls() {
 }
 
 // ---- the network ------------------------------------------------------------------------
-const COLUMN = 110, ROW = 44, TOP = 30;
+const COLUMN = 110, ROW = 44, TOP = 62;  // TOP: room for each layer's buttons and selects
 
 function layout() {
   const built = state.built;
@@ -284,12 +300,11 @@ function drawNetwork() {
     div.style.left = `${10 + (l + 1) * COLUMN - 8}px`; div.style.top = "0px";
     div.innerHTML = `<button data-layer="${l}" data-change="1" title="one more neuron">+</button> ${units} <button data-layer="${l}" data-change="-1" title="one neuron fewer">−</button>` +
       `<br><select class="layer-activation" data-layer="${l}" title="this layer's activation">` +
-      state.built.choices.activations.map((a) => `<option${a === layerActivations()[l] ? " selected" : ""}>${a}</option>`).join("") + "</select>";
-    div.querySelector("select").onchange = (event) => {
-      const names = layerActivations();
-      names[l] = event.target.value;
-      configure({ "model.activation": names.every((n) => n === names[0]) ? names[0] : names });
-    };
+      state.built.choices.activations.map((a) => `<option${a === layerActivations()[l] ? " selected" : ""}>${a}</option>`).join("") + "</select>" +
+      `<br><select class="layer-norm" data-layer="${l}" data-control="norm" title="this layer's normalization">` +
+      state.built.choices.norms.map((n) => `<option${n === layerValues("model.norm", "none")[l] ? " selected" : ""}>${n}</option>`).join("") + "</select>";
+    div.querySelector(".layer-activation").onchange = (event) => configure(perLayer("model.activation", l, event.target.value));
+    div.querySelector(".layer-norm").onchange = (event) => configure(perLayer("model.norm", l, event.target.value, "none"));
     div.querySelectorAll("button").forEach((b) => b.onclick = () => {
       const w = hiddenWidths();
       w[l] = Math.max(1, Math.min(64, w[l] + Number(b.dataset.change)));
@@ -409,6 +424,7 @@ function showReplicas(frame) {
 const number = (v) => (Math.abs(v) < 1e-12 ? "0" : Number(v.toPrecision(4)).toString());
 
 function showExplained(step) {
+  state.explained = step;
   $("explain-panel").hidden = !step;
   document.querySelectorAll("#network .value").forEach((el) => el.remove());
   if (!step) return;
@@ -416,10 +432,20 @@ function showExplained(step) {
   $("explain-summary").textContent = `input (${step.input.map(number).join(", ")}), label ${step.label.map(number).join(", ")}: ` +
     `answer ${answer}, cost ${number(step.cost)}, learning rate ${step.lr}; ` +
     `largest difference from torch autograd ${step.difference.toExponential(1)}`;
-  const rows = ["<tr><th>layer</th><th>unit</th><th>weighted sum</th><th>activation</th><th>error</th><th>bias correction</th><th>weight corrections</th></tr>"];
-  step.layers.forEach((layer) => layer.units.forEach((u, i) => rows.push(
-    `<tr><td>${layer.name}</td><td>${i + 1}</td><td>${number(u.weighted)}</td><td>${number(u.activated)}</td>` +
-    `<td>${number(u.error)}</td><td>${number(u.bias_correction)}</td><td>${u.weight_corrections.map(number).join(" ")}</td></tr>`)));
+  const units = step.layers.flatMap((layer) => layer.units);
+  const has = (key) => units.some((u) => key in u);  // the columns this network has
+  const columns = [["weighted", "weighted sum"], ...(has("normalized") ? [["normalized", "normalized"]] : []),
+    ["activated", "activation"], ...(has("mask") ? [["mask", "dropout mask"]] : []),
+    ...(has("passed") ? [["passed", "passed on"]] : []), ["error", "error"], ["bias_correction", "bias correction"]];
+  const cell = (value) => `<td>${value === undefined ? "" : number(value)}</td>`;
+  const rows = ["<tr><th>layer</th><th>unit</th>" + columns.map(([, title]) => `<th>${title}</th>`).join("") + "<th>weight corrections</th></tr>"];
+  step.layers.forEach((layer) => {
+    const by = { layer: "layer normalization, by this point's own", batch: "batch normalization, by the running" };
+    if (layer.norm) rows.push(`<tr class="norm"><td colspan="${columns.length + 3}">${layer.name}: ${by[layer.norm.kind]} ` +
+      `mean ${layer.norm.mean.map(number).join(" ")} and variance ${layer.norm.var.map(number).join(" ")}</td></tr>`);
+    layer.units.forEach((u, i) => rows.push(`<tr><td>${layer.name}</td><td>${i + 1}</td>` +
+      columns.map(([key]) => cell(u[key])).join("") + `<td>${u.weight_corrections.map(number).join(" ")}</td></tr>`));
+  });
   $("explain-table").innerHTML = rows.join("");
   const nodes = layout(), box = $("network");  // on the network, as nnkit.draw draws it
   step.layers.forEach((layer, l) => layer.units.forEach((u, i) => {
