@@ -1,6 +1,8 @@
 """A run as the plain PyTorch a learner writes next: ``torch`` only, no nnkit — the data, the
-network as ``nn.Sequential`` with the run's very initial weights, the loss, the optimizer (and
-its schedule), nnkit's order of minibatches and the loop, with the article's words as comments.
+network as ``nn.Sequential`` (or, with normalization, dropout or residual connections, a small
+``nn.Module``: ``nnkit.training.layered_script``) with the run's very initial weights, the loss,
+the optimizer (and its schedule), nnkit's order of minibatches and the loop, with the article's
+words as comments.
 
 The code comes first (about fifty lines); the numbers it needs — the data nnkit made and the
 weights it started from, exactly — are in ``data()`` and ``initial_weights()`` at the bottom.
@@ -21,6 +23,7 @@ from typing import Any
 
 from nnkit.errors import ConfigError
 from nnkit.maths.declaration import DECLARED
+from nnkit.training.layered_script import layered_network
 from nnkit.training.literals import entry, values, wrapped
 
 SCHEDULES = {  # torch's scheduler for each built-in schedule, from its settings
@@ -40,7 +43,7 @@ SCHEDULES = {  # torch's scheduler for each built-in schedule, from its settings
         "patience={patience}, threshold={threshold}, min_lr={min_lr}\n)"
     ),
 }
-WEIGHTS = "    weights = [layer.weight for layer in net if isinstance(layer, nn.Linear)]"
+WEIGHTS = "    weights = [layer.weight for layer in net.modules() if isinstance(layer, nn.Linear)]"
 FEATURES = {"x1": "x1", "x2": "x2", "x1_sq": "x1 * x1", "x2_sq": "x2 * x2", "x1x2": "x1 * x2",
             "sin_x1": "torch.sin(x1)", "sin_x2": "torch.sin(x2)"}  # fmt: skip
 
@@ -62,7 +65,7 @@ def plain_script(overrides: Sequence[str], folder: Path | None = None) -> str:
     _check(config)
     parts = [
         _head(overrides, config, data.task),
-        _network(config, data.in_features, data.out_features),
+        _network(config, data.in_features, data.out_features, prepared.net),
         _training(config, data.task, len(data.train[0])),
         _evaluation(data.task),
         _numbers(data, prepared.net, config),
@@ -116,12 +119,16 @@ TASK = "{task}"  # binary: one output, its sign the class; multiclass: a score p
 '''
 
 
-def _network(config: dict[str, Any], inputs: int, outputs: int) -> str:
+def _network(config: dict[str, Any], inputs: int, outputs: int, net: Any) -> str:
     model = config["model"]
     widths = [len(model["features"]) if model.get("features") else inputs, *model["hidden"]]
     names = model["activation"]
     names = names if isinstance(names, list) else [names] * len(model["hidden"])
     options = model.get("activation_args") or {}
+    extras = getattr(net, "extras", None)
+    if extras is not None:
+        code = layered_network(extras, widths, outputs, [_torch_layer(n, options) for n in names])
+        return code + _features(model.get("features")) + _cost(config)
     lines = [
         "def network() -> nn.Sequential:",
         '    """Each neuron adds together the weighted values of all the neurons connected',
@@ -129,12 +136,16 @@ def _network(config: dict[str, Any], inputs: int, outputs: int) -> str:
         "    return nn.Sequential(",
     ]
     for layer, (a, b) in enumerate(itertools.pairwise(widths)):
-        name = names[min(layer, len(names) - 1)]
-        op = DECLARED[name]
-        activation = op.layer.format(**{**op.options, **options})
+        activation = _torch_layer(names[min(layer, len(names) - 1)], options)
         lines.append(f"        nn.Linear({a}, {b}), {activation},")
     lines += [f"        nn.Linear({widths[-1]}, {outputs}),", "    )", "", "", ""]
     return "\n".join(lines) + _features(model.get("features")) + _cost(config)
+
+
+def _torch_layer(name: str, options: dict[str, Any]) -> str:
+    """An activation's torch layer, as code."""
+    op = DECLARED[name]
+    return op.layer.format(**{**op.options, **options})
 
 
 def _features(features: list[str] | None) -> str:
@@ -238,11 +249,19 @@ def _epoch_schedule(section: dict[str, Any]) -> str:
     if section["name"] != "plateau":
         return "        schedule.step()  # the next epoch's learning rate\n"
     watched = "cost(net(features(x)), y)"
-    if section["monitor"] == "val/loss":
-        watched = 'cost(net(features(numbers["val"][0])), numbers["val"][1])'
+    if section["monitor"] == "val/loss":  # as nnkit validates: no dropout, running statistics
+        watched = 'cost(net.eval()(features(numbers["val"][0])), numbers["val"][1])'
     return (
-        "        with torch.no_grad():  # the rate falls when the watched loss stops falling\n"
-        f"            schedule.step(float({watched}))\n"
+        (
+            "        with torch.no_grad():  # the rate falls when the watched loss stops falling\n"
+            f"            schedule.step(float({watched}))\n"
+            "        net.train()\n"
+        )
+        if section["monitor"] == "val/loss"
+        else (
+            "        with torch.no_grad():  # the rate falls when the watched loss stops falling\n"
+            f"            schedule.step(float({watched}))\n"
+        )
     )
 
 
@@ -256,7 +275,7 @@ def _evaluation(task: str) -> str:
 
 def main():
     numbers = {{part: (torch.tensor(x), torch.tensor(y)) for part, (x, y) in data().items()}}
-    net = train(numbers)
+    net = train(numbers).eval()  # evaluation: no dropout, normalization's running statistics
     x, y = numbers["test"]
     with torch.no_grad():
         outputs = net(features(x))
