@@ -225,3 +225,13 @@ def test_a_layered_run_natively_equals_the_hand_derived_one_and_resumes_bit_for_
     assert all(torch.equal(straight[name], resumed[name]) for name in straight), [
         name for name in straight if not torch.equal(straight[name], resumed[name])
     ]
+
+
+@pytest.mark.parametrize("backend", ["nnkit", "torch"])
+def test_batch_normalization_refuses_a_training_batch_of_one_row_in_one_line(backend):
+    net = MLP(2, 1, hidden=[3], norm="batch", backend=backend)
+    with pytest.raises(
+        ValueError, match=r"^batch normalization needs at least 2 rows per training batch, got 1"
+    ):
+        net(torch.zeros(1, 2))
+    assert net.eval()(torch.zeros(1, 2)).shape == (1, 1)  # evaluation: the running statistics

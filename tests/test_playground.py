@@ -206,6 +206,18 @@ def _open(page, url: str) -> None:
     page.wait_for_selector("#network canvas.unit")
 
 
+def _explain_first_training_point(page) -> None:
+    """Click the first training point on the output, and wait for its step's explanation."""
+    x, y = page.evaluate("""() => {
+        const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
+        const box = document.getElementById("heatmap").getBoundingClientRect();
+        return [box.left + (x1 - low) / (high - low) * box.width,
+                box.top + (high - x2) / (high - low) * box.height];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#explain-panel:not([hidden])")
+
+
 def _play(page, epochs: int, pause: bool = True) -> None:
     """Press play, wait past ``epochs``, and (``pause``) press pause."""
     page.click("#play")
@@ -292,14 +304,7 @@ def test_normalization_dropout_and_residual_are_turned_and_explained_on_the_page
     page.wait_for_function("state.built.settings['model.residual'] === true")
     assert page.evaluate("state.built.settings['model.norm']") == ["layer", "batch", "batch"]
     _play(page, 5)
-    x, y = page.evaluate("""() => {
-        const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
-        const box = document.getElementById("heatmap").getBoundingClientRect();
-        return [box.left + (x1 - low) / (high - low) * box.width,
-                box.top + (high - x2) / (high - low) * box.height];
-    }""")
-    page.mouse.click(x, y)
-    page.wait_for_selector("#explain-panel:not([hidden])")
+    _explain_first_training_point(page)
     header = page.inner_text("#explain-table tr:first-child")
     assert all(title in header for title in ("normalized", "dropout mask", "passed on"))
     assert page.locator("#explain-table tr.norm").count() == 3  # each normalized layer's stats
@@ -326,14 +331,7 @@ def test_the_articles_worked_example_opens_explained(server, page):
 @browser
 def test_clicking_a_point_explains_its_step(server, page):
     _open(page, server + "/")
-    x, y = page.evaluate("""() => {
-        const [low, high] = state.built.extent, [x1, x2] = state.built.points.train.x[0];
-        const box = document.getElementById("heatmap").getBoundingClientRect();
-        return [box.left + (x1 - low) / (high - low) * box.width,
-                box.top + (high - x2) / (high - low) * box.height];
-    }""")
-    page.mouse.click(x, y)
-    page.wait_for_selector("#explain-panel:not([hidden])")
+    _explain_first_training_point(page)
     assert page.locator("#explain-table tr").count() == 1 + 4 + 2 + 1
     assert "largest difference from torch autograd" in page.inner_text("#explain-summary")
 

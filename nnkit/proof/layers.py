@@ -48,14 +48,37 @@ def _worst(pairs: Sequence[tuple[Outputs, Outputs]]) -> tuple[float, float]:
 
 
 def _row(kind: str, name: str, reference: str, check: Callable[[], list]) -> CheckResult:
-    """One row from the cases ``check`` returns; an exception is the row's failure."""
+    """One row from the cases ``check`` returns; an exception is the row's failure. A layer is
+    smooth (dropout: linear, given its mask), so it also passes ``torch.autograd.gradcheck``;
+    a network composes them with its activations."""
+    contract = "smooth" if kind == "layer" else "composed"
     try:
         err_abs, err_rel = _worst(check())
         problem = "" if err_rel <= TOLERANCE else f"relative error {err_rel:.1e} > {TOLERANCE:.0e}"
+        if not problem and kind == "layer" and not _finite_differences(name):
+            problem = "torch.autograd.gradcheck failed"
     except Exception as error:
         err_abs, err_rel, problem = float("nan"), float("nan"), f"{type(error).__name__}: {error}"
     verdict = "FAIL" if problem else "pass"
-    return CheckResult(kind, name, "composed", reference, err_abs, err_rel, verdict, problem)
+    return CheckResult(kind, name, contract, reference, err_abs, err_rel, verdict, problem)
+
+
+def _finite_differences(name: str) -> bool:
+    """``torch.autograd.gradcheck`` of the layer's Function on a small batch: its backward
+    against finite differences of its own forward."""
+    generator = torch.Generator().manual_seed(7)
+    z, (weight, bias) = torch.randn(5, 4, generator=generator, dtype=F64), _affine(4, 7)
+    if name.startswith("dropout"):
+        mask = (torch.rand(5, 4, generator=generator, dtype=F64) < 0.5).to(F64) * 2
+        return torch.autograd.gradcheck(
+            lambda a: DropoutFunction.apply(a, mask), (z.requires_grad_(),), raise_exception=False
+        )
+    kind = "layer" if name == "layer_norm" else "batch"
+    running = (torch.zeros(4, dtype=F64), torch.ones(4, dtype=F64)) if "eval" in name else None
+    leaves = tuple(t.clone().requires_grad_() for t in (z, weight, bias))
+    return torch.autograd.gradcheck(
+        lambda *ts: NormFunction.apply(*ts, kind, 1e-5, running), leaves, raise_exception=False
+    )
 
 
 def _grads(fn: Callable[..., Tensor], leaves: Sequence[Tensor], seed: int) -> Outputs:

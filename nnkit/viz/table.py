@@ -13,40 +13,54 @@ hidden 1 (relu)  1     3.25          3.25        -9.001e-06     -9.001e-06     9
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from nnkit.viz.step import Step, largest_difference
 
 HEADER = ("layer", "unit", "weighted sum", "activation", "error (nnkit)", "error (torch)",
           "bias correction", "weight corrections")  # fmt: skip
+EXTRA = {"normalized": ("normalized", 3), "mask": ("dropout mask", 5),
+         "passed": ("passed on", 6)}  # fmt: skip  # a layer's field: its column, and where
 
 
 def _number(value: float) -> str:
     return f"{value + 0.0:.4g}"  # no "-0"
 
 
+def _cell(values: Tensor | None, unit: int) -> str:
+    """The first row's value of ``unit`` in ``values`` (a layer's numbers), or nothing."""
+    if values is None:
+        return ""
+    return _number(float(values[0, unit] if values.dim() > 1 else values[unit]))
+
+
 def step_table(ours: Step, theirs: Step | None = None) -> str:
-    """The table for the first row of the batch; ``theirs`` adds torch's errors beside."""
+    """The table for the first row of the batch; ``theirs`` adds torch's errors beside; where a
+    layer is normalized or drops units, its normalized sums, dropout mask and what it passes
+    on have their columns."""
+    extra = [f for f in EXTRA if any(getattr(layer, f) is not None for layer in ours.layers)]
+    header = list(HEADER)
+    for field in extra:
+        header.insert(EXTRA[field][1], EXTRA[field][0])
     rows = []
     for layer, twin in zip(ours.layers, theirs.layers if theirs else [None] * len(ours.layers),
                            strict=True):  # fmt: skip
         for unit in range(layer.weighted.shape[1]):
-            error = "" if layer.error is None else _number(layer.error[0, unit].item())
-            torch_error = (
-                "" if twin is None or twin.error is None else _number(twin.error[0, unit].item())
-            )
-            bias = (
-                "" if layer.bias_correction is None else _number(float(layer.bias_correction[unit]))
-            )
             weights = (
                 ""
                 if layer.weight_correction is None
                 else " ".join(_number(w) for w in layer.weight_correction[unit].tolist())
             )
-            rows.append((layer.name, str(unit + 1), _number(layer.weighted[0, unit].item()),
-                         _number(layer.activated[0, unit].item()), error, torch_error, bias,
-                         weights))  # fmt: skip
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+            row = [layer.name, str(unit + 1), _cell(layer.weighted, unit),
+                   _cell(layer.activated, unit), _cell(layer.error, unit),
+                   _cell(twin.error if twin else None, unit), _cell(layer.bias_correction, unit),
+                   weights]  # fmt: skip
+            for field in extra:
+                row.insert(EXTRA[field][1], _cell(getattr(layer, field), unit))
+            rows.append(row)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [HEADER, *rows]]  # fmt: skip
+             for r in [header, *rows]]  # fmt: skip
     return "\n".join(lines)
 
 
