@@ -135,6 +135,10 @@ class Extras(nn.Module):
         self.norms = nn.ModuleList(
             _norm_module(kind, width, replicas) for kind, width in zip(self.kinds, widths_out)
         )
+        self.keep = torch.tensor(  # each hidden unit's chance to be kept in training
+            [1.0 - rate for rate, w in zip(self.rates, widths_out) for _ in range(w)],
+            dtype=torch.float64,
+        )
         if any(self.rates):
             seeds = torch.randint(2**62, (max(replicas, 1),))  # from the run's seeded generator
             self.register_buffer("dropout_seed", seeds if replicas else seeds[0])
@@ -163,16 +167,19 @@ class Extras(nn.Module):
         layer (None where its rate is 0), in ``x``'s dtype and device."""
         if not any(self.rates):
             return [None] * len(self.rates)
-        rows, each = x.shape[-2], list[list[Tensor | None]]()
+        every = self._draw(x.shape[-2]).to(x.device, x.dtype).split(list(self.widths), -1)
+        return [mask if rate else None for mask, rate in zip(every, self.rates)]
+
+    def _draw(self, rows: int) -> Tensor:
+        """The next step's masks of every hidden unit, ``(rows, units)`` (``(R, rows, units)``
+        with replicas: each replica's by its own seed): the k-th step's drawn by a generator
+        seeded with (the dropout seed, k); a unit whose layer keeps all has the mask 1."""
+        each, drawn = [], int(self.dropout_draws)
         for seed in self.dropout_seed.reshape(-1).tolist():
-            draw = (seed * 1_000_003 + int(self.dropout_draws)) % 2**63
-            generator = torch.Generator().manual_seed(draw)
-            each.append([dropout_mask((rows, w), rate, generator) if rate else None
-                         for rate, w in zip(self.rates, self.widths)])  # fmt: skip
-        self.dropout_draws += 1
-        stacked = self.dropout_seed.dim() > 0
-        layers = list(zip(*each)) if stacked else [[m] for m in each[0]]
-        return [_joined(ms, stacked, x) for ms in layers]
+            generator = torch.Generator().manual_seed((seed * 1_000_003 + drawn) % 2**63)
+            each.append(dropout_mask(rows, self.keep, generator))
+        self.dropout_draws.fill_(drawn + 1)
+        return torch.stack(each) if self.dropout_seed.dim() else each[0]
 
     def native_masks(self, x: Tensor, offsets: Tensor) -> Tensor | None:
         """The masks of the training steps over ``x[offsets[i]:offsets[i+1]]`` (along the
@@ -181,12 +188,9 @@ class Extras(nn.Module):
         where no layer drops."""
         if not any(self.rates):
             return None
-        bounds, steps = offsets.tolist(), []
-        for begin, end in itertools.pairwise(bounds):
-            masks = self.masks(x.narrow(-2, begin, end - begin))
-            ones = [torch.ones(*x.shape[:-2], end - begin, w, dtype=x.dtype) for w in self.widths]
-            steps.append(torch.cat([m if m is not None else o for m, o in zip(masks, ones)], -1))
-        return torch.cat(steps, dim=-2)
+        bounds = offsets.tolist()
+        steps = [self._draw(end - begin) for begin, end in itertools.pairwise(bounds)]
+        return torch.cat(steps, dim=-2).to(x.dtype)
 
     def counters(self) -> list[Tensor]:
         """The counters that move by one per training step: the masks drawn, and each batch
@@ -266,15 +270,6 @@ def _tensor(module: nn.Module, name: str) -> Tensor:
 def _running(module: nn.Module) -> tuple[Tensor, Tensor]:
     """A batch normalization's running mean and variance."""
     return _tensor(module, "running_mean"), _tensor(module, "running_var")
-
-
-def _joined(masks: Sequence[Tensor | None], stacked: bool, like: Tensor) -> Tensor | None:
-    """One layer's masks: the single network's, or every replica's stacked (R, N, width), in
-    the dtype and on the device of ``like``; None where the layer keeps every unit."""
-    kept = [m for m in masks if m is not None]
-    if not kept:
-        return None
-    return (torch.stack(kept) if stacked else kept[0]).to(like.device, like.dtype)
 
 
 @contextlib.contextmanager

@@ -31,14 +31,12 @@ MOMENTUM = 0.1  # nn.BatchNorm1d's: running = (1 - m) running + m batch
 
 
 # --- dropout --------------------------------------------------------------------------------
-def dropout_mask(shape: tuple[int, ...], rate: float, generator: torch.Generator) -> Tensor:
-    """Inverted dropout's mask, float64 on the CPU: each unit kept with probability 1 - rate and
-    then scaled by 1 / (1 - rate) (so the expected value of every unit is unchanged, and
-    evaluation uses the network as it is), else 0; ``generator`` draws it."""
-    keep = 1.0 - rate
-    if keep <= 0:
-        return torch.zeros(shape, dtype=torch.float64)
-    draws = torch.rand(shape, generator=generator, dtype=torch.float64)
+def dropout_mask(rows: int, keep: Tensor, generator: torch.Generator) -> Tensor:
+    """Inverted dropout's masks for ``rows`` rows, ``(rows, units)`` float64 on the CPU: unit j
+    kept with probability ``keep[j]`` (1 − its rate) and then scaled by 1 / keep[j] (so every
+    unit's expected value is unchanged, and evaluation uses the network as it is), else 0;
+    ``generator`` draws them, one uniform number per row and unit."""
+    draws = torch.rand(rows, keep.numel(), generator=generator, dtype=torch.float64)
     return (draws < keep).to(torch.float64) / keep
 
 

@@ -41,20 +41,27 @@ class Network(nn.Module):
         self.norms = nn.ModuleList([{", ".join(norms)}])
         self.activations = nn.ModuleList([{", ".join(activations)}])
         self.rates = {list(extras.rates)}  # each hidden layer's dropout
+        self.widths = {list(extras.widths)}
         self.skips = {list(extras.residual)}
         self.drawn = 0  # the masks drawn so far
 
+    def masks(self, rows):
+        """This step's dropout masks, as nnkit draws them: one uniform number per row and
+        hidden unit, each kept with probability 1 - its layer's rate and scaled by 1 / that."""
+        keep = [1.0 - rate for rate, width in zip(self.rates, self.widths) for _ in range(width)]
+        keep = torch.tensor(keep, dtype=torch.float64)
+        generator = torch.Generator().manual_seed((DROPOUT_SEED * 1_000_003 + self.drawn) % 2**63)
+        self.drawn += 1
+        drawn = torch.rand(rows, len(keep), generator=generator, dtype=torch.float64)
+        return ((drawn < keep).to(torch.float64) / keep).split(self.widths, dim=1)
+
     def forward(self, x):
-        generator = None
-        if self.training and any(self.rates):  # this step's masks, as nnkit draws them
-            draw = (DROPOUT_SEED * 1_000_003 + self.drawn) % 2**63
-            generator, self.drawn = torch.Generator().manual_seed(draw), self.drawn + 1
+        dropping = self.training and any(self.rates)
+        masks = self.masks(len(x)) if dropping else [None] * len(self.widths)
         for layer, activation in enumerate(self.activations):
             h = activation(self.norms[layer](self.layers[layer](x)))
-            keep = 1.0 - self.rates[layer]
-            if generator is not None and keep < 1:  # kept units scaled by 1 / keep
-                drawn = torch.rand(h.shape, generator=generator, dtype=torch.float64)
-                h = h * ((drawn < keep).to(torch.float64) / keep).to(h.dtype)
+            if masks[layer] is not None and self.rates[layer]:
+                h = h * masks[layer].to(h.dtype)
             x = x + h if self.skips[layer] else h
         return self.layers[-1](x)
 
