@@ -31,6 +31,9 @@ CLAIMS = [
     "c09_gradient_descent",
     "c10_backprop",
     "c11_deep",
+    "c12_symmetry",
+    "c13_rescue",
+    "c14_dropout",
 ]
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,7 @@ from experiments import report
 
 def test_report_generator_runs_every_claim_at_tiny_size(tmp_path):
     sections = report.generate(tmp_path, tiny=True)
-    assert [s.number for s in sections] == list(range(1, 12))
+    assert [s.number for s in sections] == list(range(1, 15))
     text = (tmp_path / "README.md").read_text()
     for section in sections:
         assert f"## {section.number}. {section.title}" in text
