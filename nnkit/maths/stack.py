@@ -24,7 +24,7 @@ torch.Size([5, 1])
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from torch import Tensor
 
@@ -60,7 +60,6 @@ class Stack:
     training: bool = True
     eps: float = EPS
     momentum: float = MOMENTUM
-    update: bool = field(default=True)  # a training forward moves the running statistics
 
     def tensors(self) -> list[Tensor]:
         """Every tensor it holds: the γs and βs, the running statistics, the masks."""
@@ -136,8 +135,9 @@ def _normalize(z: Tensor, layer: int, stack: Stack) -> tuple[Tensor, Normalized 
     if kind == "batch" and running is None:
         check_batch_rows(z.shape[-2])
     u, normalized = norm_forward(z, *affine, kind, stack.eps, running)
-    if kind == "batch" and stack.training and stack.update and stack.running[layer] is not None:
-        update_running(stack.running[layer], normalized, z.shape[-2], stack.momentum)  # type: ignore[arg-type]
+    moving = stack.running[layer]
+    if kind == "batch" and stack.training and moving is not None:
+        update_running(moving, normalized, z.shape[-2], stack.momentum)
     return u, normalized
 
 
