@@ -16,7 +16,7 @@ from nnkit.replicas import ReplicaMLP
 from nnkit.rng import seed_everything
 from nnkit.training.engine import Engine
 from nnkit.viz.step import largest_difference, trace, trace_with_autograd
-from tests.helpers import cli
+from tests.helpers import main_exit
 
 F64 = torch.float64
 
@@ -177,10 +177,12 @@ def test_dropout_and_batch_normalization_leave_evaluation_deterministic():
         ),
     ],
 )
-def test_a_mistake_is_refused_in_one_line_before_anything_is_written(tmp_path, override, expected):
-    done = cli("nnkit.train", *override, f"hydra.run.dir={tmp_path / 'run'}")
-    assert done.returncode == 2 and expected in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+def test_a_mistake_is_refused_in_one_line_before_anything_is_written(
+    tmp_path, monkeypatch, capsys, override, expected
+):
+    code, stderr = main_exit([*override, f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
+    assert code == 2 and expected in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 LAYERED = ["data=circular", "data.n=120", "model.hidden=[6,6]", "model.activation=tanh",
