@@ -20,7 +20,7 @@ from nnkit.maths.loss_functions import bce_pair, cross_entropy_pair, mse_pair, r
 from nnkit.maths.network import network_forward, network_loss_grads
 from nnkit.maths.regularization import Regularization
 from nnkit.native.build import unavailable_reason
-from nnkit.native.program import plan_program
+from nnkit.native.plan import plan_program
 from nnkit.train import run
 from tests.helpers import cli
 

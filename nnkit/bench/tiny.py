@@ -36,7 +36,7 @@ from nnkit.maths.functions import RELU
 from nnkit.maths.loss_functions import cross_entropy_pair, mse_pair
 from nnkit.maths.more_functions import TANH
 from nnkit.maths.network import network_loss_grads
-from nnkit.native.program import plan_program
+from nnkit.native.plan import plan_program
 
 Problem = tuple[list[int], Tensor, Tensor, int]  # widths, x, targets, batch size
 

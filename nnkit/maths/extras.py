@@ -37,7 +37,7 @@ from nnkit.maths.layers import (
     update_running,
 )
 from nnkit.maths.stack import Stack
-from nnkit.native.program import Layout
+from nnkit.native.plan import Layout
 from nnkit.registry import unknown_name_message
 
 

@@ -3,5 +3,5 @@
 ``build`` compiles ``program.cpp`` once per machine (cached on disk) and loads it;
 ``program`` plans a network's steps for it and runs them on torch's own tensors.
 
->>> from nnkit.native.program import plan_program
+>>> from nnkit.native.plan import plan_program
 """

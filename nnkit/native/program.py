@@ -1,16 +1,13 @@
-"""A network's training steps in the native program: the plan, then one call per group.
+"""A network's training steps in the native program, one call per group of minibatches.
 
-``plan_program`` checks that every part of a training step has a native version — each
-hidden activation's ``Pair.native``, the cost's ``LossPair.native``, an optimizer the program
-implements (SGD with momentum and weight decay, Adam, AdamW, as torch defines them) — and
-returns a ``NativeProgram``, or the reason it cannot (a plugin's activation, an optimizer with
-options it lacks). ``NativeProgram.bind`` ties it to the weights and the optimizer's state
-tensors, which the program updates in place: checkpoints, resume and the optimizer's
-``state_dict`` are torch's own, whichever path trained them.
+``NativeProgram`` (what ``nnkit.native.plan.plan_program`` found the program can train) is
+bound to the weights and the optimizer's state tensors by ``bind``; the program updates them in
+place, so checkpoints, resume and the optimizer's ``state_dict`` are torch's own, whichever
+path trained them.
 
 >>> import torch
->>> from nnkit.maths.functions import SIGMOID
 >>> from nnkit.maths.loss_functions import mse_pair
+>>> from nnkit.native.plan import plan_program
 >>> net = torch.nn.Linear(2, 1)
 >>> plan = plan_program((), mse_pair("mean"), None, [2, 1], 1, torch.float32)
 >>> sgd = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -24,7 +21,6 @@ tensors, which the program updates in place: checkpoints, resume and the optimiz
 from __future__ import annotations
 
 import ctypes
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,26 +28,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nnkit.maths.functions import SIGMOID
 from nnkit.native.build import load
 
 MAX_LAYERS = 32
 OPTIMIZERS = ("sgd", "adam", "adamw")
 PENALTIES = ("none", "l1", "l2")
 NORMS = ("none", "layer", "batch")  # program.cpp's Norm, in its order
-
-
-@functools.cache
-def native_names(kind: str) -> tuple[str, ...]:
-    """The program's own names of its ``activation`` or ``loss`` cases, in its enum's order
-    (``nnkit_activation_names``): what a ``Pair.native`` or ``LossPair.native`` must be.
-
-    >>> native_names("loss")
-    ('mse', 'bce', 'cross_entropy')
-    """
-    names = getattr(load(), f"nnkit_{kind}_names")
-    names.restype = ctypes.c_char_p
-    return tuple(name for name in names().decode().split(",") if name)
 
 
 class Spec(ctypes.Structure):
@@ -184,7 +166,7 @@ class NativeSteps:
         group = optimizer.param_groups[0]
         trainable = params[: program.trainable]
         states = [optimizer.state.get(p, {}) for p in trainable]
-        kind = _optimizer_kind(optimizer) or "sgd"  # plan_native refused any other
+        kind = optimizer_kind(optimizer) or "sgd"  # the plan refused any other
         self.steps: list[Tensor] = []
         first: list[Tensor] | None = None
         second: list[Tensor] | None = None
@@ -277,68 +259,7 @@ class NativeSteps:
         self.spec.lrs = None if self._rates is None else self._rates.data_ptr()
 
 
-def plan_program(
-    pairs: Sequence[Any],
-    loss: Any,
-    squash: Any,
-    widths: Sequence[int],
-    replicas: int,
-    dtype: torch.dtype,
-    penalty: tuple[str, float] = ("none", 0.0),
-    layout: Layout | None = None,
-) -> NativeProgram | str:
-    """The native program for this network and cost (and the weights' ``penalty``: kind and
-    rate; the hidden layers' ``layout``: normalization, residual connections, dropout), or why
-    there is none (one line)."""
-    if dtype not in (torch.float32, torch.float64):
-        return f"the native program trains float32 and float64, not {dtype}"
-    if len(widths) - 1 > MAX_LAYERS:
-        return f"the native program trains at most {MAX_LAYERS} layers"
-    activations, known, costs = [], native_names("activation"), native_names("loss")
-    for pair in pairs:
-        if getattr(pair, "native", None) not in known:
-            return "an activation has no native version (a plugin's runs eagerly)"
-        activations.append((known.index(pair.native), float(pair.argument)))
-    if getattr(loss, "native", None) not in costs:
-        return "the loss has no native version (a plugin's runs eagerly)"
-    if squash is not None and squash is not SIGMOID:
-        return "the output's squashing has no native version"
-    layout = layout or Layout(("none",) * len(pairs), (False,) * len(pairs), False)
-    return NativeProgram(
-        tuple(int(w) for w in widths), tuple(activations), costs.index(loss.native),
-        loss.reduction == "mean", squash is not None, replicas, dtype, penalty,
-        tuple(layout.norms), tuple(layout.residual), layout.dropout,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Layout:
-    """What a network's hidden layers hold beyond a weighted sum and an activation: each one's
-    normalization (``NORMS``) and residual connection, and whether any drops units."""
-
-    norms: tuple[str, ...]
-    residual: tuple[bool, ...]
-    dropout: bool
-
-
-def optimizer_problem(optimizer: torch.optim.Optimizer) -> str | None:
-    """Why the native program cannot take this optimizer's updates, or None."""
-    kind = _optimizer_kind(optimizer)
-    if kind is None:
-        return f"the native program has no {type(optimizer).__name__} (SGD, Adam and AdamW)"
-    if len(optimizer.param_groups) != 1:
-        return "the native program takes one parameter group"
-    group = optimizer.param_groups[0]
-    if kind == "sgd" and (group["dampening"] or group["nesterov"] or group["maximize"]):
-        return "the native program's SGD has no dampening, nesterov or maximize"
-    if kind != "sgd" and (group["amsgrad"] or group["maximize"]):
-        return "the native program's Adam has no amsgrad or maximize"
-    if not isinstance(group["lr"], float | int):
-        return "the native program takes a plain number as learning rate"
-    return None
-
-
-def _optimizer_kind(optimizer: torch.optim.Optimizer) -> str | None:
+def optimizer_kind(optimizer: torch.optim.Optimizer) -> str | None:
     if type(optimizer) is torch.optim.SGD:
         return "sgd"
     if type(optimizer) is torch.optim.AdamW:

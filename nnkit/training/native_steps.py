@@ -31,14 +31,8 @@ from nnkit.errors import Notice
 from nnkit.maths.extras import Extras
 from nnkit.maths.network import DirectBackprop
 from nnkit.native.build import unavailable_reason
-from nnkit.native.program import (
-    Layout,
-    NativeProgram,
-    NativeSteps,
-    NotReady,
-    optimizer_problem,
-    plan_program,
-)
+from nnkit.native.plan import Layout, optimizer_problem, plan_program
+from nnkit.native.program import NativeProgram, NativeSteps, NotReady
 
 NATIVE_MACS_PER_US = 600  # the program's multiply-adds per µs, forward, backward and update
 EAGER_US_PER_LAYER = 60  # torch's dispatch per layer of the eager step
