@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -687,6 +688,26 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
 extern "C" {
 
 int nnkit_abi_version() { return 6; }
+
+// Where each field of Spec lies, in its order, and its size: for a caller that writes the struct
+// byte by byte (the WebAssembly module's JavaScript, where pointers are 4 bytes wide).
+const int32_t* nnkit_spec_layout() {
+  static const int32_t layout[] = {
+    int32_t(offsetof(Spec, layers)), int32_t(offsetof(Spec, replicas)),
+    int32_t(offsetof(Spec, loss)), int32_t(offsetof(Spec, mean)), int32_t(offsetof(Spec, squash)),
+    int32_t(offsetof(Spec, optimizer)), int32_t(offsetof(Spec, steps)),
+    int32_t(offsetof(Spec, rows)), int32_t(offsetof(Spec, penalty)),
+    int32_t(offsetof(Spec, widths)), int32_t(offsetof(Spec, activations)),
+    int32_t(offsetof(Spec, arguments)), int32_t(offsetof(Spec, lr)), int32_t(offsetof(Spec, beta1)),
+    int32_t(offsetof(Spec, beta2)), int32_t(offsetof(Spec, eps)),
+    int32_t(offsetof(Spec, weight_decay)), int32_t(offsetof(Spec, momentum)),
+    int32_t(offsetof(Spec, adam_step)), int32_t(offsetof(Spec, penalty_rate)),
+    int32_t(offsetof(Spec, lrs)), int32_t(offsetof(Spec, norms)), int32_t(offsetof(Spec, residual)),
+    int32_t(offsetof(Spec, norm_eps)), int32_t(offsetof(Spec, norm_momentum)),
+    int32_t(offsetof(Spec, masks)), int32_t(sizeof(Spec)),
+  };
+  return layout;
+}
 
 int nnkit_epochs_f32(const Spec* s, const Epochs* e, float** params, float** grads,
                      float** first, float** second, const int64_t* offsets) {

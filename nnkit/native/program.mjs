@@ -1,0 +1,103 @@
+// nnkit's native program compiled to WebAssembly (nnkit.native.wasm), driven from JavaScript:
+// the same program.cpp, its Spec written byte by byte where the module says each field lies
+// (nnkit_spec_layout), its arrays copied into the module's memory and back. No browser or node
+// API is used here, so a page's worker and node's test runner share it.
+
+const FIELDS = [  // Spec's fields, in their order: [name, type, count]
+  ["layers", "i32", 1], ["replicas", "i32", 1], ["loss", "i32", 1], ["mean", "i32", 1],
+  ["squash", "i32", 1], ["optimizer", "i32", 1], ["steps", "i32", 1], ["rows", "i32", 1],
+  ["penalty", "i32", 1], ["widths", "i32", 33], ["activations", "i32", 32],
+  ["arguments", "f64", 32], ["lr", "f64", 1], ["beta1", "f64", 1], ["beta2", "f64", 1],
+  ["eps", "f64", 1], ["weight_decay", "f64", 1], ["momentum", "f64", 1], ["adam_step", "f64", 1],
+  ["penalty_rate", "f64", 1], ["lrs", "ptr", 1], ["norms", "i32", 32], ["residual", "i32", 32],
+  ["norm_eps", "f64", 1], ["norm_momentum", "f64", 1], ["masks", "ptr", 1],
+];
+
+const UNSUPPORTED = () => 52;  // WASI's ENOSYS: the program never writes a file
+
+export async function instantiate(bytes) {
+  const imports = { wasi_snapshot_preview1: { fd_close: UNSUPPORTED, fd_seek: UNSUPPORTED, fd_write: UNSUPPORTED } };
+  const { instance } = await WebAssembly.instantiate(bytes, imports);
+  instance.exports._initialize();
+  return new Program(instance.exports);
+}
+
+class Program {
+  constructor(exports) {
+    this.x = exports;
+    const layout = new Int32Array(exports.memory.buffer, exports.nnkit_spec_layout(), FIELDS.length + 1);
+    this.offsets = Array.from(layout.slice(0, FIELDS.length));
+    this.specSize = layout[FIELDS.length];
+  }
+
+  // An array in the module's memory: its address (freed by release()).
+  put(values, kind = "f64") {
+    const Type = { f64: Float64Array, i64: BigInt64Array, ptr: Uint32Array }[kind];
+    const address = this.x.malloc(Math.max(1, values.length) * Type.BYTES_PER_ELEMENT);
+    const view = new Type(this.x.memory.buffer, address, values.length);
+    view.set(kind === "i64" ? values.map((v) => BigInt(v)) : values);
+    this.held.push(address);
+    return address;
+  }
+
+  read(address, count) { return Array.from(new Float64Array(this.x.memory.buffer, address, count)); }
+
+  spec(values, pointers) {
+    const address = this.x.malloc(this.specSize);
+    this.held.push(address);
+    const bytes = new DataView(this.x.memory.buffer, address, this.specSize);
+    for (let i = 0; i < this.specSize; i++) bytes.setUint8(i, 0);
+    FIELDS.forEach(([name, type, count], f) => {
+      const given = type === "ptr" ? [pointers[name] ?? 0] : [].concat(values[name] ?? []);
+      for (let k = 0; k < Math.min(count, given.length); k++) {
+        const at = this.offsets[f] + k * (type === "f64" ? 8 : 4);
+        if (type === "f64") bytes.setFloat64(at, given[k], true);
+        else if (type === "i32") bytes.setInt32(at, given[k], true);
+        else bytes.setUint32(at, given[k], true);
+      }
+    });
+    return address;
+  }
+
+  // The tensors of a group (weights, gradients, a moment) in memory, and their pointer array.
+  group(tensors) {
+    const addresses = tensors.map((t) => this.put(t));
+    return { addresses, table: this.put(addresses, "ptr") };
+  }
+
+  // One training call (nnkit_train_f64): every step of call.offsets; returns the losses, the
+  // outputs and every group's values after it.
+  train(call) {
+    this.held = [];
+    try {
+      const pointers = { lrs: call.lrs ? this.put(call.lrs) : 0, masks: call.masks ? this.put(call.masks) : 0 };
+      const spec = this.spec(call.spec, pointers);
+      const groups = Object.fromEntries(["params", "grads", "first", "second"].map((g) => [g, call[g] ? this.group(call[g]) : null]));
+      const steps = call.offsets.length - 1, outputs = call.outputs;
+      const losses = this.x.malloc(8 * steps), out = this.x.malloc(8 * outputs);
+      this.held.push(losses, out);
+      this.x.nnkit_train_f64(spec, groups.params.table, groups.grads.table, groups.first?.table ?? 0,
+        groups.second?.table ?? 0, this.put(call.x), call.dense ? this.put(call.dense) : 0,
+        call.labels ? this.put(call.labels, "i64") : 0, this.put(call.offsets, "i64"), losses, out);
+      const after = Object.fromEntries(Object.entries(groups).filter(([, g]) => g).map(([name, g]) =>
+        [name, g.addresses.map((a, i) => this.read(a, call[name][i].length))]));
+      return { losses: this.read(losses, steps), outputs: this.read(out, outputs), ...after };
+    } finally {
+      this.held.forEach((a) => this.x.free(a));
+    }
+  }
+
+  // Every unit's value at each point (nnkit_maps_f64), for replica r.
+  maps(call) {
+    this.held = [];
+    try {
+      const spec = this.spec(call.spec, {}), params = this.group(call.params);
+      const values = this.x.malloc(8 * call.values);
+      this.held.push(values);
+      this.x.nnkit_maps_f64(spec, call.replica ?? 0, params.table, this.put(call.x), BigInt(call.points), values);
+      return this.read(values, call.values);
+    } finally {
+      this.held.forEach((a) => this.x.free(a));
+    }
+  }
+}

@@ -1,0 +1,92 @@
+"""The native program compiled to WebAssembly: the same ``program.cpp``, built by clang for
+``wasm32-wasi`` (Debian's ``clang``, ``lld``, ``wasi-libc`` and ``libc++-dev-wasm32``), cached
+like the native library, and run by ``program.mjs`` — in a page, or in node for the proof that
+it computes what the native library computes (``run_calls``).
+
+>>> wasm_unavailable_reason() is None or "clang" in wasm_unavailable_reason()
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nnkit.native.build import SOURCE, NativeUnavailable, cache_dir
+
+RUNNER = Path(__file__).with_name("wasm_calls.mjs")
+EXPORTS = ("nnkit_abi_version", "nnkit_spec_layout", "nnkit_train_f64", "nnkit_train_f32",
+           "nnkit_maps_f64", "nnkit_maps_f32", "nnkit_activation_names", "nnkit_loss_names",
+           "malloc", "free")  # fmt: skip
+FLAGS = (
+    "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-ffp-contract=off", "-fno-exceptions",
+    "-std=c++17", "-mexec-model=reactor", *(f"-Wl,--export={name}" for name in EXPORTS),
+)  # fmt: skip
+
+
+def clang() -> str:
+    """The compiler that targets WebAssembly: ``$NNKIT_WASM_CXX``, else ``clang++``."""
+    chosen = os.environ.get("NNKIT_WASM_CXX") or shutil.which("clang++")
+    if not chosen:
+        raise NativeUnavailable("no clang++ for WebAssembly (Debian: clang lld wasi-libc "
+                                "libc++-dev-wasm32 libclang-rt-dev-wasm32)")  # fmt: skip
+    return chosen
+
+
+def wasm_path() -> Path:
+    """The WebAssembly program, built first where this source and compiler have none yet."""
+    cxx = clang()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), version, *FLAGS]).encode()).hexdigest()
+    target = cache_dir() / f"program-{key[:16]}.wasm"
+    if not target.exists():
+        _build(cxx, target)
+    return target
+
+
+def _build(cxx: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".wasm.partial")
+    os.close(handle)
+    try:
+        done = subprocess.run([cxx, *FLAGS, "-o", partial, str(SOURCE)], capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["no message"])[0]
+            raise NativeUnavailable(f"clang++ could not build the WebAssembly program: {first}")
+        os.replace(partial, target)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+@functools.cache
+def wasm_unavailable_reason() -> str | None:
+    """Why the WebAssembly program cannot be built and run here, or None."""
+    if shutil.which("node") is None:
+        return "no node to run the WebAssembly program"
+    try:
+        wasm_path()
+    except NativeUnavailable as error:
+        return str(error)
+    return None
+
+
+def run_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each call (a training call or a map, as ``program.mjs`` takes them) run by the
+    WebAssembly program in node, in one process; their results."""
+    with tempfile.TemporaryDirectory() as folder:
+        written = Path(folder) / "calls.json"
+        written.write_text(json.dumps(calls))
+        done = subprocess.run(["node", str(RUNNER), str(wasm_path()), str(written)],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the WebAssembly program failed: {done.stderr.strip()[-2000:]}")
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
