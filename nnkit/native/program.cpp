@@ -689,25 +689,27 @@ extern "C" {
 
 int nnkit_abi_version() { return 6; }
 
-// Where each field of Spec lies, in its order, and its size: for a caller that writes the struct
-// byte by byte (the WebAssembly module's JavaScript, where pointers are 4 bytes wide).
+// Spec's fields, in its order, with their element types: a caller that writes the struct byte
+// by byte (the WebAssembly module's JavaScript, where pointers are 4 bytes wide) learns from
+// nnkit_spec_fields and nnkit_spec_layout what to write and where.
+#define NNKIT_SPEC_FIELDS(X) \
+  X(layers, "i32") X(replicas, "i32") X(loss, "i32") X(mean, "i32") X(squash, "i32") \
+  X(optimizer, "i32") X(steps, "i32") X(rows, "i32") X(penalty, "i32") X(widths, "i32") \
+  X(activations, "i32") X(arguments, "f64") X(lr, "f64") X(beta1, "f64") X(beta2, "f64") \
+  X(eps, "f64") X(weight_decay, "f64") X(momentum, "f64") X(adam_step, "f64") \
+  X(penalty_rate, "f64") X(lrs, "ptr") X(norms, "i32") X(residual, "i32") X(norm_eps, "f64") \
+  X(norm_momentum, "f64") X(masks, "ptr")
+#define NNKIT_OFFSET(name, type) int32_t(offsetof(Spec, name)),
+#define NNKIT_FIELD(name, type) #name " " type ","
+
+// Where each field lies, in nnkit_spec_fields' order, then the struct's size.
 const int32_t* nnkit_spec_layout() {
-  static const int32_t layout[] = {
-    int32_t(offsetof(Spec, layers)), int32_t(offsetof(Spec, replicas)),
-    int32_t(offsetof(Spec, loss)), int32_t(offsetof(Spec, mean)), int32_t(offsetof(Spec, squash)),
-    int32_t(offsetof(Spec, optimizer)), int32_t(offsetof(Spec, steps)),
-    int32_t(offsetof(Spec, rows)), int32_t(offsetof(Spec, penalty)),
-    int32_t(offsetof(Spec, widths)), int32_t(offsetof(Spec, activations)),
-    int32_t(offsetof(Spec, arguments)), int32_t(offsetof(Spec, lr)), int32_t(offsetof(Spec, beta1)),
-    int32_t(offsetof(Spec, beta2)), int32_t(offsetof(Spec, eps)),
-    int32_t(offsetof(Spec, weight_decay)), int32_t(offsetof(Spec, momentum)),
-    int32_t(offsetof(Spec, adam_step)), int32_t(offsetof(Spec, penalty_rate)),
-    int32_t(offsetof(Spec, lrs)), int32_t(offsetof(Spec, norms)), int32_t(offsetof(Spec, residual)),
-    int32_t(offsetof(Spec, norm_eps)), int32_t(offsetof(Spec, norm_momentum)),
-    int32_t(offsetof(Spec, masks)), int32_t(sizeof(Spec)),
-  };
+  static const int32_t layout[] = {NNKIT_SPEC_FIELDS(NNKIT_OFFSET) int32_t(sizeof(Spec))};
   return layout;
 }
+
+// "name type," for every field, in its order.
+const char* nnkit_spec_fields() { return NNKIT_SPEC_FIELDS(NNKIT_FIELD); }
 
 int nnkit_epochs_f32(const Spec* s, const Epochs* e, float** params, float** grads,
                      float** first, float** second, const int64_t* offsets) {

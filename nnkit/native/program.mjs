@@ -1,17 +1,7 @@
 // nnkit's native program compiled to WebAssembly (nnkit.native.wasm), driven from JavaScript:
 // the same program.cpp, its Spec written byte by byte where the module says each field lies
-// (nnkit_spec_layout), its arrays copied into the module's memory and back. No browser or node
-// API is used here, so a page's worker and node's test runner share it.
-
-const FIELDS = [  // Spec's fields, in their order: [name, type, count]
-  ["layers", "i32", 1], ["replicas", "i32", 1], ["loss", "i32", 1], ["mean", "i32", 1],
-  ["squash", "i32", 1], ["optimizer", "i32", 1], ["steps", "i32", 1], ["rows", "i32", 1],
-  ["penalty", "i32", 1], ["widths", "i32", 33], ["activations", "i32", 32],
-  ["arguments", "f64", 32], ["lr", "f64", 1], ["beta1", "f64", 1], ["beta2", "f64", 1],
-  ["eps", "f64", 1], ["weight_decay", "f64", 1], ["momentum", "f64", 1], ["adam_step", "f64", 1],
-  ["penalty_rate", "f64", 1], ["lrs", "ptr", 1], ["norms", "i32", 32], ["residual", "i32", 32],
-  ["norm_eps", "f64", 1], ["norm_momentum", "f64", 1], ["masks", "ptr", 1],
-];
+// (nnkit_spec_fields, nnkit_spec_layout), its arrays copied into the module's memory and back.
+// No browser or node API is used here, so a page's worker and node's test runner share it.
 
 const UNSUPPORTED = () => 52;  // WASI's ENOSYS: the program never writes a file
 
@@ -25,9 +15,12 @@ export async function instantiate(bytes) {
 class Program {
   constructor(exports) {
     this.x = exports;
-    const layout = new Int32Array(exports.memory.buffer, exports.nnkit_spec_layout(), FIELDS.length + 1);
-    this.offsets = Array.from(layout.slice(0, FIELDS.length));
-    this.specSize = layout[FIELDS.length];
+    const text = new Uint8Array(exports.memory.buffer, exports.nnkit_spec_fields());
+    const names = new TextDecoder().decode(text.subarray(0, text.indexOf(0)));
+    this.fields = names.split(",").filter(Boolean).map((field) => field.split(" "));  // [name, type]
+    const layout = new Int32Array(exports.memory.buffer, exports.nnkit_spec_layout(), this.fields.length + 1);
+    this.offsets = Array.from(layout.slice(0, this.fields.length));
+    this.specSize = layout[this.fields.length];
   }
 
   // An array in the module's memory: its address (freed by release()).
@@ -47,9 +40,9 @@ class Program {
     this.held.push(address);
     const bytes = new DataView(this.x.memory.buffer, address, this.specSize);
     for (let i = 0; i < this.specSize; i++) bytes.setUint8(i, 0);
-    FIELDS.forEach(([name, type, count], f) => {
+    this.fields.forEach(([name, type], f) => {  // each field's given values (an array's, in turn)
       const given = type === "ptr" ? [pointers[name] ?? 0] : [].concat(values[name] ?? []);
-      for (let k = 0; k < Math.min(count, given.length); k++) {
+      for (let k = 0; k < given.length; k++) {
         const at = this.offsets[f] + k * (type === "f64" ? 8 : 4);
         if (type === "f64") bytes.setFloat64(at, given[k], true);
         else if (type === "i32") bytes.setInt32(at, given[k], true);

@@ -22,9 +22,9 @@ from typing import Any
 from nnkit.native.build import SOURCE, NativeUnavailable, cache_dir
 
 RUNNER = Path(__file__).with_name("wasm_calls.mjs")
-EXPORTS = ("nnkit_abi_version", "nnkit_spec_layout", "nnkit_train_f64", "nnkit_train_f32",
-           "nnkit_maps_f64", "nnkit_maps_f32", "nnkit_activation_names", "nnkit_loss_names",
-           "malloc", "free")  # fmt: skip
+EXPORTS = ("nnkit_abi_version", "nnkit_spec_fields", "nnkit_spec_layout", "nnkit_train_f64",
+           "nnkit_train_f32", "nnkit_maps_f64", "nnkit_maps_f32", "nnkit_activation_names",
+           "nnkit_loss_names", "malloc", "free")  # fmt: skip
 FLAGS = (
     "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-ffp-contract=off", "-fno-exceptions",
     "-std=c++17", "-mexec-model=reactor", *(f"-Wl,--export={name}" for name in EXPORTS),
