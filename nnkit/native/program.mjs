@@ -23,7 +23,7 @@ class Program {
     this.specSize = layout[this.fields.length];
   }
 
-  // An array in the module's memory: its address (freed by release()).
+  // An array in the module's memory: its address (freed when the call under way ends).
   put(values, kind = "f64") {
     const Type = { f64: Float64Array, i64: BigInt64Array, ptr: Uint32Array }[kind];
     const address = this.x.malloc(Math.max(1, values.length) * Type.BYTES_PER_ELEMENT);
