@@ -55,11 +55,16 @@ def test_the_tiny_networks_bench_runs_every_contender_and_its_ratios_hold():
 
     results = tiny.measure_tiny(repeats=1, seconds=0.02)
     case = results["Playground problem 2-4-2-1 tanh"]
-    for name in ("nnkit eager", "nnkit native", "torch autograd", "playground (node)"):
+    names = ("nnkit eager", "nnkit native", "torch autograd", "playground (node)",
+             "nnkit webassembly (node)")  # fmt: skip
+    for name in names:
         assert case[f"{name} epochs/s"] > 0
         assert case[f"{name} µs/step"] == pytest.approx(1e6 / (25 * case[f"{name} epochs/s"]))
     assert case["nnkit native / playground"] == pytest.approx(
         case["nnkit native epochs/s"] / case["playground (node) epochs/s"]
+    )
+    assert case["nnkit webassembly / playground"] == pytest.approx(
+        case["nnkit webassembly (node) epochs/s"] / case["playground (node) epochs/s"]
     )
     floor = results["machine"]["dispatch floor µs (one empty torch op)"]
     assert case["nnkit native µs/step in dispatch floors"] == pytest.approx(

@@ -16,8 +16,7 @@ from nnkit.maths.functions import SIGMOID
 from nnkit.maths.loss_functions import bce_pair, cross_entropy_pair, mse_pair, replicated
 from nnkit.models import MLP
 from nnkit.native.plan import plan_program
-from nnkit.native.program import Spec
-from nnkit.native.wasm import run_calls, wasm_unavailable_reason
+from nnkit.native.wasm import run_calls, spec_values, wasm_unavailable_reason
 from nnkit.replicas import ReplicaMLP
 
 F64 = torch.float64
@@ -77,16 +76,6 @@ def _flat(tensors) -> list[list[float]]:
     return [t.detach().reshape(-1).tolist() for t in tensors]
 
 
-def _spec(spec: Spec) -> dict[str, Any]:
-    """The struct's values (not its pointers): what the JavaScript writes into the module."""
-    values = {}
-    for name, kind in Spec._fields_:
-        if name not in ("lrs", "masks"):
-            value = getattr(spec, name)
-            values[name] = list(value) if hasattr(kind, "_length_") else value
-    return values
-
-
 def _build(case: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A case's two calls (a training call, the maps after it) and the native library's
     answers to them."""
@@ -132,7 +121,7 @@ def _build(case: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
     losses, out, grads = steps.train(x, targets, offsets, rates, masks)
     labels = targets.dtype == torch.int64
     train = {
-        "kind": "train", "spec": _spec(steps.spec), **before, "x": x.reshape(-1).tolist(),
+        "kind": "train", "spec": spec_values(steps.spec), **before, "x": x.reshape(-1).tolist(),
         "dense": None if labels else targets.reshape(-1).tolist(),
         "labels": targets.reshape(-1).tolist() if labels else None,
         "offsets": offsets.tolist(), "outputs": out.numel(),
@@ -141,7 +130,7 @@ def _build(case: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
     }  # fmt: skip
     points = torch.randn(7, 3, generator=g, dtype=F64)
     values = program.maps(steps.params, points, replica=replicas - 1)
-    maps = {"kind": "maps", "spec": _spec(program.spec()), "params": _flat(steps.params),
+    maps = {"kind": "maps", "spec": spec_values(program.spec()), "params": _flat(steps.params),
             "x": points.reshape(-1).tolist(), "points": 7, "values": values.numel(),
             "replica": replicas - 1}  # fmt: skip
     moments = {k: _flat(getattr(steps, k)) for k in ("first", "second") if getattr(steps, k)}

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from nnkit.bench.playground import node_rate
+from nnkit.bench.webassembly import wasm_rate
 from nnkit.maths.functions import RELU
 from nnkit.maths.loss_functions import cross_entropy_pair, mse_pair
 from nnkit.maths.more_functions import TANH
@@ -166,6 +167,9 @@ def measure_tiny(
         case = "Playground problem 2-4-2-1 tanh" + (", with the 100x100 maps" if maps else "")
         contenders: dict[str, Callable[[], float | None]] = {
             "playground (node)": partial(node_rate, [2, 4, 2, 1], 100 if maps else 0, seconds),
+            "nnkit webassembly (node)": partial(
+                wasm_rate, _params([2, 4, 2, 1]), x, t, 10, 100 if maps else 0, seconds
+            ),
             "nnkit eager": _timed(_eager, seconds, playground, maps=maps),
             "nnkit native": _timed(_native, seconds, playground, maps=maps),
         }
@@ -175,8 +179,11 @@ def measure_tiny(
             contenders, repeats, 25, _flops(playground[0], 250), floor, peak_gflops
         )
         js = results[case].get("playground (node) epochs/s")
+        wasm = results[case].get("nnkit webassembly (node) epochs/s")
         if js:
             results[case]["nnkit native / playground"] = results[case]["nnkit native epochs/s"] / js
+        if js and wasm:
+            results[case]["nnkit webassembly / playground"] = wasm / js
         results[case]["nnkit native / nnkit eager"] = (
             results[case]["nnkit native epochs/s"] / results[case]["nnkit eager epochs/s"]
         )

@@ -80,6 +80,26 @@ class Program {
     }
   }
 
+  // A training call kept in the module's memory, its weights and state resident: run() takes
+  // call.offsets' steps once more on the weights as they now are (a page's next epoch), read()
+  // gives the weights, free() releases it all.
+  resident(call) {
+    this.held = [];
+    const spec = this.spec(call.spec, {}), params = this.group(call.params);
+    const grads = this.group(call.params.map((p) => p.map(() => 0)));
+    const first = call.first ? this.group(call.first).table : 0, second = call.second ? this.group(call.second).table : 0;
+    const x = this.put(call.x), dense = call.dense ? this.put(call.dense) : 0;
+    const labels = call.labels ? this.put(call.labels, "i64") : 0, offsets = this.put(call.offsets, "i64");
+    const losses = this.x.malloc(8 * (call.offsets.length - 1)), outputs = this.x.malloc(8 * call.outputs);
+    const held = [...this.held, losses, outputs];
+    return {
+      run: () => this.x.nnkit_train_f64(spec, params.table, grads.table, first, second, x, dense, labels, offsets, losses, outputs),
+      read: () => params.addresses.map((a, i) => this.read(a, call.params[i].length)),
+      params: params.table,
+      free: () => held.forEach((a) => this.x.free(a)),
+    };
+  }
+
   // Every unit's value at each point (nnkit_maps_f64), for replica r.
   maps(call) {
     this.held = [];

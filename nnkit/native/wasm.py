@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nnkit.native.build import SOURCE, NativeUnavailable, cache_dir
+from nnkit.native.program import Spec
 
 RUNNER = Path(__file__).with_name("wasm_calls.mjs")
 EXPORTS = ("nnkit_abi_version", "nnkit_spec_fields", "nnkit_spec_layout", "nnkit_train_f64",
@@ -90,3 +91,15 @@ def run_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise RuntimeError(f"the WebAssembly program failed: {done.stderr.strip()[-2000:]}")
     results: list[dict[str, Any]] = json.loads(done.stdout)
     return results
+
+
+def spec_values(spec: Spec) -> dict[str, Any]:
+    """A ``Spec``'s values (not its pointers), by field name: what ``program.mjs`` writes
+    into the module's own struct."""
+    values = {}
+    for field in Spec._fields_:
+        name, kind = field[0], field[1]
+        if name not in ("lrs", "masks"):
+            value = getattr(spec, name)
+            values[name] = list(value) if hasattr(kind, "_length_") else value
+    return values
