@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nnkit.native.build import SOURCE, NativeUnavailable, cache_dir
+from nnkit.native.build import SOURCE, NativeUnavailable, build, cache_dir
 from nnkit.native.program import Spec
 
 RUNNER = Path(__file__).with_name("wasm_calls.mjs")
@@ -48,23 +48,8 @@ def wasm_path() -> Path:
     key = hashlib.sha256("\n".join([SOURCE.read_text(), version, *FLAGS]).encode()).hexdigest()
     target = cache_dir() / f"program-{key[:16]}.wasm"
     if not target.exists():
-        _build(cxx, target)
+        build(cxx, target, FLAGS)
     return target
-
-
-def _build(cxx: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".wasm.partial")
-    os.close(handle)
-    try:
-        done = subprocess.run([cxx, *FLAGS, "-o", partial, str(SOURCE)], capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-        if done.returncode != 0:
-            first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            raise NativeUnavailable(f"clang++ could not build the WebAssembly program: {first}")
-        os.replace(partial, target)
-    finally:
-        Path(partial).unlink(missing_ok=True)
 
 
 @functools.cache
