@@ -84,15 +84,15 @@ def library_path(cxx: str) -> Path:
     return cache_dir() / f"program-{platform.machine()}-{key.hexdigest()[:16]}.so"
 
 
-def build(cxx: str, target: Path, flags: tuple[str, ...] = FLAGS) -> None:
-    """Compile the program with ``flags`` into ``target`` (through a temporary file, then
-    renamed: runs that build it at the same time never load half a file)."""
+def build(cxx: str, target: Path, flags: tuple[str, ...] = FLAGS, source: Path = SOURCE) -> None:
+    """Compile ``source`` (the program) with ``flags`` into ``target`` (through a temporary
+    file, then renamed: runs that build it at the same time never load half a file)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, suffix=f"{target.suffix}.partial")
     os.close(handle)
     try:
         done = subprocess.run(
-            [cxx, *flags, "-o", partial, str(SOURCE)], capture_output=True, text=True, timeout=300
+            [cxx, *flags, "-o", partial, str(source)], capture_output=True, text=True, timeout=300
         )
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["no message"])[0]

@@ -584,12 +584,12 @@ int64_t copy_state(const Spec& s, std::initializer_list<T**> groups, T* into) {
   return at;
 }
 
-// A split's cost (as the training steps count it) and raw outputs, for one network.
+// A split's cost (as the training steps count it) and raw outputs, for replica r's network.
 template <typename T>
-double evaluate(const Spec& s, T** params, const T* x, const T* dense, const int64_t* labels,
-                int64_t n, T* outputs) {
+double evaluate(const Spec& s, int r, T** params, const T* x, const T* dense,
+                const int64_t* labels, int64_t n, T* outputs) {
   std::vector<T*> grads(params, params + tensors(s, false));
-  Net<T> net = replica<T>(s, 0, params, grads.data(), nullptr, nullptr);
+  Net<T> net = replica<T>(s, r, params, grads.data(), nullptr, nullptr);
   Rows<T> b(s, kBlock);
   const int in = s.widths[0], out = s.widths[s.layers];
   std::vector<T> error(out);
@@ -675,7 +675,7 @@ int epochs(const Spec& spec, const Epochs& e, T** params, T** grads, T** first, 
              static_cast<T*>(e.losses) + k * spec.steps,
              static_cast<T*>(e.outputs) + k * e.rows * out);
     static_cast<T*>(e.val_costs)[k] = T(evaluate<T>(
-        spec, params, static_cast<const T*>(e.val_x), static_cast<const T*>(e.val_dense),
+        spec, 0, params, static_cast<const T*>(e.val_x), static_cast<const T*>(e.val_dense),
         e.val_labels, e.val_rows, static_cast<T*>(e.val_outputs) + k * e.val_rows * out));
     copy_state<T>(spec, {params, first, second, grads}, static_cast<T*>(e.kept) + k * state);
     if (e.stop_fd >= 0 && readable(int(e.stop_fd))) return int(k + 1);

@@ -4,6 +4,7 @@
 // No browser or node API is used here, so a page's worker and node's test runner share it.
 
 const UNSUPPORTED = () => 52;  // WASI's ENOSYS: the program never writes a file
+const TYPES = { f64: Float64Array, i64: BigInt64Array, i32: Int32Array, ptr: Uint32Array };
 
 export async function instantiate(bytes) {
   const imports = { wasi_snapshot_preview1: { fd_close: UNSUPPORTED, fd_seek: UNSUPPORTED, fd_write: UNSUPPORTED } };
@@ -23,14 +24,42 @@ class Program {
     this.specSize = layout[this.fields.length];
   }
 
+  // An array in the module's memory, filled with values (or count zeros): its address, kept
+  // until free(address) (a page's run holds its arrays as long as it lives).
+  alloc(values, kind = "f64") {
+    const count = typeof values === "number" ? values : values.length;
+    const address = this.x.malloc(Math.max(1, count) * TYPES[kind].BYTES_PER_ELEMENT);
+    const view = this.view(address, count, kind);
+    if (typeof values === "number") view.fill(kind === "i64" ? 0n : 0);
+    else view.set(kind === "i64" ? Array.from(values, (v) => BigInt(v)) : values);
+    return address;
+  }
+
+  // A typed array over the module's memory (a new one each time: the memory may have grown).
+  view(address, count, kind = "f64") { return new TYPES[kind](this.x.memory.buffer, address, count); }
+
+  free(address) { this.x.free(address); }
+
   // An array in the module's memory: its address (freed when the call under way ends).
   put(values, kind = "f64") {
-    const Type = { f64: Float64Array, i64: BigInt64Array, ptr: Uint32Array }[kind];
-    const address = this.x.malloc(Math.max(1, values.length) * Type.BYTES_PER_ELEMENT);
-    const view = new Type(this.x.memory.buffer, address, values.length);
-    view.set(kind === "i64" ? values.map((v) => BigInt(v)) : values);
+    const address = this.alloc(values, kind);
     this.held.push(address);
     return address;
+  }
+
+  // The names an exported list gives (nnkit_activation_names, ...), in its order.
+  names(list) {
+    const text = new Uint8Array(this.x.memory.buffer, this.x[list]());
+    return new TextDecoder().decode(text.subarray(0, text.indexOf(0))).split(",").filter(Boolean);
+  }
+
+  // One field of a Spec in the module's memory set anew (a new learning rate, Adam's count).
+  setField(spec, name, value) {
+    const f = this.fields.findIndex(([field]) => field === name), type = this.fields[f][1];
+    const bytes = new DataView(this.x.memory.buffer, spec + this.offsets[f], 8);
+    if (type === "f64") bytes.setFloat64(0, value, true);
+    else if (type === "i32") bytes.setInt32(0, value, true);
+    else bytes.setUint32(0, value, true);
   }
 
   read(address, count) { return Array.from(new Float64Array(this.x.memory.buffer, address, count)); }

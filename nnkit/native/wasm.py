@@ -1,7 +1,9 @@
-"""The native program compiled to WebAssembly: the same ``program.cpp``, built by clang for
-``wasm32-wasi`` (Debian's ``clang``, ``lld``, ``wasi-libc`` and ``libc++-dev-wasm32``), cached
-like the native library, and run by ``program.mjs`` — in a page, or in node for the proof that
-it computes what the native library computes (``run_calls``).
+"""The native program compiled to WebAssembly: the same ``program.cpp``, with what a page needs
+besides its steps (``page.cpp``: datasets, features, initial weights, one step explained),
+built by clang for ``wasm32-wasi`` (Debian's ``clang``, ``lld``, ``wasi-libc`` and
+``libc++-dev-wasm32``), cached like the native library, and run by ``program.mjs`` — in a page
+(``nnkit.playground.static_page``), or in node for the proof that it computes what the native
+library computes (``run_calls``).
 
 >>> wasm_unavailable_reason() is None or "clang" in wasm_unavailable_reason()
 True
@@ -23,9 +25,13 @@ from nnkit.native.build import SOURCE, NativeUnavailable, build, cache_dir
 from nnkit.native.program import Spec
 
 RUNNER = Path(__file__).with_name("wasm_calls.mjs")
+PAGE_SOURCE = Path(__file__).with_name("page.cpp")  # program.cpp and what a page needs more
 EXPORTS = ("nnkit_abi_version", "nnkit_spec_fields", "nnkit_spec_layout", "nnkit_train_f64",
-           "nnkit_train_f32", "nnkit_maps_f64", "nnkit_maps_f32", "nnkit_activation_names",
-           "nnkit_loss_names", "malloc", "free")  # fmt: skip
+           "nnkit_maps_f64", "nnkit_activation_names", "nnkit_loss_names", "nnkit_plane_names",
+           "nnkit_feature_names", "nnkit_init_names", "nnkit_schedule_names", "nnkit_plane",
+           "nnkit_digits", "nnkit_permutation", "nnkit_shuffle_rows", "nnkit_features",
+           "nnkit_initialize", "nnkit_dropout_masks", "nnkit_evaluate_f64", "nnkit_rate",
+           "nnkit_explain_f64", "malloc", "free")  # fmt: skip
 FLAGS = (
     "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-ffp-contract=off", "-fno-exceptions",
     "-std=c++17", "-mexec-model=reactor", *(f"-Wl,--export={name}" for name in EXPORTS),
@@ -45,10 +51,11 @@ def wasm_path() -> Path:
     """The WebAssembly program, built first where this source and compiler have none yet."""
     cxx = clang()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256("\n".join([SOURCE.read_text(), version, *FLAGS]).encode()).hexdigest()
+    sources = [SOURCE.read_text(), PAGE_SOURCE.read_text()]
+    key = hashlib.sha256("\n".join([*sources, version, *FLAGS]).encode()).hexdigest()
     target = cache_dir() / f"program-{key[:16]}.wasm"
     if not target.exists():
-        build(cxx, target, FLAGS)
+        build(cxx, target, FLAGS, PAGE_SOURCE)
     return target
 
 

@@ -43,7 +43,7 @@ function connect() {  // the server's WebSocket, or a notebook widget's comm (nn
   socket = window.NNKIT_TRANSPORT ? new window.NNKIT_TRANSPORT() : new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   const example = new URLSearchParams(location.search).get("example");  // ?example=article
   socket.onopen = () => (example ? send({ type: "configure", settings: {}, example }) : configure(readHash()));
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onmessage = (event) => receive(typeof event.data === "string" ? JSON.parse(event.data) : event.data);
   socket.onclose = () => showError("the connection to the playground's server closed; reload the page");
 }
 
@@ -108,13 +108,25 @@ function receive(message) {
 function showExport(exported) {
   $("export-panel").hidden = false;
   $("export-command").textContent = exported.command;
-  $("export-resume").textContent = exported.resume.replace(/trainer\.max_epochs=\d+/, "trainer.max_epochs=" + (exported.epoch + 100));
   $("export-config").textContent = exported.config;
+  if (exported.file !== undefined) { showStaticExport(exported); return; }
+  $("export-resume").textContent = exported.resume.replace(/trainer\.max_epochs=\d+/, "trainer.max_epochs=" + (exported.epoch + 100));
   $("export-note").textContent = exported.reproducible
     ? `epoch ${exported.epoch}, written to ${exported.folder}: the line replays this run bit for bit`
     : `epoch ${exported.epoch}, written to ${exported.folder}: ${exported.altered}, so the line replays its settings, not its history; the checkpoint holds the page's weights`;
   if (exported.removed.length) $("export-note").textContent += ` (the oldest exports made room: ${exported.removed.join(", ")})`;
   $("export-files").innerHTML = exported.files.map((f) => `<a href="${withToken(`/exports/${f}`)}" download>${f.split("/").slice(1).join("/")}</a>`).join(" · ");
+  setPlaying(false);
+}
+
+function showStaticExport(exported) {  // a static page's: the weights as a file of the browser's own
+  const name = `nnkit-page-epoch${exported.epoch}.json`;
+  $("export-resume").textContent = `python -m nnkit.playground ckpt=${name}   ·   python -m nnkit.predict ckpt=${name} ...`;
+  $("export-note").textContent = `epoch ${exported.epoch}: ${exported.note}`;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([exported.file], { type: "application/json" }));
+  link.download = name; link.textContent = name;
+  $("export-files").replaceChildren(link);
   setPlaying(false);
 }
 
@@ -191,6 +203,7 @@ function showControls(built) {
   $("proof-rows").innerHTML = [
     ...built.proof.built_in.map((op) => `<li>${op}: built in, proved by nnkit.gradcheck</li>`),
     ...built.proof.checked.map((row) => `<li>${row.name || row}: proved before the first step</li>`),
+    ...(built.proof.browser ? ["<li>this browser's engine: the same program.cpp compiled to WebAssembly, proved equal to the native program to 1e-12 in float64 for every activation, loss, optimizer, regularization and replica setting (tests/test_wasm.py): the proof covers it too</li>"] : []),
   ].join("");
 }
 
@@ -431,7 +444,8 @@ function showExplained(step) {
   const answer = step.answer.map(number).join(", ");
   $("explain-summary").textContent = `input (${step.input.map(number).join(", ")}), label ${step.label.map(number).join(", ")}: ` +
     `answer ${answer}, cost ${number(step.cost)}, learning rate ${step.lr}; ` +
-    `largest difference from torch autograd ${step.difference.toExponential(1)}`;
+    (step.difference === null ? "by the WebAssembly program's hand-derived step, the one nnkit.gradcheck proves against torch autograd (proved equal to it to 1e-12)"
+      : `largest difference from torch autograd ${step.difference.toExponential(1)}`);
   const units = step.layers.flatMap((layer) => layer.units);
   const has = (key) => units.some((u) => key in u);  // the columns this network has
   const columns = [["weighted", "weighted sum"], ...(has("normalized") ? [["normalized", "normalized"]] : []),
@@ -602,7 +616,8 @@ function scaleOf(values) {
   return 1 / most;
 }
 
-function floats(text) {  // base64 float32, as the server packs maps and weights
+function floats(text) {  // base64 float32, as the server packs maps and weights (a static page's: the array)
+  if (typeof text !== "string") return text;
   const bytes = Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
   return new Float32Array(bytes.buffer);
 }

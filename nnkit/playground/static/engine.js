@@ -1,0 +1,110 @@
+// The static page's engine, in a Web Worker: it answers the page's messages as the server's
+// session does (nnkit.playground.messages) with the WebAssembly program (static_run.js), and
+// while the page plays it trains in chunks of about CHUNK_MS, a frame after each, so that
+// drawing never waits for training. What only Python does is refused in one line that names
+// the command doing it.
+import { instantiate } from "./program.mjs";
+import { Run } from "./static_run.js";
+import { overrides, SettingError } from "./static_config.js";
+
+const CHUNK_MS = 30, STEP_MS = 4;  // training between two frames; one call of the program
+const ready = Promise.all([
+  fetch("catalog.json").then((r) => r.json()),
+  fetch("program.wasm").then((r) => r.arrayBuffer()).then(instantiate),
+]);
+let run = null, playing = false, hidden = false, timer = null, perCall = 1;
+
+const post = (message) => postMessage(message);
+const error = (text, stopped = false) => post({ type: "error", message: text, ...(stopped ? { stopped } : {}) });
+
+function python(what, command) {
+  return new SettingError(`${what} needs Python, which this static page runs without: ${command} does it`);
+}
+
+function build(catalog, program, message) {
+  const example = message.example ?? null;
+  if (example !== null && example !== "article") throw new SettingError(`example=${JSON.stringify(example)} is not known (choose from: article)`);
+  const settings = example === "article" ? articleSettings(catalog) : message.settings ?? {};
+  const next = new Run(program, catalog, settings);
+  if (run) run.free();
+  run = next;
+  playing = false;
+  if (example === "article") run.setArticleWeights();
+  const built = run.description();
+  if (example === "article") built.explained = run.explain(catalog.article.input, catalog.article.label);
+  return built;
+}
+
+function articleSettings(catalog) {  // the article's overrides as page settings
+  return Object.fromEntries(catalog.article.overrides.map((o) => {
+    const [key, value] = o.split("=");
+    try { return [key, JSON.parse(value.replace(/([a-z_]+)/g, (w) => (["null", "true", "false"].includes(w) ? w : `"${w}"`)))]; } catch { return [key, value]; }
+  }));
+}
+
+function handle(catalog, program, message) {
+  const kind = message.type;
+  if (kind === "configure") return build(catalog, program, message);
+  if (kind === "idle") { hidden = message.hidden !== false; schedule(); return null; }
+  if (kind === "points" || kind === "upload") throw python("your own points and files", "python -m nnkit.playground (then draw or upload them)");
+  if (!run) throw new SettingError(`'${kind}' before 'configure': the page has no run yet`);
+  switch (kind) {
+    case "play": playing = true; schedule(); return null;
+    case "pause": playing = false; return null;
+    case "step": run.finishEpoch(); post(frame()); return null;
+    case "lr":
+      if (typeof message.value !== "number" || !(message.value > 0)) throw new SettingError(`optimizer.lr=${message.value} should be a number > 0`);
+      run.setLr(message.value); post(frame()); return null;
+    case "weight": run.setWeight(message.layer, message.row, message.column, message.value); post(frame()); return null;
+    case "probe": run.setProbe(message.input); post(frame()); return null;
+    case "explain": return run.explain(...run.point(message));
+    case "export": playing = false; return exported();
+    case "script": throw python("the run as a PyTorch script", `python -m nnkit.script ${overrides(run.settings).join(" ")}`);
+    default:
+      throw new SettingError(`unknown message type '${kind}' (choose from: configure, play, pause, idle, step, lr, weight, probe, export, script, explain, points, upload)`);
+  }
+}
+
+function frame() { return { ...run.frame(), playing }; }
+
+function exported() {
+  if (run.next) run.finishEpoch();
+  if (run.epoch === 0) throw new SettingError("nothing to export yet: train at least one epoch (play, or step)");
+  return { type: "export", ...run.exported() };
+}
+
+function schedule() {  // the next chunk of training, if the page plays and is shown
+  if (timer === null && playing && !hidden && run) timer = setTimeout(train, 0);
+}
+
+function train() {  // about CHUNK_MS of training, then a frame
+  timer = null;
+  if (!playing || hidden || !run) return;
+  const started = performance.now();
+  try {
+    while (performance.now() - started < CHUNK_MS) {
+      const before = performance.now(), steps = run.advance(perCall), took = performance.now() - before;
+      if (steps === perCall) perCall = Math.max(1, Math.min(100000, Math.round(perCall * STEP_MS / Math.max(took, 0.05))));
+    }
+  } catch (failure) {
+    playing = false;
+    error(failure.message, true);
+    return;
+  }
+  post(frame());
+  schedule();
+}
+
+onmessage = async (event) => {
+  const [catalog, program] = await ready;
+  let message;
+  try {
+    message = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
+    if (typeof message !== "object" || message === null) throw new SettingError("a message is a JSON object with a 'type'");
+    const reply = handle(catalog, program, message);
+    if (reply) post(reply);
+    if (reply && reply.type === "built") post(frame());
+  } catch (failure) {
+    error(failure instanceof SettingError ? failure.message : `${failure.name}: ${failure.message}`);
+  }
+};
