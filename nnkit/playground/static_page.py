@@ -51,9 +51,8 @@ def _composed(*overrides: str) -> dict[str, Any]:
     cfg = compose(list(overrides))
     with open_dict(cfg):
         del cfg["hydra"]
-    container = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(container, dict)
-    return container
+    container: Any = OmegaConf.to_container(cfg, resolve=True)
+    return dict(container)
 
 
 def _activations() -> dict[str, dict[str, Any]]:
@@ -61,7 +60,7 @@ def _activations() -> dict[str, dict[str, Any]]:
     known, out = native_names("activation"), {}
     for name in server_choices()["activations"]:
         pairs = MLP(2, 1, [1], activation=name).pairs
-        pair = pairs[0] if pairs else None
+        pair: Any = pairs[0] if pairs else None
         if getattr(pair, "native", None) in known:
             out[name] = {"native": known.index(pair.native), "argument": float(pair.argument)}
     return out
