@@ -20,12 +20,14 @@
 # %%
 import contextlib
 import io
+import json
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, display
+from IPython.display import HTML, Image, display
 
 import nnkit
 from nnkit.draw import draw_network
@@ -47,6 +49,21 @@ def train(name, *overrides):
         metrics = run([*QUIET, *overrides, f"hydra.run.dir={folder}"])
     (folder / "summary.txt").write_text(printed.getvalue())
     return metrics, folder
+
+
+PLAYGROUND = "../../playground/index.html"  # the site's static page (docs/gen_playground.py)
+NETWORK_ONLY = "data,features,export,replicas,scheduler,norm,dropout,residual,init,regularization"
+
+
+def live(settings=None, hide=NETWORK_ONLY, example=None):
+    """The site's playground, in this chapter: the static page set to ``settings`` (its
+    URL's), its controls trimmed (``?hide=``), trained in the reader's browser by the
+    WebAssembly program when play is pressed."""
+    query = "&".join(f"{key}={value}" for key, value in (("example", example), ("hide", hide)))
+    state = "&".join(f"{key}={quote(json.dumps(value))}" for key, value in (settings or {}).items())
+    source = f"{PLAYGROUND}?{query}#{state}"
+    frame = f'<iframe class="nnkit-live" src="{source}" loading="lazy" width="100%" height="760"'
+    display(HTML(f'{frame} style="border: 1px solid #ddd" title="the playground"></iframe>'))
 
 
 def show(figure):
@@ -76,6 +93,13 @@ print(explain(example))
 
 # %%
 show(draw_network(example.net, example.x, example.target))
+
+# %% [markdown]
+# The same network, live: the playground opens on the article's weights and explains its
+# point, 3.25 → 3.25, −0.3 → 0, 6.5 → 0.9985; press *step* to take the step it explains.
+
+# %%
+live(example="article")
 
 # %% [markdown]
 # **Try this:** `load(["example=article", "input=[0,1]", "target=[0]"])` — which hidden unit
@@ -124,6 +148,13 @@ print(
 )
 
 # %% [markdown]
+# In the playground: the bump is a regression no plane fits. With no hidden layer the output
+# stays a tilted plane; press + for a hidden layer and play again.
+
+# %%
+live({"data": "bump", "model.hidden": []}, hide="data,export,replicas,scheduler,norm,dropout")
+
+# %% [markdown]
 # **Try this:** `model.hidden=[16,16]` with `model.activation=identity` — many layers, still
 # one straight line.
 
@@ -141,6 +172,12 @@ net, sizes = nnkit.load_model(folder / "checkpoints" / "last.ckpt")
 points = nnkit.DATASETS.get("circular")(n=1000)
 show(decision_boundary(net, *points.test, sizes["task"]))
 show(hidden_units(net, points.test[0]))
+
+# %% [markdown]
+# Live, with the article's four hidden units: each unit's picture is a straight edge.
+
+# %%
+live({"data": "circular", "model.hidden": [4], "model.activation": "tanh"})
 
 # %% [markdown]
 # Each small picture is one hidden unit's response over the plane: every unit draws a
@@ -168,6 +205,12 @@ for ste in ("none", "identity", "clipped"):
     print(f"step, ste={ste}: test/acc {metrics['test/acc']:.3f}")
 
 # %% [markdown]
+# The step network in the playground, trained by its straight-through estimator:
+
+# %%
+live({"data": "circular", "model.hidden": [8], "model.activation": "step"})
+
+# %% [markdown]
 # With `ste=none` the hidden layer gets no gradient at all: only the output layer learns, on
 # whatever edges the hidden units drew at random — enough for a fair circle with 32 of them,
 # but the surrogate gradients move the edges themselves. **Try this:** `model.hidden=[4]`
@@ -190,6 +233,16 @@ print(
 )
 
 # %% [markdown]
+# The 7-4-10 network, live: click the display's segments to read a digit of your own, and
+# try *seeds at once* to see how many seeds solve it.
+
+# %%
+live(
+    {"data": "seven_segment", "model.hidden": [4], "optimizer.lr": 0.05},
+    hide="data,features,export,scheduler,norm,dropout,residual,init,regularization",
+)
+
+# %% [markdown]
 # Four hidden units are few: with some seeds the network never separates all ten digits.
 # **Try this:** `seed=1`, `seed=2`, ... or `trainer.replicas=20` to train twenty seeds at once
 # and read how many solve it.
@@ -206,6 +259,15 @@ for lr in (0.001, 0.05, 1.0):
         f"lr-{lr}", "data=circular", "optimizer=sgd", f"optimizer.lr={lr}", "trainer.max_epochs=20"
     )
     print(f"plain SGD, learning rate {lr}: train/loss {metrics['train/loss']:.3f}")
+
+# %% [markdown]
+# Plain SGD, live: change the learning rate while it plays (no reset) and watch the curve.
+
+# %%
+live(
+    {"data": "circular", "model.hidden": [4], "optimizer": "sgd", "optimizer.lr": 0.003},
+    hide="data,features,export,replicas,norm,dropout,residual,init,regularization",
+)
 
 # %% [markdown]
 # **Try this:** `optimizer.lr=1e6` — nnkit stops the run with one line naming the step at
@@ -264,6 +326,16 @@ show(fig)
 print(
     f"spiral, 6 sigmoid layers, 10 epochs: test/acc {deep['test/acc']:.3f}; gradient "
     f"norms from the first layer to the last: {', '.join(f'{n:.1e}' for n in norms)}"
+)
+
+# %% [markdown]
+# The vanishing gradient, live: the bars under the network are each layer's gradient norm at
+# the last step, on a log scale.
+
+# %%
+live(
+    {"data": "spiral", "model.hidden": [8, 8, 8, 8, 8, 8], "model.activation": "sigmoid"},
+    hide="data,features,export,replicas,scheduler,dropout,init,regularization",
 )
 
 # %% [markdown]

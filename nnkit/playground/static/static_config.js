@@ -59,7 +59,7 @@ function checked(key, value, catalog, data) {
       throw needsPython(key, value);
     case "data.n": return number(key, value, 10, limits.points, true);
     case "data.noise": return number(key, value, 0, 1);
-    case "data.batch_size": return number(key, value, 0, limits.points, true);
+    case "data.batch_size": return number(key, value, 1, limits.points, true);
     case "data.seed": case "seed": return number(key, value, 0, 2 ** 31 - 1, true);
     case "data.classes":
       if (data !== "gaussians") throw new SettingError(`data.classes is gaussians' setting, not ${data}'s`);

@@ -67,7 +67,7 @@ export class Run {
     const [beta1, beta2] = o.betas || [o.beta1, o.beta2];
     this.lossName = lossName; this.feed = feed; this.labelled = loss.labels;
     this.replicas = config.trainer.replicas;
-    const batch = config.data.batch_size || data.train.n;
+    const batch = Math.min(config.data.batch_size, data.train.n);
     this.batches = Math.ceil(data.train.n / batch);
     this.values = {
       layers: this.widths.length - 1, replicas: this.replicas, loss: loss.native, mean: 1,
