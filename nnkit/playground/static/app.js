@@ -255,7 +255,8 @@ function bindControls() {
   $("data").onchange = () => {  // another dataset: none of the last one's options
     state.settings = Object.fromEntries(Object.entries(state.settings).filter(([key]) => !key.startsWith("data.")));
     $("path-control").hidden = $("data").value !== "csv";
-    if ($("data").value === "csv" && !$("path").value) { showError("type the CSV file's name (in the folder the playground was started in)"); return; }
+    const served = !state.built.proof.browser;  // a static page: its engine says what needs Python
+    if (served && $("data").value === "csv" && !$("path").value) { showError("type the CSV file's name (in the folder the playground was started in)"); return; }
     configure({ data: $("data").value, ...($("data").value === "csv" ? { "data.path": $("path").value } : {}) });
   };
   $("noise").onchange = () => configure({ "data.noise": Number($("noise").value) });
