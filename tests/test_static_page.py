@@ -118,6 +118,17 @@ CASES: dict[str, dict[str, Any]] = {
         }
         for name, s in SCHEDULES.items()
     },
+    "export": {
+        "settings": {
+            **PLAYGROUND,
+            "model.norm": "batch",
+            "model.features": ["x1", "x2", "x1x2"],
+            "trainer.replicas": 3,
+        },
+        "epochs": 2,
+        "export": True,
+        "frame": True,
+    },
     "bad activation": {"settings": {"model.activation": "sigmiod"}},
     "a file": {"settings": {"data": "csv", "data.path": "points.csv"}},
 }
@@ -320,3 +331,42 @@ def test_the_static_page_and_its_program_weigh_under_one_megabyte(tmp_path):
     assert {p.name for p in written} >= {"index.html", "program.wasm", "engine.js", "app.js"}
     total = sum(p.stat().st_size for p in written)
     assert total < 2**20, f"{total} bytes"
+
+
+def test_a_page_s_export_opens_in_predict_the_playground_and_explain(tmp_path):
+    """The weights file of the page's best replica: ``nnkit.predict`` answers with its
+    network (the CLI, in a process of its own), the playground starts at its weights, and
+    the export says that the browser's data and start are not the command line's."""
+    import subprocess
+    import sys
+
+    from nnkit.inference.load import load_model
+    from nnkit.playground.__main__ import start
+    from nnkit.playground.session import Session
+
+    result = results()["export"]
+    exported, best = result["exported"], result["frame"]["replicas"]["best"]
+    assert "does not replay this run bit for bit" in exported["note"]
+    assert exported["command"].startswith("python -m nnkit.train data=circular")
+    assert f"seed={best}" in exported["command"] and "replicas" not in exported["command"]
+    path = tmp_path / "nnkit-page-epoch2.json"
+    path.write_text(exported["file"])
+    net, sizes = load_model(path)
+    sizes_per = [len(t) // 3 for t in result["params"]]
+    for mine, theirs, size in zip(net.native_params(), result["params"], sizes_per, strict=True):
+        assert mine.reshape(-1).tolist() == pytest.approx(theirs[best * size : (best + 1) * size])
+    point = torch.tensor([[0.25, -0.5]])
+    answered = subprocess.run(
+        [sys.executable, "-m", "nnkit.predict", f"ckpt={path}", "input=[0.25,-0.5]"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert answered.returncode == 0, answered.stderr
+    with torch.no_grad():
+        output = float(net(point)[0, 0])
+    assert f"outputs: {output:.4f}" in answered.stdout, answered.stdout
+    base, checkpoint = start({"ckpt": str(path)}, [])
+    session = Session(base)
+    session.restore(checkpoint)
+    assert session.epoch == 2 and sizes["in_features"] == 2
+    for mine, theirs in zip(session.net.native_params(), net.native_params(), strict=True):
+        assert torch.equal(mine, theirs)

@@ -16,9 +16,9 @@ from nnkit.catalog import registry_of
 from nnkit.config.build import build_net
 from nnkit.data.task import TASKS
 from nnkit.errors import ConfigError
+from nnkit.inference.page_export import read_checkpoint
 from nnkit.models import MLP
 from nnkit.replicas import ReplicaMLP
-from nnkit.runs.checkpoints import load_checkpoint
 
 
 def _require_sources(sources: dict[str, str]) -> None:
@@ -41,7 +41,7 @@ def load_model(
     ``features``, ``labels``, ``mean`` and ``std``). From a run of several
     replicas, replica number ``replica``, or (``best`` or None) the best by the task's
     monitored metric; a checkpoint of one network takes only ``best`` or 0."""
-    checkpoint = load_checkpoint(ckpt)
+    checkpoint = read_checkpoint(ckpt)
     hparams = checkpoint["hyper_parameters"]
     _require_sources(hparams.get("sources", {}))
     sizes = hparams["data"]
@@ -105,7 +105,7 @@ def _choose_replica(checkpoint: dict[str, Any], task: str, replica: str, replica
 
 def checkpoint_config(ckpt: str | Path) -> dict[str, Any]:
     """The run's own config, as the checkpoint keeps it (plain data)."""
-    return load_checkpoint(ckpt)["hyper_parameters"]["config"]
+    return read_checkpoint(ckpt)["hyper_parameters"]["config"]
 
 
 def net_inputs(raw: torch.Tensor, sizes: dict[str, Any], what: str) -> torch.Tensor:

@@ -74,9 +74,9 @@ def start(own: dict[str, str], overrides: list[str]) -> tuple[list[str], dict[st
     if "ckpt" not in own:
         return overrides, None
     from nnkit.config.overrides import overrides_for
-    from nnkit.runs.checkpoints import load_checkpoint
+    from nnkit.inference.page_export import read_checkpoint
 
-    checkpoint = load_checkpoint(own["ckpt"])
+    checkpoint = read_checkpoint(own["ckpt"])
     named = [o for o in overrides if o not in STARTS]
     return overrides_for(checkpoint["hyper_parameters"]["config"]) + named, checkpoint
 

@@ -81,7 +81,8 @@ class Session:
         ``nnkit.train`` resume would take."""
         state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()}
         self.net.load_state_dict(state)
-        self.optimizer.load_state_dict(checkpoint["optimizer_states"][0])
+        if checkpoint.get("optimizer_states"):  # a static page's export has none: a new start
+            self.optimizer.load_state_dict(checkpoint["optimizer_states"][0])
         scheduler = self.engine.schedule.scheduler
         if scheduler is not None and checkpoint.get("lr_schedulers"):
             scheduler.load_state_dict(checkpoint["lr_schedulers"][0])

@@ -35,6 +35,7 @@ function one(spec) {
       const frame = run.frame();
       out.frame = { ...frame, weights: Array.from(frame.weights), biases: Array.from(frame.biases), maps: frame.maps && Array.from(frame.maps) };
     }
+    if (spec.export) out.exported = run.exported();
     if (spec.inputs) out.inputs = run.inputs(spec.inputs, spec.inputs.length / 2);
     run.free();
   } catch (error) {
