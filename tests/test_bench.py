@@ -17,7 +17,7 @@ def test_bench_runs_at_a_tiny_size_and_writes_consistent_json(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--repeats", "1", "--scale", "0.001", "--out", str(out), "--no-end-to-end",
             "--no-compile", "--no-replicas", "--no-tiny", "--no-live",
-            "--no-classroom"]  # fmt: skip
+            "--no-classroom", "--no-browser"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(out.read_text())
     results = report["results"]
@@ -90,3 +90,17 @@ def test_the_live_bench_plays_through_a_real_websocket():
     assert row["frames/s"] > 0 and row["steps/s while streaming"] > 0
     assert row["epochs/s while streaming"] * 25 <= row["steps/s while streaming"] * 1.01
     assert row["a changed control shown after ms"] > 0
+
+
+def test_the_browser_bench_runs_both_engines_in_chromium_and_counts_the_page_s_frames():
+    from nnkit.bench.browser import chromium_unavailable_reason, measure_browser
+
+    if chromium_unavailable_reason() is not None:
+        pytest.skip(chromium_unavailable_reason())
+    (case,) = measure_browser(seconds=0.2, rounds=1).values()
+    page, js = case["nnkit static page (chromium) epochs/s"], case["playground (chromium) epochs/s"]
+    assert (
+        page > 0 and js > 0 and case["nnkit static page / playground"] == pytest.approx(page / js)
+    )
+    assert case["static page frames/s, playing the Playground problem"] > 0
+    assert case["static page frames/s, playing 8 x 64 on 10,000 points"] > 0

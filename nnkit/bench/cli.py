@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-tiny", action="store_true", help="skip the article's networks")
     parser.add_argument("--no-live", action="store_true", help="skip the playground's server")
     parser.add_argument("--no-classroom", action="store_true", help="skip the 1-30 tab classroom")
+    parser.add_argument(
+        "--no-browser", action="store_true", help="skip the static page in Chromium"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     peak = matmul_gflops()
@@ -58,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         full = args.scale >= 0.1
         results.update(measure_classroom((1, 8, 30) if full else (1, 3), 6.0 if full else 1.0))
+    if not args.no_browser:
+        from nnkit.bench.browser import measure_browser
+
+        results.update(measure_browser(1.0 if args.scale >= 0.1 else 0.2, args.repeats))
     if not args.no_replicas:
         from nnkit.bench.replica_runs import Case, measure_replicas
 

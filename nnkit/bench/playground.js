@@ -10,6 +10,8 @@
 //                             "lr": 0.03, "epochs": 300, "grid": 0}'
 // prints {"epochs_per_s": ..., "loss": ...}. With "grid": 100 every epoch also computes every
 // node's output at each point of a 100 x 100 grid, as the Playground redraws its pictures.
+// In a page (nnkit.bench.browser) it is a classic script that leaves its parts in
+// globalThis.playgroundEngine.
 
 "use strict";
 
@@ -150,4 +152,5 @@ function main() {
   console.log(JSON.stringify({ epochs_per_s: epochs / seconds, loss: loss / points.length }));
 }
 
-main();
+if (typeof process !== "undefined" && process.argv) main();  // node; a page takes its parts:
+else globalThis.playgroundEngine = { seeded, circle, build, epoch, drawMaps };  // nnkit.bench.browser

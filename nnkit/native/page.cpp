@@ -27,7 +27,9 @@ struct Random {
     const double u = 1.0 - uniform(), v = uniform();
     return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * v);
   }
-  int64_t below(int64_t n) { return int64_t(next() % uint64_t(n)); }
+  int64_t below(int64_t n) {  // in [0, n), n < 2³²: Lemire's multiply, no division
+    return int64_t(((next() >> 32) * uint64_t(n)) >> 32);
+  }
 };
 
 #define NNKIT_PLANES(X) \

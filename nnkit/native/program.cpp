@@ -512,12 +512,14 @@ void train(const Spec& s, T** params, T** grads, T** first, T** second, const T*
   int64_t units = 0;
   for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
   const int in = s.widths[0], out = s.widths[s.layers];
+  std::vector<Net<T>> nets;  // each replica's pointers, found once for every step
+  for (int r = 0; r < s.replicas; ++r) nets.push_back(replica(s, r, params, grads, first, second));
   for (int step = 0; step < s.steps; ++step) {
     const int64_t begin = offsets[step], end = offsets[step + 1], n = end - begin;
     const double count = !s.mean ? 1.0 : double(n) * (s.loss == kCrossEntropy ? 1 : out);
     losses[step] = 0;
     for (int r = 0; r < s.replicas; ++r) {
-      Net<T> net = replica(s, r, params, grads, first, second);
+      const Net<T>& net = nets[r];
       zero_grads(s, net);
       double cost = 0;
       for (int64_t start = begin; start < end; start += block) {

@@ -49,13 +49,18 @@ class Program {
 
   // The names an exported list gives (nnkit_activation_names, ...), in its order.
   names(list) {
-    const text = new Uint8Array(this.x.memory.buffer, this.x[list]());
-    return new TextDecoder().decode(text.subarray(0, text.indexOf(0))).split(",").filter(Boolean);
+    this.lists = this.lists || {};
+    if (!this.lists[list]) {
+      const text = new Uint8Array(this.x.memory.buffer, this.x[list]());
+      this.lists[list] = new TextDecoder().decode(text.subarray(0, text.indexOf(0))).split(",").filter(Boolean);
+    }
+    return this.lists[list];
   }
 
   // One field of a Spec in the module's memory set anew (a new learning rate, Adam's count).
   setField(spec, name, value) {
-    const f = this.fields.findIndex(([field]) => field === name), type = this.fields[f][1];
+    this.fieldIndex = this.fieldIndex || Object.fromEntries(this.fields.map(([field], f) => [field, f]));
+    const f = this.fieldIndex[name], type = this.fields[f][1];
     const bytes = new DataView(this.x.memory.buffer, spec + this.offsets[f], 8);
     if (type === "f64") bytes.setFloat64(0, value, true);
     else if (type === "i32") bytes.setInt32(0, value, true);

@@ -33,7 +33,8 @@ EXPORTS = ("nnkit_abi_version", "nnkit_spec_fields", "nnkit_spec_layout", "nnkit
            "nnkit_initialize", "nnkit_dropout_masks", "nnkit_evaluate_f64", "nnkit_rate",
            "nnkit_explain_f64", "malloc", "free")  # fmt: skip
 FLAGS = (
-    "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-ffp-contract=off", "-fno-exceptions",
+    "--target=wasm32-wasi", "--sysroot=/usr", "-O3", "-fno-math-errno", "-ffp-contract=off",
+    "-fno-exceptions", "-mbulk-memory", "-mnontrapping-fptoint", "-msign-ext",
     "-std=c++17", "-mexec-model=reactor", *(f"-Wl,--export={name}" for name in EXPORTS),
 )  # fmt: skip
 

@@ -231,6 +231,7 @@ def description(session: Session) -> dict[str, Any]:
         "points": points if data.in_features == 2 else None,
         "extent": extent(session),
         "proof": session.prepared.proof.as_dict(),
+        "thumbnails": THUMBNAILS,
     }
 
 

@@ -35,7 +35,7 @@ KEYS = (
     "model.init", "loss", "optimizer", "optimizer.lr", "scheduler", "scheduler.interval",
     "regularization.kind", "regularization.rate", "seed", "trainer.replicas",
 )  # fmt: skip
-MAX_LAYERS, MAX_UNITS, MAX_POINTS, MAX_REPLICAS = 8, 64, 5000, 64
+MAX_LAYERS, MAX_UNITS, MAX_POINTS, MAX_REPLICAS = 8, 64, 15_000, 64
 
 
 def to_overrides(settings: Mapping[str, Any]) -> list[str]:

@@ -273,25 +273,41 @@ function bindControls() {
 
 // ---- the network ------------------------------------------------------------------------
 const COLUMN = 110, ROW = 44, TOP = 62;  // TOP: room for each layer's buttons and selects
+const SMALL = 10, SMALL_ROW = 14;  // a wide hidden layer's units: drawn without pictures, close
 
-function layout() {
+function pictured(c, columns) { return c === 0 || c === columns.length - 1 || columns[c] <= (state.built.thumbnails ?? 16); }
+
+function layout() {  // each unit's corner and size, column by column
   const built = state.built;
   const columns = [built.features.length, ...built.widths.slice(1)];
-  return columns.map((count, c) => Array.from({ length: count }, (_, r) => ({ x: 10 + c * COLUMN, y: TOP + r * ROW })));
+  return columns.map((count, c) => {
+    const size = pictured(c, columns) ? 32 : SMALL, step = size === 32 ? ROW : SMALL_ROW;
+    return Array.from({ length: count }, (_, r) => ({ x: 10 + c * COLUMN, y: TOP + r * step, size }));
+  });
 }
 
 function drawNetwork() {
   const box = $("network");
   box.innerHTML = "";
   const nodes = layout();
-  const width = 10 + nodes.length * COLUMN, height = TOP + Math.max(...nodes.map((c) => c.length)) * ROW;
+  const width = 10 + nodes.length * COLUMN, height = Math.max(...nodes.map((c) => c[c.length - 1].y + c[0].size + 12));
   box.style.height = `${height + 20}px`;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("width", width); svg.setAttribute("height", height);
   box.appendChild(svg);
+  const links = nodes.slice(1).reduce((total, column, c) => total + column.length * nodes[c].length, 0);
+  state.linkCanvas = null;
+  if (links > LINK_LIMIT) {  // a large network's links on one canvas (SVG lines, one each, cost a frame), its strongest
+    state.linkCanvas = document.createElement("canvas");
+    state.linkCanvas.width = width * LINK_SCALE; state.linkCanvas.height = height * LINK_SCALE;
+    state.linkCanvas.style.cssText = `position: absolute; left: 0; top: 0; width: ${width}px; height: ${height}px;`;
+    box.appendChild(state.linkCanvas);
+  }
+  state.biasCells = {};
   nodes.forEach((column, c) => column.forEach((node, r) => {
-    const canvas = document.createElement("canvas");
+    const canvas = document.createElement(node.size === 32 ? "canvas" : "div");  // a wide layer: no pictures
     canvas.width = canvas.height = 20;
+    if (node.size !== 32) canvas.style.width = canvas.style.height = `${node.size}px`;
     canvas.className = "unit" + (c === 0 ? " input" : "");
     canvas.style.left = `${node.x}px`; canvas.style.top = `${node.y}px`;
     canvas.dataset.layer = c; canvas.dataset.unit = r;
@@ -302,8 +318,10 @@ function drawNetwork() {
     if (c > 0) {  // its bias, a small square at its corner, as the TensorFlow Playground draws it
       const bias = document.createElement("div");
       bias.className = "bias"; bias.dataset.layer = c; bias.dataset.unit = r;
-      bias.style.left = `${node.x - 4}px`; bias.style.top = `${node.y + 25}px`;
+      bias.style.left = `${node.x - 4}px`; bias.style.top = `${node.y + node.size - 7}px`;
       box.appendChild(bias);
+      state.biasCells[`${c},${r}`] = bias;
+      bias.onmouseenter = () => biasTitle(bias);
     }
     if (!state.built.points) canvas.title = c === 0 ? state.built.features[r] : `layer ${c}, unit ${r + 1}`;
   }));
@@ -337,6 +355,8 @@ function label(box, text, x, y) {
   box.appendChild(el);
 }
 
+const LINK_LIMIT = 600;  // links drawn as SVG lines (each one's weight typed by a click), at most
+
 function drawLinks(weights) {
   const svg = state.svg, nodes = layout();
   if (!svg) return;
@@ -345,8 +365,8 @@ function drawLinks(weights) {
     const a = nodes[l][k], b = nodes[l + 1][j];
     if (!a || !b) return;
     const line = document.createElementNS("http://www.w3.org/2000/svg", "line");
-    line.setAttribute("x1", a.x + 33); line.setAttribute("y1", a.y + 16);
-    line.setAttribute("x2", b.x - 1); line.setAttribute("y2", b.y + 16);
+    line.setAttribute("x1", a.x + a.size + 1); line.setAttribute("y1", a.y + a.size / 2);
+    line.setAttribute("x2", b.x - 1); line.setAttribute("y2", b.y + b.size / 2);
     line.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
     line.setAttribute("stroke-width", Math.min(8, 0.4 + 2 * Math.abs(w)).toFixed(2));
     line.setAttribute("class", "link");
@@ -360,6 +380,32 @@ function drawLinks(weights) {
     };
     svg.appendChild(line);
   })));
+}
+
+const STRONGEST = 256, LINK_SCALE = 0.5;  // a wide pair of layers: its strongest links, at half resolution
+
+function paintLinks(canvas, flat, shapes, nodes) {  // one path per colour and width: few strokes
+  const ctx = canvas.getContext("2d"), paths = new Map();
+  ctx.setTransform(LINK_SCALE, 0, 0, LINK_SCALE, 0, 0);
+  ctx.clearRect(0, 0, canvas.width / LINK_SCALE, canvas.height / LINK_SCALE);
+  let at = 0;
+  shapes.forEach(([rows, columns], l) => {
+    const weights = flat.subarray(at, (at += rows * columns));
+    const strengths = Float32Array.from(weights, Math.abs).sort();
+    const least = strengths.length > STRONGEST ? strengths[strengths.length - STRONGEST] : 0;
+    weights.forEach((w, i) => {
+      const a = nodes[l][i % columns], b = nodes[l + 1][Math.floor(i / columns)];
+      if (Math.abs(w) < least || !a || !b) return;
+      const key = `${w >= 0 ? "#0877bd" : "#f59322"} ${Math.min(8, 0.4 + 2 * Math.abs(w)).toFixed(1)}`;
+      if (!paths.has(key)) paths.set(key, new Path2D());
+      paths.get(key).moveTo(a.x + a.size + 1, a.y + a.size / 2);
+      paths.get(key).lineTo(b.x - 1, b.y + b.size / 2);
+    });
+  });
+  for (const [key, path] of paths) {
+    const [colour, width] = key.split(" ");
+    ctx.strokeStyle = colour; ctx.lineWidth = Number(width); ctx.stroke(path);
+  }
 }
 
 // ---- data that is not a plane: an input set on the page, the outputs, the confusion matrix
@@ -634,15 +680,21 @@ function unpackWeights(frame) {  // [layer][row][column], from the flat float32 
   return matrices;
 }
 
+function biasTitle(el) {
+  el.title = `bias ${Number(el.dataset.value).toFixed(3)} (layer ${el.dataset.layer}, unit ${Number(el.dataset.unit) + 1})`;
+}
+
 function showBiases(frame) {  // each bias on its neuron: blue positive, orange negative
   const flat = floats(frame.biases);
   let at = 0;
   frame.shapes.forEach(([rows], l) => {
     for (let r = 0; r < rows; r++, at++) {
-      const el = document.querySelector(`#network .bias[data-layer="${l + 1}"][data-unit="${r}"]`);
+      const el = state.biasCells[`${l + 1},${r}`];
       if (!el) continue;
-      el.style.background = `rgb(${colour(flat[at]).join(",")})`;
-      el.title = `bias ${flat[at].toFixed(3)} (layer ${l + 1}, unit ${r + 1})`;
+      const shade = `rgb(${colour(flat[at]).map(Math.round).join(",")})`;
+      if (el.dataset.shade !== shade) { el.style.background = shade; el.dataset.shade = shade; }
+      el.dataset.value = flat[at];
+      if (flat.length <= 64) biasTitle(el);  // a large network's: when hovered
     }
   });
 }
@@ -663,7 +715,8 @@ function showFrame() {
   $("train-loss").textContent = frame.loss.train.toFixed(3);
   drawCurve(remember(frame));
   drawGradients(frame.gradient_norms);
-  drawLinks(unpackWeights(frame));
+  if (state.linkCanvas) paintLinks(state.linkCanvas, floats(frame.weights), frame.shapes, layout());
+  else drawLinks(unpackWeights(frame));
   showBiases(frame);
   showReplicas(frame);
   if (!frame.maps) { showProbe(frame); return; }

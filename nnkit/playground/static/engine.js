@@ -7,12 +7,15 @@ import { instantiate } from "./program.mjs";
 import { Run } from "./static_run.js";
 import { overrides, SettingError } from "./static_config.js";
 
-const CHUNK_MS = 30, STEP_MS = 4;  // training between two frames; one call of the program
+const CHUNK_MS = 12, STEP_MS = 2;  // training between two looks for messages; one call of the program
+const FRAME_MS = 30;  // a frame at most this often
 const ready = Promise.all([
   fetch("catalog.json").then((r) => r.json()),
   fetch("program.wasm").then((r) => r.arrayBuffer()).then(instantiate),
 ]);
 let run = null, playing = false, hidden = false, timer = null, perCall = 1;
+let drawing = false;  // a frame is with the page, not drawn yet: training goes on without another
+let framed = 0, readyFrame = null;  // when the last frame went; the next, made while it is drawn
 
 const post = (message) => postMessage(message);
 const error = (text, stopped = false) => post({ type: "error", message: text, ...(stopped ? { stopped } : {}) });
@@ -29,6 +32,7 @@ function build(catalog, program, message) {
   if (run) run.free();
   run = next;
   playing = false;
+  readyFrame = null;  // a frame of the last run never follows this one's description
   if (example === "article") run.setArticleWeights();
   const built = run.description();
   if (example === "article") built.explained = run.explain(catalog.article.input, catalog.article.label);
@@ -46,6 +50,12 @@ function handle(catalog, program, message) {
   const kind = message.type;
   if (kind === "configure") return build(catalog, program, message);
   if (kind === "idle") { hidden = message.hidden !== false; schedule(); return null; }
+  if (kind === "drawn") {  // the next frame, if one waits
+    drawing = readyFrame !== null;
+    if (readyFrame) post(readyFrame);
+    readyFrame = null;
+    return null;
+  }
   if (kind === "points" || kind === "upload") throw python("your own points and files", "python -m nnkit.playground (then draw or upload them)");
   if (!run) throw new SettingError(`'${kind}' before 'configure': the page has no run yet`);
   switch (kind) {
@@ -77,21 +87,26 @@ function schedule() {  // the next chunk of training, if the page plays and is s
   if (timer === null && playing && !hidden && run) timer = setTimeout(train, 0);
 }
 
-function train() {  // about CHUNK_MS of training, then a frame
+function train() {  // training until the next frame is due (CHUNK_MS at most), then that frame
   timer = null;
   if (!playing || hidden || !run) return;
-  const started = performance.now();
+  const started = performance.now(), due = framed + FRAME_MS;
+  const until = readyFrame ? started + CHUNK_MS : Math.min(started + CHUNK_MS, due);
   try {
-    while (performance.now() - started < CHUNK_MS) {
+    do {
       const before = performance.now(), steps = run.advance(perCall), took = performance.now() - before;
       if (steps === perCall) perCall = Math.max(1, Math.min(100000, Math.round(perCall * STEP_MS / Math.max(took, 0.05))));
-    }
+    } while (performance.now() < until);
   } catch (failure) {
     playing = false;
     error(failure.message, true);
     return;
   }
-  post(frame());
+  if (performance.now() >= due && readyFrame === null) {  // sent now, or once the last is drawn
+    framed = performance.now();
+    if (drawing) readyFrame = frame();
+    else { post(frame()); drawing = true; }
+  }
   schedule();
 }
 

@@ -4,6 +4,7 @@
 import { compose, overrides, shownSettings, SettingError } from "./static_config.js";
 
 const F64 = 8, SPLIT_STREAM = 1 << 30;
+const EVALUATED_MACS = 2e6;  // a frame's losses: at most about this many multiply-adds a replica
 
 // The data of a run: its splits (each {x, y, n}: raw inputs, labels or values), its task, the
 // square its points lie in.
@@ -193,14 +194,15 @@ export class Run {
       p.x.nnkit_dropout_masks(seed, BigInt(this.epoch), BigInt(this.replicas * n), w, rates, hidden.length, this.masks);
       p.free(w); p.free(rates);
     }
-    const perStep = this.config.scheduler.interval === "step";
-    const rates = Array.from({ length: this.batches }, (_, k) => this.scheduled(perStep ? this.steps + k : this.epoch));
-    p.view(this.lrs, this.batches).set(rates);
+    const rates = p.view(this.lrs, this.batches);
+    if (this.config.scheduler.interval === "step") rates.forEach((_, k) => { rates[k] = this.scheduled(this.steps + k); });
+    else rates.fill(this.scheduled(this.epoch));
   }
 
   // The schedule's rate after t intervals (page.cpp's closed forms; plateau's own, as it stands).
   scheduled(t) {
     const s = this.config.scheduler, lr = this.config.optimizer.lr;
+    if (s.name === "none") return lr;
     if (s.name === "plateau") return this.plateauRate ?? lr;
     const kinds = this.p.names("nnkit_schedule_names"), epochs = this.config.trainer.max_epochs;
     const total = s.total || (s.interval === "step" ? epochs * this.batches : epochs);
@@ -216,10 +218,10 @@ export class Run {
     const p = this.p;
     if (this.next === 0) this.startEpoch();
     const from = this.next, to = Math.min(this.batches, from + count);
-    p.setField(this.spec, "steps", to - from);
-    p.setField(this.spec, "adam_step", this.steps);
-    p.setField(this.spec, "lrs", this.lrs + from * F64);
-    p.setField(this.spec, "masks", this.masks);
+    this.write("steps", to - from);
+    this.write("adam_step", this.steps);
+    this.write("lrs", this.lrs + from * F64);
+    this.write("masks", this.masks);
     p.x.nnkit_train_f64(this.spec, this.params.table, this.grads.table, this.first?.table ?? 0, this.second?.table ?? 0,
       this.x, this.dense, this.labels, this.offsetsAt + from * F64, this.losses, this.outputs);
     const losses = p.view(this.losses, to - from);
@@ -231,6 +233,11 @@ export class Run {
     this.steps += to - from; this.next = to % this.batches; this.changes++;
     if (to === this.batches) { this.epoch++; this.epochEnded(); }
     return to - from;
+  }
+
+  write(field, value) {  // a Spec field set anew where it changed
+    this.written = this.written || {};
+    if (this.written[field] !== value) { this.p.setField(this.spec, field, value); this.written[field] = value; }
   }
 
   finishEpoch() { if (this.next) this.advance(this.batches - this.next); else this.advance(this.batches); }
@@ -257,7 +264,7 @@ export class Run {
       for (let k = this.next; k < this.batches; k++) rates[k] *= scale;
     }
     this.rate = (this.rate ?? lr / scale) * scale;
-    this.p.setField(this.spec, "lr", lr);
+    this.write("lr", lr);
     if (this.steps) this.altered = this.altered || `the learning rate changed at step ${this.steps}`;
     this.changes++;
   }
@@ -288,13 +295,30 @@ export class Run {
       split.x, split.dense, split.labels, BigInt(split.n), split.outputs));
   }
 
-  accuracy(split, r) {  // replica r's, its outputs just computed (0 for a regression)
-    if (this.data.task === "regression") return 0;
-    this.p.x.nnkit_evaluate_f64(this.spec, r, this.params.table, split.x, split.dense, split.labels, BigInt(split.n), split.outputs);
-    const out = this.out, outputs = this.p.view(split.outputs, split.n * out);
-    let right = 0;
-    for (let i = 0; i < split.n; i++) right += this.answer(outputs.subarray(i * out, (i + 1) * out)) === split.y[i];
-    return right / split.n;
+  // The next slice of a split's points through every replica: all of them at once for a small
+  // network; for a large one as many as EVALUATED_MACS allow, a slice a frame, each slice's
+  // cost and right answers kept until it comes round again.
+  refresh(split) {
+    const w = this.widths, out = this.out;
+    const macs = w.slice(1).reduce((total, width, l) => total + width * w[l], 0);
+    const size = Math.min(split.n, Math.max(16, Math.floor(EVALUATED_MACS / macs)));
+    const from = split.next || 0, count = Math.min(size, split.n - from);
+    split.kept = split.kept || Array.from({ length: this.replicas }, () => new Map());
+    for (let r = 0; r < this.replicas; r++) {
+      const cost = this.p.x.nnkit_evaluate_f64(this.spec, r, this.params.table, split.x + from * w[0] * F64,
+        split.dense && split.dense + from * out * F64, split.labels && split.labels + from * F64, BigInt(count), split.outputs);
+      const outputs = this.p.view(split.outputs, count * out);
+      let right = 0;
+      for (let i = 0; i < count; i++) right += this.answer(outputs.subarray(i * out, (i + 1) * out)) === split.y[from + i];
+      split.kept[r].set(from, [cost * count, right, count]);
+    }
+    split.next = (from + count) % split.n;
+  }
+
+  totals(split, r) {  // replica r's cost and accuracy (0 for a regression) over the split's points
+    let cost = 0, right = 0, count = 0;
+    for (const [c, k, n] of split.kept[r].values()) { cost += c; right += k; count += n; }
+    return [this.data.task === "regression" ? 0 : right / count, cost / count];
   }
 
   answer(outputs) {  // a prediction: the class, 0/1, or the value
@@ -303,9 +327,10 @@ export class Run {
   }
 
   lossesNow() {  // the training and test costs; each replica's test accuracy and cost ranks them
-    const [train, test] = this.evaluation.map((split) => this.costs(split));
-    const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
-    this.scores = test.map((cost, r) => [this.accuracy(this.evaluation[1], r), cost]);
+    this.evaluation.forEach((split) => this.refresh(split));
+    const [train, test] = this.evaluation.map((split) => Array.from({ length: this.replicas }, (_, r) => this.totals(split, r)));
+    const mean = (values) => values.reduce((a, [, cost]) => a + cost, 0) / values.length;
+    this.scores = test;
     const ranked = this.ranked();
     this.shown = ranked[ranked.length - 1];
     return { train: mean(train), test: mean(test) };
@@ -406,6 +431,7 @@ export class Run {
       choices: this.catalog.choices, task: d.task, classes: d.classes, widths: this.widths,
       features: this.featureNames, engine: "nnkit's native program, compiled to WebAssembly, in this browser",
       points: d.width === 2 ? { train: points(d.train), test: points(d.test) } : null, extent: d.extent,
+      thumbnails: this.catalog.limits.thumbnails,
       proof: { built_in: [...new Set(this.activationNames)].map((a) => `activation ${a}`).concat(`loss ${this.lossName}[reduction=mean]`), checked: [], browser: true },
     };
   }
