@@ -281,6 +281,76 @@ void normalize_layer(const Spec& s, const Net<T>& net, int l, Rows<T>& b, int64_
   }
 }
 
+// A linear layer's three loops over its inputs — the weighted sums, the weights' corrections
+// gathered, the error carried back to the inputs — with the width known at compile time for
+// networks of a few units (In > 0), so that the compiler unrolls the innermost loop; every sum
+// runs in the loop's own order, whatever the width.
+template <typename T, int In>
+struct Kernels {
+  static void sums(const T* w, const T* bias, const T* a, int64_t n, int in, int out, T* z) {
+    const int width = In ? In : in;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* row = a + i * width;
+      for (int j = 0; j < out; ++j) {
+        const T* wj = w + int64_t(j) * width;
+        T sum = 0;
+        for (int k = 0; k < width; ++k) sum += wj[k] * row[k];
+        z[i * out + j] = sum + bias[j];
+      }
+    }
+  }
+
+  static void gather(const T* error, const T* a, int64_t n, int in, int out, T* grad_w, T* grad_b) {
+    const int width = In ? In : in;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* row = a + i * width;
+      for (int j = 0; j < out; ++j) {
+        T* g = grad_w + int64_t(j) * width;
+        const T e = error[i * out + j];
+        for (int k = 0; k < width; ++k) g[k] += e * row[k];
+        grad_b[j] += e;
+      }
+    }
+  }
+
+  static void carry(const T* w, const T* error, int64_t n, int in, int out, T* carried) {
+    const int width = In ? In : in;
+    for (int64_t i = 0; i < n; ++i) {
+      T* c = carried + i * width; const T* e = error + i * out;
+      for (int k = 0; k < width; ++k) c[k] = 0;
+      for (int j = 0; j < out; ++j) {
+        const T* wj = w + int64_t(j) * width;
+        for (int k = 0; k < width; ++k) c[k] += e[j] * wj[k];
+      }
+    }
+  }
+};
+
+// Kernels<T, in> where in is a width of a few units, else Kernels<T, 0> (any width).
+#define NNKIT_BY_WIDTH(in, KERNEL, ...) \
+  switch (in) { \
+    case 1: return Kernels<T, 1>::KERNEL(__VA_ARGS__); case 2: return Kernels<T, 2>::KERNEL(__VA_ARGS__); \
+    case 3: return Kernels<T, 3>::KERNEL(__VA_ARGS__); case 4: return Kernels<T, 4>::KERNEL(__VA_ARGS__); \
+    case 5: return Kernels<T, 5>::KERNEL(__VA_ARGS__); case 6: return Kernels<T, 6>::KERNEL(__VA_ARGS__); \
+    case 7: return Kernels<T, 7>::KERNEL(__VA_ARGS__); case 8: return Kernels<T, 8>::KERNEL(__VA_ARGS__); \
+    default: return Kernels<T, 0>::KERNEL(__VA_ARGS__); \
+  }
+
+template <typename T>
+void weighted_sums(const T* w, const T* bias, const T* a, int64_t n, int in, int out, T* z) {
+  NNKIT_BY_WIDTH(in, sums, w, bias, a, n, in, out, z)
+}
+
+template <typename T>
+void gather(const T* error, const T* a, int64_t n, int in, int out, T* grad_w, T* grad_b) {
+  NNKIT_BY_WIDTH(in, gather, error, a, n, in, out, grad_w, grad_b)
+}
+
+template <typename T>
+void carry(const T* w, const T* error, int64_t n, int in, int out, T* carried) {
+  NNKIT_BY_WIDTH(in, carry, w, error, n, in, out, carried)
+}
+
 // Every unit's value for n rows of input x (n · widths[0]); masks: each row's dropout masks
 // (the hidden units of every layer, one after another), or nullptr. The outputs are z[layers-1].
 template <typename T>
@@ -291,16 +361,7 @@ void forward(const Spec& s, const Net<T>& net, const T* x, int64_t n, const T* m
   for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
   for (int l = 0; l < s.layers; ++l) {
     const int in = s.widths[l], out = s.widths[l + 1];
-    for (int64_t i = 0; i < n; ++i) {
-      const T* a = b.a[l] + i * in;
-      for (int j = 0; j < out; ++j) {
-        const T* w = net.weight[l] + int64_t(j) * in;
-        T sum = 0;
-        for (int k = 0; k < in; ++k) sum += w[k] * a[k];
-        sum += net.bias[l][j];
-        b.z[l][i * out + j] = sum;
-      }
-    }
+    weighted_sums(net.weight[l], net.bias[l], b.a[l], n, in, out, b.z[l]);
     if (l + 1 == s.layers) break;
     const T* u = b.z[l];
     if (s.norms[l] != kNoNorm) { normalize_layer(s, net, l, b, n, training); u = b.u[l]; }
@@ -384,28 +445,13 @@ void backward(const Spec& s, const Net<T>& net, const T* masks, Rows<T>& b, int6
   int64_t unit_at = units;
   for (int l = s.layers - 1; l >= 0; --l) {
     const int in = s.widths[l], out = s.widths[l + 1];
-    for (int64_t i = 0; i < n; ++i) {
-      const T* a = b.a[l] + i * in;
-      for (int j = 0; j < out; ++j) {
-        T* g = net.grad_w[l] + int64_t(j) * in;
-        const T e = b.error[i * out + j];
-        for (int k = 0; k < in; ++k) g[k] += e * a[k];
-        net.grad_b[l][j] += e;
-      }
-    }
+    gather(b.error, b.a[l], n, in, out, net.grad_w[l], net.grad_b[l]);
     if (l == 0) break;
     const int below = l - 1;  // the hidden layer whose output this layer read
     unit_at -= in;
-    for (int64_t i = 0; i < n; ++i) {
-      T* carried = b.carried + i * in; const T* error = b.error + i * out;
-      for (int k = 0; k < in; ++k) carried[k] = 0;
-      for (int j = 0; j < out; ++j) {
-        const T* w = net.weight[l] + int64_t(j) * in;
-        for (int k = 0; k < in; ++k) carried[k] += error[j] * w[k];
-      }
-      if (l + 1 < s.layers && s.residual[l]) {
-        for (int k = 0; k < in; ++k) carried[k] += b.above[i * in + k];
-      }
+    carry(net.weight[l], b.error, n, in, out, b.carried);
+    if (l + 1 < s.layers && s.residual[l]) {
+      for (int64_t i = 0; i < n * in; ++i) b.carried[i] += b.above[i];
     }
     std::memcpy(b.above, b.carried, sizeof(T) * n * in);  // dL/da of this layer's input
     const T* u = s.norms[below] != kNoNorm ? b.u[below] : b.z[below];
