@@ -242,4 +242,11 @@ def test_a_tutorial_chapter_plays_its_embedded_playground(static_page, static_se
     assert embedded.locator("#data-panel").is_hidden()  # ?hide= trimmed the controls
     embedded.locator("#play").click()
     embedded.locator("#epoch").filter(has_text="1").wait_for(timeout=20_000)
+    frames.nth(2).scroll_into_view_if_needed()  # the circle's chapter: its own settings
+    circle = static_page.frame_locator("iframe.nnkit-live").nth(2)
+    circle.locator("#network canvas.unit").first.wait_for()
+    assert (
+        circle.locator("#layer-count").inner_text() == "1" and circle.locator("#error").is_hidden()
+    )
+    assert circle.locator("#data").input_value() == "circular"
     assert not static_page.errors and not static_page.sockets

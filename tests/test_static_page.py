@@ -318,7 +318,7 @@ def test_the_browser_refuses_in_one_line_what_it_cannot_do():
     assert results()["bad activation"]["error"] == (
         "unknown activation 'sigmiod' — did you mean 'sigmoid'? (available: "
         + ", ".join(sorted(__import__("nnkit").ACTIVATIONS.names()))
-        + ")"
+        + "); a plugin's needs Python: python -m nnkit.playground plugins=[MODULE]"
     )
     refused = results()["a file"]["error"]
     assert "needs Python" in refused and "python -m nnkit.playground data=csv data.path=" in refused

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import HTML, Image, display
+from IPython.display import IFrame, Image, display
 
 import nnkit
 from nnkit.draw import draw_network
@@ -59,11 +59,11 @@ def live(settings=None, hide=NETWORK_ONLY, example=None):
     """The site's playground, in this chapter: the static page set to ``settings`` (its
     URL's), its controls trimmed (``?hide=``), trained in the reader's browser by the
     WebAssembly program when play is pressed."""
-    query = "&".join(f"{key}={value}" for key, value in (("example", example), ("hide", hide)))
+    query = {"example": example, "hide": hide}
+    query = "&".join(f"{key}={value}" for key, value in query.items() if value)
     state = "&".join(f"{key}={quote(json.dumps(value))}" for key, value in (settings or {}).items())
-    source = f"{PLAYGROUND}?{query}#{state}"
-    frame = f'<iframe class="nnkit-live" src="{source}" loading="lazy" width="100%" height="760"'
-    display(HTML(f'{frame} style="border: 1px solid #ddd" title="the playground"></iframe>'))
+    frame = ['class="nnkit-live"', 'loading="lazy"', 'style="border: 1px solid #ddd"']
+    display(IFrame(f"{PLAYGROUND}?{query}#{state}", "100%", 900, extras=frame))
 
 
 def show(figure):

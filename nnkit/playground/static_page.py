@@ -174,4 +174,12 @@ def static_index() -> str:
     """The server's page with relative addresses, its engine the worker's."""
     page = (STATIC / "index.html").read_text().replace('"/static/', '"')
     engine = '<script src="worker_transport.js"></script>\n<script src="app.js"></script>'
-    return page.replace('<script src="app.js"></script>', engine)
+    page = page.replace('<script src="app.js"></script>', engine)
+    return page.replace('<div id="error"', STATIC_NOTE + '\n<div id="error"', 1)
+
+
+STATIC_NOTE = (
+    '<p class="note" id="static-note">Trained in this browser by nnkit\'s native program, '
+    "compiled to WebAssembly: no server. Plugins, your own points and CSV files, checkpoints "
+    "and <i>as code</i> need Python: <code>python -m nnkit.playground</code> does them.</p>"
+)

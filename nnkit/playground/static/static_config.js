@@ -33,6 +33,12 @@ function choose(kind, value, valid) {
   return value;
 }
 
+function plugin(chosen) {  // a name not built in may be a plugin's, which only Python loads
+  try { return chosen(); } catch (error) {
+    throw new SettingError(`${error.message}; a plugin's needs Python: ${PYTHON} plugins=[MODULE]`);
+  }
+}
+
 function number(key, value, low, high, whole = false) {
   const ok = typeof value === "number" && Number.isFinite(value) && value >= low && value <= high && (!whole || Number.isInteger(value));
   if (!ok) throw new SettingError(`${key}=${JSON.stringify(value)} should be ${whole ? "a whole number" : "a number"} in [${low}, ${high}]`);
@@ -71,7 +77,7 @@ function checked(key, value, catalog, data) {
       if (widths.length > limits.layers || Math.max(0, ...widths) > limits.units) throw new SettingError(`model.hidden=${JSON.stringify(value)}: the playground draws at most ${limits.layers} layers of at most ${limits.units} units`);
       return widths;
     }
-    case "model.activation": return perLayer(key, value, (v) => choose("activation", v, c.activations));
+    case "model.activation": return perLayer(key, value, (v) => plugin(() => choose("activation", v, c.activations)));
     case "model.norm": return perLayer(key, value, (v) => choose("normalization", v, c.norms));
     case "model.dropout": return perLayer(key, value, (v) => number(key, v, 0, 0.95));
     case "model.residual": if (typeof value !== "boolean") throw new SettingError(`model.residual=${value} should be true or false`); return value;
@@ -82,7 +88,7 @@ function checked(key, value, catalog, data) {
       value.forEach((f) => choose("feature", f, c.features));
       if (new Set(value).size !== value.length) throw new SettingError(`model.features=${JSON.stringify(value)} names a feature twice`);
       return value;
-    case "loss": return choose("loss", value, c.losses);
+    case "loss": return plugin(() => choose("loss", value, c.losses));
     case "optimizer": return choose("optimizer", value, c.optimizers);
     case "optimizer.lr":
       if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) throw new SettingError(`optimizer.lr=${value} should be a number > 0`);
