@@ -241,7 +241,8 @@ def test_a_tutorial_chapter_plays_its_embedded_playground(static_page, static_se
     assert "0.9985" in embedded.locator("#explain-summary").inner_text()
     assert embedded.locator("#data-panel").is_hidden()  # ?hide= trimmed the controls
     embedded.locator("#play").click()
-    embedded.locator("#epoch").filter(has_text="1").wait_for(timeout=20_000)
+    (played,) = [f for f in static_page.frames if "example=article" in f.url]
+    played.wait_for_function("Number(document.querySelector('#epoch').textContent) > 0")
     frames.nth(2).scroll_into_view_if_needed()  # the circle's chapter: its own settings
     circle = static_page.frame_locator("iframe.nnkit-live").nth(2)
     circle.locator("#network canvas.unit").first.wait_for()

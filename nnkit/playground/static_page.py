@@ -44,7 +44,7 @@ SHAPES = {"circular": "radius", "spiral": "turns", "gaussians": "spread", "bump"
 STATIC = resources.files("nnkit.playground") / "static"
 NATIVE = resources.files("nnkit.native")
 PAGE_FILES = ("app.js", "style.css", "engine.js", "static_run.js", "static_config.js",
-              "worker_transport.js")  # fmt: skip
+              "static_data.js", "static_pictures.js", "worker_transport.js")  # fmt: skip
 
 
 def _composed(*overrides: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 // worker drives it; prints one JSON list of what each case asked for (tests/test_static_page.py).
 import { readFileSync } from "node:fs";
 import { instantiate } from "../../nnkit/native/program.mjs";
+import { frame } from "../../nnkit/playground/static/static_pictures.js";
 import { Run } from "../../nnkit/playground/static/static_run.js";
 
 const [wasm, catalogFile, casesFile] = process.argv.slice(2);
@@ -32,8 +33,8 @@ function one(spec) {
       out.explained = run.explain(...spec.explain);
     }
     if (spec.frame) {
-      const frame = run.frame();
-      out.frame = { ...frame, weights: Array.from(frame.weights), biases: Array.from(frame.biases), maps: frame.maps && Array.from(frame.maps) };
+      const drawn = frame(run);
+      out.frame = { ...drawn, weights: Array.from(drawn.weights), biases: Array.from(drawn.biases), maps: drawn.maps && Array.from(drawn.maps) };
     }
     if (spec.export) out.exported = run.exported();
     if (spec.inputs) out.inputs = run.inputs(spec.inputs, spec.inputs.length / 2);

@@ -5,6 +5,7 @@
 // the command doing it.
 import { instantiate } from "./program.mjs";
 import { Run } from "./static_run.js";
+import { description, frame as drawn } from "./static_pictures.js";
 import { overrides, SettingError } from "./static_config.js";
 
 const CHUNK_MS = 12, STEP_MS = 2;  // training between two looks for messages; one call of the program
@@ -34,7 +35,7 @@ function build(catalog, program, message) {
   playing = false;
   readyFrame = null;  // a frame of the last run never follows this one's description
   if (example === "article") run.setArticleWeights();
-  const built = run.description();
+  const built = description(run);
   if (example === "article") built.explained = run.explain(catalog.article.input, catalog.article.label);
   return built;
 }
@@ -75,7 +76,7 @@ function handle(catalog, program, message) {
   }
 }
 
-function frame() { return { ...run.frame(), playing }; }
+function frame() { return { ...drawn(run), playing }; }
 
 function exported() {
   if (run.next) run.finishEpoch();

@@ -1,38 +1,11 @@
 // One run of the static page, all of it in the WebAssembly program's memory: the data it
-// generates (page.cpp), the network it starts, trains and pictures (program.cpp), and what
-// the page is sent of it — the same messages as the server's session (nnkit.playground.pictures).
-import { compose, overrides, shownSettings, SettingError } from "./static_config.js";
+// generates (static_data.js), the network it starts and trains (program.cpp), what a changed
+// control changes, one step explained and the run exported; what the page draws of it is
+// static_pictures.js's (as the server's session and nnkit.playground.pictures).
+import { compose, overrides, SettingError } from "./static_config.js";
+import { makeData } from "./static_data.js";
 
-const F64 = 8, SPLIT_STREAM = 1 << 30;
-const EVALUATED_MACS = 2e6;  // a frame's losses: at most about this many multiply-adds a replica
-
-// The data of a run: its splits (each {x, y, n}: raw inputs, labels or values), its task, the
-// square its points lie in.
-function makeData(p, config, catalog) {
-  const d = config.data, info = catalog.data[d.name], digits = d.name === "seven_segment";
-  const n = digits ? 10 * (d.copies + 1) : d.n, width = digits ? 7 : 2;
-  const x = p.alloc(n * width), y = p.alloc(n);
-  if (digits) p.x.nnkit_digits(BigInt(d.copies), d.noise, BigInt(d.seed), x, y);
-  else p.x.nnkit_plane(p.names("nnkit_plane_names").indexOf(d.name), BigInt(n), info.shape ? d[info.shape] : 0, d.noise, BigInt(d.seed), d.classes ?? 2, x, y);
-  const xs = Float64Array.from(p.view(x, n * width)), ys = Float64Array.from(p.view(y, n));
-  [x, y].forEach((a) => p.free(a));
-  const task = d.name === "gaussians" && d.classes > 2 ? "multiclass" : info.task;
-  const classes = digits ? 10 : task === "multiclass" ? d.classes : 0;
-  const part = (rows) => ({ x: rows.flatMap((i) => Array.from(xs.subarray(i * width, (i + 1) * width))), y: rows.map((i) => ys[i]), n: rows.length });
-  if (digits) {
-    const clean = part([...Array(10).keys()]);
-    return { train: part([...Array(n).keys()]), val: clean, test: clean, task, classes, width, extent: [0, 1] };
-  }
-  const order = p.alloc(n, "i64");
-  p.x.nnkit_permutation(BigInt(d.seed), BigInt(SPLIT_STREAM), BigInt(n), order);
-  const shuffled = Array.from(p.view(order, n, "i64"), Number);
-  p.free(order);
-  const cut = Math.round(n * d.train_fraction), val = Math.round(n * (1 - d.train_fraction) / 2);
-  const train = part(shuffled.slice(0, cut));
-  let low = Infinity, high = -Infinity;
-  for (const v of train.x) { low = Math.min(low, v); high = Math.max(high, v); }
-  return { train, val: part(shuffled.slice(cut, cut + val)), test: part(shuffled.slice(cut + val)), task, classes, width, extent: [low, high] };
-}
+const F64 = 8;
 
 function layerValue(value, l) { return Array.isArray(value) ? value[l] ?? value[value.length - 1] : value; }
 
@@ -295,145 +268,9 @@ export class Run {
       split.x, split.dense, split.labels, BigInt(split.n), split.outputs));
   }
 
-  // The next slice of a split's points through every replica: all of them at once for a small
-  // network; for a large one as many as EVALUATED_MACS allow, a slice a frame, each slice's
-  // cost and right answers kept until it comes round again.
-  refresh(split) {
-    const w = this.widths, out = this.out;
-    const macs = w.slice(1).reduce((total, width, l) => total + width * w[l], 0);
-    const size = Math.min(split.n, Math.max(16, Math.floor(EVALUATED_MACS / macs)));
-    const from = split.next || 0, count = Math.min(size, split.n - from);
-    split.kept = split.kept || Array.from({ length: this.replicas }, () => new Map());
-    for (let r = 0; r < this.replicas; r++) {
-      const cost = this.p.x.nnkit_evaluate_f64(this.spec, r, this.params.table, split.x + from * w[0] * F64,
-        split.dense && split.dense + from * out * F64, split.labels && split.labels + from * F64, BigInt(count), split.outputs);
-      const outputs = this.p.view(split.outputs, count * out);
-      let right = 0;
-      for (let i = 0; i < count; i++) right += this.answer(outputs.subarray(i * out, (i + 1) * out)) === split.y[from + i];
-      split.kept[r].set(from, [cost * count, right, count]);
-    }
-    split.next = (from + count) % split.n;
-  }
-
-  totals(split, r) {  // replica r's cost and accuracy (0 for a regression) over the split's points
-    let cost = 0, right = 0, count = 0;
-    for (const [c, k, n] of split.kept[r].values()) { cost += c; right += k; count += n; }
-    return [this.data.task === "regression" ? 0 : right / count, cost / count];
-  }
-
-  answer(outputs) {  // a prediction: the class, 0/1, or the value
-    if (this.data.task === "multiclass") return outputs.indexOf(Math.max(...outputs));
-    return this.data.task === "binary" ? Number(outputs[0] >= 0) : outputs[0];
-  }
-
-  lossesNow() {  // the training and test costs; each replica's test accuracy and cost ranks them
-    this.evaluation.forEach((split) => this.refresh(split));
-    const [train, test] = this.evaluation.map((split) => Array.from({ length: this.replicas }, (_, r) => this.totals(split, r)));
-    const mean = (values) => values.reduce((a, [, cost]) => a + cost, 0) / values.length;
-    this.scores = test;
-    const ranked = this.ranked();
-    this.shown = ranked[ranked.length - 1];
-    return { train: mean(train), test: mean(test) };
-  }
-
-  ranked() { return [...this.scores.keys()].sort((a, b) => this.scores[a][0] - this.scores[b][0] || this.scores[b][1] - this.scores[a][1]); }
-
-  replicaSummary() {
-    if (this.replicas === 1) return null;
-    const ranked = this.ranked();
-    return { count: this.replicas, solved: this.scores.filter(([a]) => a === 1).length, accuracy: this.scores.map(([a]) => a),
-      loss: this.scores.map(([, c]) => c), best: ranked[ranked.length - 1], worst: ranked[0] };
-  }
-
   tensor(group, t, r) {  // replica r's values of a group's tensor t
     const size = group.sizes[t];
     return this.p.view(group.addresses[t], size * this.replicas).subarray(r * size, (r + 1) * size);
-  }
-
-  frame() {
-    const loss = this.lossesNow(), layers = this.widths.length - 1, r = this.shown;
-    const pack = (tensors) => Float32Array.from(tensors.flatMap((t) => Array.from(t)));
-    const weights = [], biases = [], norms = [];
-    for (let l = 0; l < layers; l++) {
-      weights.push(this.tensor(this.params, 2 * l, r)); biases.push(this.tensor(this.params, 2 * l + 1, r));
-      norms.push(Math.hypot(...this.tensor(this.grads, 2 * l, r)));
-    }
-    const out = {
-      type: "frame", epoch: this.epoch, steps: this.steps, loss, lr: this.lr,
-      shapes: this.widths.slice(1).map((w, l) => [w, this.widths[l]]), weights: pack(weights), biases: pack(biases),
-      gradient_norms: this.steps ? norms : [], replicas: this.replicaSummary(),
-    };
-    if (this.mapPoints) {
-      const mapped = this.mapped();
-      out.maps = this.unitMaps(r, mapped.rows); out.mapped = mapped.layers; out.grid = this.mapPoints.size;
-      if (out.replicas) out.worst_map = this.unitMaps(out.replicas.worst, mapped.rows.slice(-this.out));
-    } else {
-      out.probe = this.probe(); out.confusion = this.confusion();
-    }
-    return out;
-  }
-
-  mapped() {  // the layers whose units a frame pictures, and their rows of the maps
-    const widths = this.widths.slice(1), thumbnails = this.catalog.limits.thumbnails;
-    const layers = widths.map((w, i) => i + 1).filter((l) => widths[l - 1] <= thumbnails || l === widths.length);
-    const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
-    return { layers, rows: layers.flatMap((l) => Array.from({ length: widths[l - 1] }, (_, u) => starts[l - 1] + u)) };
-  }
-
-  unitMaps(r, rows) {  // each chosen unit's value over the grid, (rows, grid²) float32
-    const g = this.mapPoints, units = g.units;
-    this.p.x.nnkit_maps_f64(this.spec, r, this.params.table, g.x, BigInt(g.count), g.values);
-    const values = this.p.view(g.values, g.count * units), maps = new Float32Array(rows.length * g.count);
-    const binary = this.data.task === "binary", output = units - 1;
-    rows.forEach((row, k) => {
-      for (let i = 0; i < g.count; i++) {
-        const v = values[i * units + row];
-        maps[k * g.count + i] = binary && row === output ? 1 / (1 + Math.exp(-v)) : v;
-      }
-    });
-    return maps;
-  }
-
-  probe() {  // the page's input through the network drawn, layer by layer, and the answer
-    const p = this.p, units = this.widths.slice(1).reduce((a, b) => a + b, 0);
-    const x = p.alloc(this.probeInput), values = p.alloc(units);
-    p.x.nnkit_maps_f64(this.spec, this.shown, this.params.table, x, 1n, values);
-    const all = Array.from(p.view(values, units));
-    p.free(x); p.free(values);
-    const layers = [];
-    let at = 0;
-    for (const w of this.widths.slice(1)) { layers.push(all.slice(at, at + w)); at += w; }
-    return { input: this.probeInput, layers: layers.slice(0, -1), answer: this.squashed(layers[layers.length - 1]) };
-  }
-
-  squashed(outputs) {  // the classes' probabilities, the label's, or the value
-    if (this.data.task === "multiclass") {
-      const top = Math.max(...outputs), e = outputs.map((v) => Math.exp(v - top)), total = e.reduce((a, b) => a + b, 0);
-      return e.map((v) => v / total);
-    }
-    return this.data.task === "binary" ? outputs.map((v) => 1 / (1 + Math.exp(-v))) : outputs;
-  }
-
-  confusion() {  // the test points' (row: the label, column: the answer)
-    if (this.data.task === "regression") return null;
-    const split = this.evaluation[1], k = Math.max(2, this.data.classes || 2), out = this.out;
-    this.p.x.nnkit_evaluate_f64(this.spec, this.shown, this.params.table, split.x, split.dense, split.labels, BigInt(split.n), split.outputs);
-    const outputs = this.p.view(split.outputs, split.n * out), counts = Array.from({ length: k }, () => Array(k).fill(0));
-    for (let i = 0; i < split.n; i++) counts[split.y[i]][this.answer(outputs.subarray(i * out, (i + 1) * out))]++;
-    return counts;
-  }
-
-  description() {  // what the page needs once per build (nnkit.playground.pictures.description)
-    const d = this.data, drawn = this.catalog.limits.drawn_points;
-    const points = (part) => ({ x: Array.from({ length: Math.min(part.n, drawn) }, (_, i) => [part.x[2 * i], part.x[2 * i + 1]]), y: part.y.slice(0, drawn) });
-    return {
-      type: "built", overrides: overrides(this.settings), settings: shownSettings(this.config, this.catalog),
-      choices: this.catalog.choices, task: d.task, classes: d.classes, widths: this.widths,
-      features: this.featureNames, engine: "nnkit's native program, compiled to WebAssembly, in this browser",
-      points: d.width === 2 ? { train: points(d.train), test: points(d.test) } : null, extent: d.extent,
-      thumbnails: this.catalog.limits.thumbnails,
-      proof: { built_in: [...new Set(this.activationNames)].map((a) => `activation ${a}`).concat(`loss ${this.lossName}[reduction=mean]`), checked: [], browser: true },
-    };
   }
 
   // ---- one step explained -----------------------------------------------------------------
