@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -22,13 +23,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from nnkit.bench.playground import PLAYGROUND_RUN
+
 BROWSER_WORKER = Path(__file__).with_name("browser_worker.js")
 PLAYGROUND_JS = Path(__file__).with_name("playground.js")
-PLAYGROUND = {  # the Playground's default problem: 250 training points of the circle
-    "data": "circular", "data.n": 358, "data.batch_size": 10, "model.hidden": [4, 2],
-    "model.activation": "tanh", "loss": "mse", "optimizer": "sgd", "optimizer.lr": 0.03,
-    "model.features": ["x1", "x2"],
-}  # fmt: skip
+
+
+def settings_of(overrides: list[str]) -> dict[str, Any]:
+    """``key=value`` overrides as a page's settings (numbers, lists and names).
+
+    >>> settings_of(["data=circular", "model.hidden=[4,2]", "optimizer.lr=0.03"])
+    {'data': 'circular', 'model.hidden': [4, 2], 'optimizer.lr': 0.03}
+    """
+    settings = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except ValueError:
+            settings[key] = value
+    return settings
+
+
+PLAYGROUND = settings_of([o for o in PLAYGROUND_RUN if not o.startswith("trainer.")])
+PLAYGROUND["model.features"] = ["x1", "x2"]  # its two inputs as they are
 LARGE = {**PLAYGROUND, "data.n": 12_500, "data.train_fraction": 0.8, "model.hidden": [64] * 8}
 BENCH_PAGE = """<!doctype html><meta charset="utf-8"><title>nnkit browser bench</title>
 <script>
@@ -90,8 +108,6 @@ def served_page() -> Iterator[str]:
 
 def page_address(served: str, settings: dict[str, Any]) -> str:
     """The static page set to ``settings`` (its URL holds them, as the page writes them)."""
-    import json
-
     state = "&".join(f"{key}={quote(json.dumps(value))}" for key, value in settings.items())
     return f"{served}/index.html#{state}"
 
