@@ -63,6 +63,15 @@ CASES: dict[str, dict[str, Any]] = {
         },
         "explain": [[1, 1, 1, 1, 1, 1, 0], [0]],
     },
+    "normalized, residual": {
+        "settings": {
+            **PLAYGROUND,
+            "model.hidden": [3, 3],
+            "model.norm": ["layer", "batch"],
+            "model.residual": True,
+        },
+        "explain": [[0.4, 0.1], [0.0]],
+    },
     "bump, regression": {
         "settings": {"data": "bump", "data.noise": 0.0, "model.hidden": [5]},
         "explain": [[0.1, 0.2], [0.5]],
@@ -178,9 +187,15 @@ def test_a_step_explained_in_the_browser_is_nnkit_explain_s(name):
     for mine, their in zip(ours["layers"], theirs["layers"], strict=True):
         assert mine["name"] == their["name"]
         for a, b in zip(mine["units"], their["units"], strict=True):
-            for key in ("weighted", "activated", "error", "bias_correction"):
+            assert set(a) == set(b) - {"mask"}  # the browser's explained step drops no unit
+            for key in set(a) - {"weight_corrections"}:
                 assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-14), (key, a, b)
             assert a["weight_corrections"] == pytest.approx(b["weight_corrections"], abs=1e-14)
+        assert ("norm" in mine) == ("norm" in their)
+        if "norm" in their:
+            assert mine["norm"]["kind"] == their["norm"]["kind"]
+            for key in ("mean", "var"):
+                assert mine["norm"][key] == pytest.approx(their["norm"][key], rel=1e-12, abs=1e-14)
     if name == "article":
         layers = ours["layers"]
         assert [round(u["weighted"], 4) for u in layers[0]["units"]] == [3.25, -0.3]

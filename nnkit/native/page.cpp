@@ -146,6 +146,23 @@ double rate_at(int32_t kind, double lr, double t, double total, const double* o,
   }
 }
 
+// A hidden layer's part of an explained step (nnkit_explain_f64), after its corrections.
+double* explain_hidden(const Spec& s, const Net<double>& net, const Rows<double>& b, int l, double* out) {
+  const int width = s.widths[l + 1];
+  const double* u = s.norms[l] != kNoNorm ? b.u[l] : b.z[l];
+  for (int j = 0; j < width; ++j) *out++ = u[j];
+  for (int j = 0; j < width; ++j) *out++ = b.a[l + 1][j];
+  double mean = 0, var = 0;
+  for (int j = 0; j < width; ++j) mean += b.z[l][j];
+  mean /= width;
+  for (int j = 0; j < width; ++j) var += (b.z[l][j] - mean) * (b.z[l][j] - mean);
+  var /= width;
+  const bool running = s.norms[l] == kBatchNorm;
+  for (int j = 0; j < width; ++j) *out++ = running ? net.running_mean[l][j] : mean;
+  for (int j = 0; j < width; ++j) *out++ = running ? net.running_var[l][j] : var;
+  return out;
+}
+
 }  // namespace
 
 extern "C" {
@@ -256,10 +273,15 @@ double nnkit_rate(int32_t kind, double lr, double t, double total, const double*
   return rate_at(kind, lr, t, total, options, count);
 }
 
-// One step of one point explained (nnkit.explain), for replica r at learning rate lr: for each
-// layer, input first, its weighted sums, its activations (the output's raw), its errors dC/dz
-// and its weights' corrections −lr · dC/dW (out x in; the biases' are −lr times the errors);
-// then the answer (through the squashing sigmoid where the cost takes one). Returns the cost.
+// One step of one point explained (nnkit.explain), for replica r at learning rate lr, as in
+// evaluation (batch normalization by its running statistics, no unit dropped): for each layer,
+// input first, its weighted sums, its activations (the output's raw), its errors dC/dz and its
+// weights' corrections −lr · dC/dW (out x in; the biases' are −lr times the errors); for a
+// hidden layer then its activations' inputs (γ · x̂ + β where it is normalized), what it
+// passes on (its input added, with a residual connection) and its normalization's mean and
+// variance (a layer normalization's of the point, in every place; a batch normalization's
+// running ones); then the answer (through the squashing sigmoid where the cost takes one).
+// Returns the cost.
 double nnkit_explain_f64(const Spec* spec, int32_t r, double** params, const double* x,
                          const double* dense, int64_t label, double lr, double* out) {
   const Spec& s = *spec;
@@ -285,6 +307,7 @@ double nnkit_explain_f64(const Spec* spec, int32_t r, double** params, const dou
     for (int j = 0; j < width; ++j) *out++ = activated[j];
     for (int j = 0; j < width; ++j) *out++ = net.grad_b[l][j];
     for (int64_t k = 0; k < int64_t(width) * in; ++k) *out++ = -lr * net.grad_w[l][k];
+    if (l + 1 < s.layers) out = explain_hidden(s, net, b, l, out);
   }
   for (int j = 0; j < outs; ++j) *out++ = s.squash ? sigmoid(b.z[s.layers - 1][j]) : b.z[s.layers - 1][j];
   return cost;

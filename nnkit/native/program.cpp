@@ -221,6 +221,7 @@ struct Rows {
   T* a[kMaxLayers + 1]; T* z[kMaxLayers]; T* xhat[kMaxLayers]; T* u[kMaxLayers];
   T* y[kMaxLayers]; T* rstd[kMaxLayers];
   T* error; T* carried; T* above;  // the backward pass's dL/dz, dL/da, and dL/da of the layer above
+  bool evaluating = false;  // the last forward pass's: batch normalization by its running statistics
 
   Rows(const Spec& s, int64_t n) : capacity(n) {
     int64_t total = 0, widest = 0;
@@ -357,6 +358,7 @@ template <typename T>
 void forward(const Spec& s, const Net<T>& net, const T* x, int64_t n, const T* masks, bool training,
              Rows<T>& b) {
   std::memcpy(b.a[0], x, sizeof(T) * n * s.widths[0]);
+  b.evaluating = !training;
   int64_t units = 0, unit_at = 0;
   for (int l = 0; l + 1 < s.layers; ++l) units += s.widths[l + 1];
   for (int l = 0; l < s.layers; ++l) {
@@ -410,8 +412,9 @@ double cost_and_error(const Spec& s, const T* output, const T* dense, int64_t la
 }
 
 // dL/dz of hidden layer l for n rows (into b.error) from dL/du (in b.error too): back through
-// the normalization, its scale and shift receiving their corrections. With the statistics of
-// the values themselves, dL/dz = r (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)), ĝ = g γ, the means over the
+// the normalization, its scale and shift receiving their corrections. With batch
+// normalization's running statistics (a step explained after an evaluating pass), dL/dz = r ĝ;
+// with the statistics of the values themselves, dL/dz = r (ĝ − mean(ĝ) − x̂ mean(ĝ x̂)), ĝ = g γ, the means over the
 // values that share the statistics (a row's units, or a unit's rows).
 template <typename T>
 void normalize_back(const Spec& s, const Net<T>& net, int l, Rows<T>& b, int64_t n) {
@@ -423,6 +426,12 @@ void normalize_back(const Spec& s, const Net<T>& net, int l, Rows<T>& b, int64_t
       net.grad_beta[l][j] += g[i * out + j];
       g[i * out + j] = g[i * out + j] * net.gamma[l][j];  // ĝ
     }
+  }
+  if (s.norms[l] == kBatchNorm && b.evaluating) {  // running statistics: constants, dL/dz = r ĝ
+    for (int64_t i = 0; i < n; ++i) {
+      for (int j = 0; j < out; ++j) g[i * out + j] = b.rstd[l][j] * g[i * out + j];
+    }
+    return;
   }
   const bool rows = s.norms[l] == kLayerNorm;  // the statistics of a row, else of a unit
   const int64_t groups = rows ? n : out, count = rows ? out : n, step = rows ? 1 : out;

@@ -274,23 +274,38 @@ export class Run {
   }
 
   // ---- one step explained -----------------------------------------------------------------
-  explain(input, label) {
-    const p = this.p, width = this.data.width;
+  explain(input, label) {  // one step of one point (nnkit.explain's numbers), by page.cpp
+    const p = this.p, width = this.data.width, w = this.widths;
     if (!Array.isArray(input) || input.length !== width || !input.every((v) => typeof v === "number")) throw new SettingError(`explain takes ${width} input values and a label, not ${JSON.stringify(input)}`);
     const row = this.inputs(input, 1), target = this.targets({ y: [label[0]], n: 1 });
-    const w = this.widths, size = w.slice(1).reduce((total, out, l) => total + 3 * out + out * w[l], 0) + this.out;
+    const size = w.slice(1).reduce((total, out, l) => total + (l + 2 < w.length ? 7 : 3) * out + out * w[l], 0) + this.out;
     const x = p.alloc(row), dense = target.dense ? p.alloc(target.dense) : 0, out = p.alloc(size);
     const cost = p.x.nnkit_explain_f64(this.spec, this.shown, this.params.table, x, dense, BigInt(target.labels ? target.labels[0] : 0), this.lr, out);
     const values = Array.from(p.view(out, size));
     [x, dense, out].filter(Boolean).forEach((a) => p.free(a));
     let at = 0;
     const take = (count) => values.slice(at, (at += count));
-    const layers = w.slice(1).map((units, l) => {
-      const [weighted, activated, error, corrections] = [take(units), take(units), take(units), take(units * w[l])];
-      const name = l + 2 < w.length ? `hidden ${l + 1} (${this.activationNames[l]})` : "output";
-      return { name, units: weighted.map((z, u) => ({ weighted: z, activated: activated[u], error: error[u], bias_correction: -this.lr * error[u], weight_corrections: corrections.slice(u * w[l], (u + 1) * w[l]) })) };
-    });
+    const layers = w.slice(1).map((units, l) => this.explainedLayer(l, units, take));
     return { type: "explained", input, label, lr: this.lr, layers, answer: take(this.out), cost, difference: null };
+  }
+
+  explainedLayer(l, units, take) {  // layer l's numbers of an explained step, as take gives them
+    const hidden = l + 2 < this.widths.length, inputs = this.widths[l];
+    const [weighted, activated, error, corrections] = [take(units), take(units), take(units), take(units * inputs)];
+    const layer = {
+      name: hidden ? `hidden ${l + 1} (${this.activationNames[l]})` : "output",
+      units: weighted.map((z, u) => ({ weighted: z, activated: activated[u], error: error[u], bias_correction: -this.lr * error[u],
+        weight_corrections: corrections.slice(u * inputs, (u + 1) * inputs) })),
+    };
+    if (!hidden) return layer;
+    const [normalized, passed, mean, variance] = [take(units), take(units), take(units), take(units)];
+    const norm = this.norms[l], layered = this.norms.some((k) => k !== "none") || this.dropout.some(Boolean) || this.values.residual.some(Boolean);
+    layer.units.forEach((unit, u) => {
+      if (norm !== "none") unit.normalized = normalized[u];
+      if (layered) unit.passed = passed[u];
+    });
+    if (norm !== "none") layer.norm = { kind: norm, mean: norm === "layer" ? mean.slice(0, 1) : mean, var: norm === "layer" ? variance.slice(0, 1) : variance };
+    return layer;
   }
 
   point(message) {  // the input and label a message names: a data point, or its own
