@@ -24,25 +24,10 @@ from typing import Any
 from urllib.parse import quote
 
 from nnkit.bench.playground import PLAYGROUND_RUN
+from nnkit.playground.settings import settings_of
 
 BROWSER_WORKER = Path(__file__).with_name("browser_worker.js")
 PLAYGROUND_JS = Path(__file__).with_name("playground.js")
-
-
-def settings_of(overrides: list[str]) -> dict[str, Any]:
-    """``key=value`` overrides as a page's settings (numbers, lists and names).
-
-    >>> settings_of(["data=circular", "model.hidden=[4,2]", "optimizer.lr=0.03"])
-    {'data': 'circular', 'model.hidden': [4, 2], 'optimizer.lr': 0.03}
-    """
-    settings = {}
-    for override in overrides:
-        key, _, value = override.partition("=")
-        try:
-            settings[key] = json.loads(value)
-        except ValueError:
-            settings[key] = value
-    return settings
 
 
 PLAYGROUND = settings_of([o for o in PLAYGROUND_RUN if not o.startswith("trainer.")])

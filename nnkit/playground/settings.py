@@ -19,6 +19,7 @@ nnkit.errors.ConfigError: model.hidden=[[[]]]: the hidden layers' widths are pos
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -113,3 +114,20 @@ def merged(base: Sequence[str], settings: Mapping[str, Any]) -> list[str]:
     if "data" in settings and settings["data"] != (named[-1] if named else None):
         base = [o for o in base if not o.lstrip("+~").startswith(("data=", "data."))]
     return [*base, *page]
+
+
+def settings_of(overrides: list[str]) -> dict[str, Any]:
+    """``key=value`` overrides as a page's settings (numbers, lists and names): the inverse of
+    ``to_overrides``.
+
+    >>> settings_of(["data=circular", "model.hidden=[4,2]", "optimizer.lr=0.03"])
+    {'data': 'circular', 'model.hidden': [4, 2], 'optimizer.lr': 0.03}
+    """
+    settings = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except ValueError:
+            settings[key] = value
+    return settings

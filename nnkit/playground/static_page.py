@@ -35,7 +35,14 @@ from nnkit.optimizers import build_optimizer
 from nnkit.playground.pictures import DRAWN_POINTS, GRID, MANY_UNITS, SMALL_GRID, THUMBNAILS
 from nnkit.playground.pictures import choices as server_choices
 from nnkit.playground.session import LOSS_POINTS
-from nnkit.playground.settings import KEYS, MAX_LAYERS, MAX_POINTS, MAX_REPLICAS, MAX_UNITS
+from nnkit.playground.settings import (
+    KEYS,
+    MAX_LAYERS,
+    MAX_POINTS,
+    MAX_REPLICAS,
+    MAX_UNITS,
+    settings_of,
+)
 from nnkit.playground.step_panel import ARTICLE, ARTICLE_POINT
 from nnkit.viz.step import ARTICLE as ARTICLE_WEIGHTS
 
@@ -144,7 +151,7 @@ def catalog() -> dict[str, Any]:
         "tasks": tasks,
         "limits": _limits(),
         "article": {
-            "overrides": ARTICLE,
+            "settings": settings_of(ARTICLE),
             "weights": ARTICLE_WEIGHTS,
             "input": ARTICLE_POINT[0],
             "label": ARTICLE_POINT[1],

@@ -28,7 +28,7 @@ function python(what, command) {
 function build(catalog, program, message) {
   const example = message.example ?? null;
   if (example !== null && example !== "article") throw new SettingError(`example=${JSON.stringify(example)} is not known (choose from: article)`);
-  const settings = example === "article" ? articleSettings(catalog) : message.settings ?? {};
+  const settings = example === "article" ? catalog.article.settings : message.settings ?? {};
   const next = new Run(program, catalog, settings);
   if (run) run.free();
   run = next;
@@ -38,13 +38,6 @@ function build(catalog, program, message) {
   const built = description(run);
   if (example === "article") built.explained = run.explain(catalog.article.input, catalog.article.label);
   return built;
-}
-
-function articleSettings(catalog) {  // the article's overrides as page settings
-  return Object.fromEntries(catalog.article.overrides.map((o) => {
-    const [key, value] = o.split("=");
-    try { return [key, JSON.parse(value.replace(/([a-z_]+)/g, (w) => (["null", "true", "false"].includes(w) ? w : `"${w}"`)))]; } catch { return [key, value]; }
-  }));
 }
 
 function handle(catalog, program, message) {

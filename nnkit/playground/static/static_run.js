@@ -90,9 +90,8 @@ export class Run {
     this.second = !sgd ? this.group(this.sizes(false)) : null;
     const m = this.config.model, option = m.init_args ? Number(Object.values(m.init_args)[0]) : NaN;
     p.x.nnkit_initialize(this.spec, p.names("nnkit_init_names").indexOf(m.init), option, BigInt(this.config.seed), this.params.table);
-    const inputs = this.inputs(data.train.x, data.train.n);
-    const rows = [];
-    for (let r = 0; r < R; r++) rows.push(...inputs);
+    const inputs = this.inputs(data.train.x, data.train.n), rows = new Float64Array(R * inputs.length);
+    for (let r = 0; r < R; r++) rows.set(inputs, r * inputs.length);  // every replica's own copy
     this.x = this.own(p.alloc(rows));
     const targets = this.targets(data.train);
     this.dense = targets.dense ? this.own(p.alloc(Array(R).fill(targets.dense).flat())) : 0;
